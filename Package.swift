@@ -1,0 +1,88 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layering (imports only point down):
+//   rankd (CLI) -> RankdDaemon -> RankdServer, RankdStore, RankdConfig -> RankdCore
+// RankdCore is pure: no I/O, no clock, no global randomness.
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "rankd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rankd", targets: ["rankd"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(name: "RankdCore", swiftSettings: upcoming),
+        .target(
+            name: "RankdConfig",
+            dependencies: ["RankdCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming),
+        .target(
+            name: "RankdStore",
+            dependencies: ["RankdCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcoming),
+        .target(
+            name: "RankdServer",
+            dependencies: [
+                "RankdCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: upcoming),
+        .target(
+            name: "RankdDaemon",
+            dependencies: [
+                "RankdCore", "RankdConfig", "RankdStore", "RankdServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: upcoming),
+        .executableTarget(
+            name: "rankd",
+            dependencies: [
+                "RankdCore", "RankdConfig", "RankdStore", "RankdDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming),
+        .target(name: "RankdTestKit", dependencies: ["RankdCore"], swiftSettings: upcoming),
+        .testTarget(
+            name: "RankdCoreTests", dependencies: ["RankdCore", "RankdTestKit"], swiftSettings: upcoming),
+        .testTarget(
+            name: "RankdConfigTests", dependencies: ["RankdCore", "RankdConfig", "RankdTestKit"],
+            swiftSettings: upcoming),
+        .testTarget(
+            name: "RankdStoreTests",
+            dependencies: ["RankdCore", "RankdStore", "RankdTestKit", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcoming),
+        .testTarget(
+            name: "RankdServerTests",
+            dependencies: [
+                "RankdCore", "RankdServer", "RankdDaemon", "RankdConfig", "RankdStore", "RankdTestKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming),
+    ]
+)

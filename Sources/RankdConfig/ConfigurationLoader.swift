@@ -1,0 +1,181 @@
+import Foundation
+import RankdCore
+import Yams
+
+/// A configuration with everything it points at loaded and checked.
+public struct LoadedConfiguration: Sendable {
+    public var configuration: RankdConfiguration
+    public var policy: Policy
+    public var benchmarks: [BenchmarkScore]
+    /// Resolved secrets (never logged).
+    public var ingestToken: String?
+    public var adminToken: String?
+    /// Probe suite files found (their format is checked by the prober).
+    public var probeFiles: [String]
+}
+
+/// Reads and validates `rankd.yaml` and the policy, benchmark and probe files it names, in one
+/// pass that collects every problem.
+public enum ConfigurationLoader {
+    public static let quantizations = ["int4", "int8", "fp4", "mxfp4", "nvfp4", "fp6", "fp8", "mxfp8", "fp16", "bf16", "fp32", "unknown"]
+
+    /// Loads from a file. Throws `ConfigurationErrors` with every problem found.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LoadedConfiguration {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationErrors(problems: [ConfigProblem(file: path, path: "", message: "cannot be read; check the path and permissions")])
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try load(yaml: text, file: path, baseDirectory: base, environment: environment)
+    }
+
+    /// Loads from text; relative paths in it are taken from `baseDirectory`.
+    public static func load(yaml: String, file: String, baseDirectory: String, environment: [String: String]) throws -> LoadedConfiguration {
+        let problems = ProblemList()
+        var configuration = RankdConfiguration()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigurationErrors(problems: [ConfigProblem(file: file, path: "", message: "is not valid YAML: \(error)")])
+        }
+        let fields = YAMLFields(root, file: file, path: "", problems: problems)
+        if root == nil { problems.add(ConfigProblem(file: file, path: "", message: "is empty; start from deploy/rankd.example.yaml")) }
+
+        if let listen = fields.string("listen") {
+            if let parsed = parseListenAddress(listen) {
+                configuration.listenHost = parsed.host
+                configuration.listenPort = parsed.port
+            } else {
+                fields.report("listen", fields.node("listen"), "\"\(listen)\" is not HOST:PORT; write it like 127.0.0.1:8080")
+            }
+        }
+        configuration.dataDirectory = resolve(fields.string("data_dir") ?? configuration.dataDirectory, base: baseDirectory)
+        configuration.epochIntervalSeconds = fields.double("epoch_interval_seconds", default: 300, range: 5...86_400, unit: "seconds")
+        configuration.policyFile = fields.string("policy_file").map { resolve($0, base: baseDirectory) }
+        configuration.benchmarksDirectory = fields.string("benchmarks_dir").map { resolve($0, base: baseDirectory) }
+        configuration.probesDirectory = fields.string("probes_dir").map { resolve($0, base: baseDirectory) }
+
+        let retention = fields.fields("retention")
+        configuration.retention.minuteBucketsHours = retention.double("minute_buckets_hours", default: 48, range: 1...8_760, unit: "hours")
+        configuration.retention.epochHistoryDays = retention.double("epoch_history_days", default: 30, range: 1...3_650, unit: "days")
+        configuration.retention.publishedEpochsHours = retention.double("published_epochs_hours", default: 24, range: 1...8_760, unit: "hours")
+        retention.finish()
+
+        let tokens = fields.fields("tokens")
+        configuration.tokens.ingest = tokenSource(tokens, "ingest")
+        configuration.tokens.admin = tokenSource(tokens, "admin")
+        tokens.finish()
+
+        configuration.endpoints = EndpointRegistryReader.read(fields, problems: problems)
+        fields.finish()
+
+        let policy = configuration.policyFile.map { PolicyLoader.load(path: $0, problems: problems) } ?? .default
+        if policy.windows.longSeconds > configuration.retention.minuteBucketsHours * 3600 {
+            problems.add(ConfigProblem(file: file, path: "retention.minute_buckets_hours", message: "keeps less than the policy's long window (\(Int(policy.windows.longSeconds)) s); raise it so a restart can rebuild the window"))
+        }
+        let benchmarks = configuration.benchmarksDirectory.map {
+            BenchmarkLoader.loadDirectory($0, endpointIDs: Set(configuration.endpoints.map(\.id)), problems: problems)
+        } ?? []
+        let probeFiles = configuration.probesDirectory.map { checkProbeFiles($0, problems: problems) } ?? []
+
+        let ingestToken = configuration.tokens.ingest.flatMap { resolveToken($0, key: "tokens.ingest", file: file, environment: environment, problems: problems) }
+        let adminToken = configuration.tokens.admin.flatMap { resolveToken($0, key: "tokens.admin", file: file, environment: environment, problems: problems) }
+
+        guard problems.isEmpty else { throw ConfigurationErrors(problems: problems.problems) }
+        return LoadedConfiguration(
+            configuration: configuration, policy: policy, benchmarks: benchmarks, ingestToken: ingestToken, adminToken: adminToken,
+            probeFiles: probeFiles)
+    }
+
+    static func resolve(_ path: String, base: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    private static func tokenSource(_ tokens: YAMLFields, _ key: String) -> TokenSource? {
+        guard let node = tokens.node(key) else { return nil }
+        let path = tokens.keyPath(key)
+        let fix = "write {env: RANKD_\(key.uppercased())_TOKEN} or {file: /etc/rankd/\(key).token}"
+        if case .scalar = node {
+            tokens.report(path, node, "secrets are never written inline; \(fix)")
+            return nil
+        }
+        let source = YAMLFields(node, file: tokens.file, path: path, problems: tokens.problems)
+        let env = source.string("env")
+        let file = source.string("file")
+        if source.has("value") || source.has("token") {
+            _ = source.node("value")
+            _ = source.node("token")
+            source.report(path, node, "secrets are never written inline; \(fix)")
+        }
+        source.finish()
+        switch (env, file) {
+        case let (name?, nil):
+            if name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) == nil {
+                source.report("\(path).env", node, "\"\(name)\" is not an environment variable name; use letters, digits and _")
+                return nil
+            }
+            return .environment(name)
+        case let (nil, file?): return .file(resolve(file, base: URL(fileURLWithPath: tokens.file).deletingLastPathComponent().path))
+        case (.some, .some):
+            source.report(path, node, "give env or file, not both")
+        case (nil, nil):
+            if !source.problems.problems.contains(where: { $0.path == path }) { source.report(path, node, "needs env or file; \(fix)") }
+        }
+        return nil
+    }
+
+    private static func resolveToken(_ source: TokenSource, key: String, file: String, environment: [String: String], problems: ProblemList) -> String? {
+        let value: String?
+        switch source {
+        case .environment(let name):
+            value = environment[name]
+            if value == nil || value!.isEmpty {
+                problems.add(ConfigProblem(file: file, path: key, message: "environment variable \(name) is not set; export it (e.g. \(name)=$(openssl rand -hex 32)) or remove \(key)"))
+                return nil
+            }
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                problems.add(ConfigProblem(file: file, path: key, message: "token file \(path) cannot be read; create it (mode 600) or fix the path"))
+                return nil
+            }
+            value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let token = value, token.count >= 16 else {
+            problems.add(ConfigProblem(file: file, path: key, message: "the token from \(source) is shorter than 16 characters; use a long random one (openssl rand -hex 32)"))
+            return nil
+        }
+        return token
+    }
+
+    private static func checkProbeFiles(_ directory: String, problems: ProblemList) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            problems.add(ConfigProblem(file: directory, path: "probes_dir", message: "is not a readable folder; create it or remove probes_dir"))
+            return []
+        }
+        var files: [String] = []
+        for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+            let path = "\(directory)/\(name)"
+            files.append(path)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                problems.add(ConfigProblem(file: path, path: "", message: "cannot be read"))
+                continue
+            }
+            do {
+                _ = try Yams.compose(yaml: text)
+            } catch {
+                problems.add(ConfigProblem(file: path, path: "", message: "is not valid YAML: \(error)"))
+            }
+        }
+        return files
+    }
+}
+
+/// Every problem found, in file order; `description` prints one per line.
+public struct ConfigurationErrors: Error, CustomStringConvertible, Sendable {
+    public var problems: [ConfigProblem]
+
+    public var description: String {
+        problems.map(\.description).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import RankdCore
+import Yams
+
+/// Reads `scoring/policy.yaml`. Every key is optional; a missing one keeps the built-in default.
+public enum PolicyLoader {
+    public static func load(path: String, problems: ProblemList) -> Policy {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            problems.add(ConfigProblem(file: path, path: "", message: "cannot be read; fix policy_file or remove it to use the built-in policy"))
+            return .default
+        }
+        return parse(yaml: text, file: path, problems: problems)
+    }
+
+    public static func parse(yaml: String, file: String, problems: ProblemList) -> Policy {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            problems.add(ConfigProblem(file: file, path: "", message: "is not valid YAML: \(error)"))
+            return .default
+        }
+        let fields = YAMLFields(root, file: file, path: "", problems: problems)
+        var policy = Policy()
+        let unit = 0.0...1.0
+        let version = fields.int("version", default: 1, range: 1...1)
+        _ = version
+
+        let weights = fields.fields("weights")
+        policy.weights.toolCallSuccess = weights.double("tool_call_success", default: policy.weights.toolCallSuccess, range: 0...100)
+        policy.weights.reliability = weights.double("reliability", default: policy.weights.reliability, range: 0...100)
+        policy.weights.throughput = weights.double("throughput", default: policy.weights.throughput, range: 0...100)
+        policy.weights.latency = weights.double("latency", default: policy.weights.latency, range: 0...100)
+        policy.weights.benchmark = weights.double("benchmark", default: policy.weights.benchmark, range: 0...100)
+        weights.finish()
+
+        let windows = fields.fields("windows")
+        policy.windows.shortSeconds = windows.double("short_seconds", default: policy.windows.shortSeconds, range: 60...86_400, unit: "seconds")
+        policy.windows.longSeconds = windows.double("long_seconds", default: policy.windows.longSeconds, range: 60...604_800, unit: "seconds")
+        policy.windows.shortWeight = windows.double("short_weight", default: policy.windows.shortWeight, range: unit)
+        windows.finish()
+
+        let sources = fields.fields("sources")
+        policy.sources.probeWeight = sources.double("probe_weight", default: policy.sources.probeWeight, range: 0...100)
+        policy.sources.liveWeight = sources.double("live_weight", default: policy.sources.liveWeight, range: 0...100)
+        sources.finish()
+
+        let priors = fields.fields("priors")
+        policy.priors.strength = priors.double("strength", default: policy.priors.strength, range: 0...100_000, unit: "pseudo-requests")
+        policy.priors.toolCallSuccessRate = priors.double("tool_call_success_rate", default: policy.priors.toolCallSuccessRate, range: 0.001...0.999)
+        policy.priors.reliabilityRate = priors.double("reliability_rate", default: policy.priors.reliabilityRate, range: 0.001...0.999)
+        priors.finish()
+
+        let reliability = fields.fields("reliability")
+        let ignored = reliability.stringList("ignored_outcomes", default: policy.reliability.ignoredOutcomes.map(\.rawValue))
+        policy.reliability.ignoredOutcomes = ignored.enumerated().compactMap { offset, name in
+            guard let outcome = Outcome(rawValue: name), outcome.isRequestFailure else {
+                reliability.report("reliability.ignored_outcomes[\(offset)]", nil, "\"\(name)\" is not a request-failure outcome; use one of \(Outcome.allCases.filter(\.isRequestFailure).map(\.rawValue).joined(separator: ", "))")
+                return nil
+            }
+            return outcome
+        }
+        reliability.finish()
+
+        let status = fields.fields("status")
+        policy.status.minimumSamples = status.int("minimum_samples", default: policy.status.minimumSamples, range: 0...1_000_000, unit: "observations")
+        status.finish()
+
+        let demotion = fields.fields("demotion")
+        policy.demotion.baseSeconds = demotion.double("base_seconds", default: policy.demotion.baseSeconds, range: 1...86_400, unit: "seconds")
+        policy.demotion.maxSeconds = demotion.double("max_seconds", default: policy.demotion.maxSeconds, range: 1...604_800, unit: "seconds")
+        policy.demotion.cleanSeconds = demotion.double("clean_seconds", default: policy.demotion.cleanSeconds, range: 0...86_400, unit: "seconds")
+        policy.demotion.decaySeconds = demotion.double("decay_seconds", default: policy.demotion.decaySeconds, range: 0...604_800, unit: "seconds")
+        let failure = demotion.fields("failure_outlier")
+        policy.demotion.failureOutlier.minRequests = failure.int("min_requests", default: policy.demotion.failureOutlier.minRequests, range: 1...1_000_000)
+        policy.demotion.failureOutlier.zCritical = failure.double("z_critical", default: policy.demotion.failureOutlier.zCritical, range: 0...20)
+        policy.demotion.failureOutlier.minExcessRate = failure.double("min_excess_rate", default: policy.demotion.failureOutlier.minExcessRate, range: unit)
+        failure.finish()
+        let latency = demotion.fields("latency_outlier")
+        policy.demotion.latencyOutlier.minPeers = latency.int("min_peers", default: policy.demotion.latencyOutlier.minPeers, range: 2...1_000)
+        policy.demotion.latencyOutlier.minSamples = latency.int("min_samples", default: policy.demotion.latencyOutlier.minSamples, range: 1...1_000_000)
+        policy.demotion.latencyOutlier.madMultiplier = latency.double("mad_multiplier", default: policy.demotion.latencyOutlier.madMultiplier, range: 0...100)
+        policy.demotion.latencyOutlier.minRatio = latency.double("min_ratio", default: policy.demotion.latencyOutlier.minRatio, range: 1...100)
+        latency.finish()
+        demotion.finish()
+
+        let fast = fields.fields("fast_path")
+        policy.fastPath.consecutiveFailures = fast.int("consecutive_failures", default: policy.fastPath.consecutiveFailures, range: 0...10_000)
+        policy.fastPath.burstWindowSeconds = fast.int("burst_window_seconds", default: policy.fastPath.burstWindowSeconds, range: 1...600, unit: "seconds")
+        policy.fastPath.burstMinRequests = fast.int("burst_min_requests", default: policy.fastPath.burstMinRequests, range: 0...1_000_000)
+        policy.fastPath.burstFailureRate = fast.double("burst_failure_rate", default: policy.fastPath.burstFailureRate, range: 0.01...1)
+        fast.finish()
+        fields.finish()
+
+        for problem in policy.problems() {
+            problems.add(ConfigProblem(file: file, path: problem.path, message: problem.message))
+        }
+        return policy
+    }
+}

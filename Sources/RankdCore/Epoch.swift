@@ -1,0 +1,186 @@
+/// One recomputation of every model's ranking: the unit rankd publishes and keeps in history.
+public struct Epoch: Hashable, Codable, Sendable {
+    /// Increases by one per epoch, across restarts.
+    public var id: Int64
+    public var computedAt: Timestamp
+    /// `Policy.hash` of the policy that produced it.
+    public var policyHash: String
+    public var trigger: EpochTrigger
+    /// Models sorted by slug.
+    public var models: [ModelRanking]
+
+    public init(id: Int64, computedAt: Timestamp, policyHash: String, trigger: EpochTrigger, models: [ModelRanking]) {
+        self.id = id
+        self.computedAt = computedAt
+        self.policyHash = policyHash
+        self.trigger = trigger
+        self.models = models
+    }
+
+    public func ranking(for model: String) -> ModelRanking? {
+        models.first { $0.model == model }
+    }
+}
+
+/// Why an epoch was computed.
+public enum EpochTrigger: String, Codable, Sendable {
+    /// The regular interval.
+    case scheduled
+    /// The fast path saw an endpoint break hard between epochs.
+    case fastPath = "fast_path"
+    /// `POST /v1/admin/recompute`.
+    case admin
+    /// The first epoch of a process with no epoch on disk.
+    case startup
+    /// `rankd replay`.
+    case replay
+}
+
+/// One model's endpoints in rank order.
+public struct ModelRanking: Hashable, Codable, Sendable {
+    public var model: String
+    public var endpoints: [EndpointRanking]
+    /// Model-level reason codes, e.g. `all_endpoints_degraded`.
+    public var reasons: [String]
+
+    public init(model: String, endpoints: [EndpointRanking], reasons: [String] = []) {
+        self.model = model
+        self.endpoints = endpoints
+        self.reasons = reasons
+    }
+}
+
+/// Where an endpoint stands.
+public enum EndpointStatus: String, Codable, Sendable, CaseIterable {
+    case ok
+    /// Ordered after every healthy endpoint; keeps its score.
+    case demoted
+    /// Too few observations to judge; ordered after `ok`, before `demoted`.
+    case insufficientData = "insufficient_data"
+    /// Switched off in configuration; always last.
+    case disabled
+
+    /// Tier in rank order: lower ranks first.
+    var tier: Int {
+        switch self {
+        case .ok: 0
+        case .insufficientData: 1
+        case .demoted: 2
+        case .disabled: 3
+        }
+    }
+}
+
+/// Reason codes (short snake_case strings) used in entries and in the SQLite file.
+public enum ReasonCode {
+    public static let toolCallFailureOutlier = "tool_call_failure_outlier"
+    public static let errorRateOutlier = "error_rate_outlier"
+    public static let latencyOutlier = "latency_outlier"
+    public static let consecutiveFailures = "consecutive_failures"
+    public static let failureBurst = "failure_burst"
+    public static let allEndpointsDegraded = "all_endpoints_degraded"
+    public static let recovering = "recovering"
+    public static let noObservations = "no_observations"
+    public static let belowMinimumSamples = "below_minimum_samples"
+    public static let disabledInConfig = "disabled_in_config"
+}
+
+/// One endpoint's place in an epoch, with everything needed to explain it.
+public struct EndpointRanking: Hashable, Codable, Sendable {
+    /// 1-based position within the model.
+    public var rank: Int
+    public var endpointID: String
+    public var provider: String
+    public var baseURL: String
+    public var upstreamModel: String
+    /// Weighted score in 0...1.
+    public var score: Double
+    public var status: EndpointStatus
+    /// Present components, each in 0...1, by name.
+    public var components: [String: Double]
+    public var samples: Samples
+    public var reasons: [String]
+    public var demotedUntil: Timestamp?
+    public var explanation: Explanation
+
+    public init(
+        rank: Int, endpointID: String, provider: String, baseURL: String, upstreamModel: String, score: Double,
+        status: EndpointStatus, components: [String: Double], samples: Samples, reasons: [String],
+        demotedUntil: Timestamp?, explanation: Explanation
+    ) {
+        self.rank = rank
+        self.endpointID = endpointID
+        self.provider = provider
+        self.baseURL = baseURL
+        self.upstreamModel = upstreamModel
+        self.score = score
+        self.status = status
+        self.components = components
+        self.samples = samples
+        self.reasons = reasons
+        self.demotedUntil = demotedUntil
+        self.explanation = explanation
+    }
+}
+
+/// Observation counts in the long window, by source.
+public struct Samples: Hashable, Codable, Sendable {
+    public var probe: Int64
+    public var live: Int64
+
+    public init(probe: Int64, live: Int64) {
+        self.probe = probe
+        self.live = live
+    }
+}
+
+/// How a score was made: the weights actually used, what was missing, and the raw figures.
+public struct Explanation: Hashable, Codable, Sendable {
+    /// Normalised weights of the present components (they sum to 1).
+    public var weights: [String: Double]
+    /// Components with no data; their weight was spread over the others.
+    public var missingComponents: [String]
+    /// Components per window before blending.
+    public var shortWindow: [String: Double]
+    public var longWindow: [String: Double]
+    /// Raw figures over the short window, for people and for routing preferences.
+    public var stats: EndpointStats
+
+    public init(
+        weights: [String: Double], missingComponents: [String], shortWindow: [String: Double],
+        longWindow: [String: Double], stats: EndpointStats
+    ) {
+        self.weights = weights
+        self.missingComponents = missingComponents
+        self.shortWindow = shortWindow
+        self.longWindow = longWindow
+        self.stats = stats
+    }
+}
+
+/// Raw figures for one endpoint over the short window (nil when there is no data).
+public struct EndpointStats: Hashable, Codable, Sendable {
+    public var requests: Int64
+    public var toolCallRequests: Int64
+    public var toolCallFailureRate: Double?
+    public var errorRate: Double?
+    public var ttftP50Milliseconds: Double?
+    public var ttftP90Milliseconds: Double?
+    public var outputTokensPerSecondP50: Double?
+    public var benchmark: Double?
+
+    public init(
+        requests: Int64 = 0, toolCallRequests: Int64 = 0, toolCallFailureRate: Double? = nil, errorRate: Double? = nil,
+        ttftP50Milliseconds: Double? = nil, ttftP90Milliseconds: Double? = nil, outputTokensPerSecondP50: Double? = nil,
+        benchmark: Double? = nil
+    ) {
+        self.requests = requests
+        self.toolCallRequests = toolCallRequests
+        self.toolCallFailureRate = toolCallFailureRate
+        self.errorRate = errorRate
+        self.ttftP50Milliseconds = ttftP50Milliseconds
+        self.ttftP90Milliseconds = ttftP90Milliseconds
+        self.outputTokensPerSecondP50 = outputTokensPerSecondP50
+        self.benchmark = benchmark
+    }
+}

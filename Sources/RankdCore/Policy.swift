@@ -1,0 +1,193 @@
+import Foundation
+
+/// Scoring weights, windows, priors, thresholds and demotion rules. Loaded from
+/// `scoring/policy.yaml`; `Policy.default` is the built-in copy of that file.
+public struct Policy: Hashable, Codable, Sendable {
+    public var weights: Weights
+    public var windows: Windows
+    public var sources: SourceWeights
+    public var priors: Priors
+    public var reliability: Reliability
+    public var status: StatusRules
+    public var demotion: Demotion
+    public var fastPath: FastPath
+
+    /// Component weights; they need not sum to 1 (they are normalised over present components).
+    public struct Weights: Hashable, Codable, Sendable {
+        public var toolCallSuccess = 0.35
+        public var reliability = 0.25
+        public var throughput = 0.15
+        public var latency = 0.15
+        public var benchmark = 0.10
+
+        public init() {}
+
+        public func weight(of component: Component) -> Double {
+            switch component {
+            case .toolCallSuccess: toolCallSuccess
+            case .reliability: reliability
+            case .throughput: throughput
+            case .latency: latency
+            case .benchmark: benchmark
+            }
+        }
+    }
+
+    public struct Windows: Hashable, Codable, Sendable {
+        /// Short window: reacts within minutes; outlier rules read it. Default 900 s.
+        public var shortSeconds = 900.0
+        /// Long window: stable evidence. Default 86,400 s.
+        public var longSeconds = 86_400.0
+        /// Share of the short window in a blended component (0...1), when it has data. Default 0.5.
+        public var shortWeight = 0.5
+
+        public init() {}
+    }
+
+    /// How much one probe and one live request count in smoothed rates.
+    public struct SourceWeights: Hashable, Codable, Sendable {
+        /// Probes carry known answers, so each counts more by default. Default 2.
+        public var probeWeight = 2.0
+        public var liveWeight = 1.0
+
+        public init() {}
+    }
+
+    /// Beta priors: a rate is smoothed as (successes + strength × peerRate) / (requests + strength).
+    public struct Priors: Hashable, Codable, Sendable {
+        /// Pseudo-requests of prior evidence. Default 20.
+        public var strength = 20.0
+        /// Prior rates used when no endpoint of the model has data yet.
+        public var toolCallSuccessRate = 0.95
+        public var reliabilityRate = 0.98
+
+        public init() {}
+    }
+
+    public struct Reliability: Hashable, Codable, Sendable {
+        /// Outcomes that count neither as success nor failure. Default: `http_429`.
+        public var ignoredOutcomes: [Outcome] = [.http429]
+
+        public init() {}
+    }
+
+    public struct StatusRules: Hashable, Codable, Sendable {
+        /// Below this many observations in the long window an endpoint is `insufficient_data`. Default 20.
+        public var minimumSamples = 20
+
+        public init() {}
+    }
+
+    public struct Demotion: Hashable, Codable, Sendable {
+        public var failureOutlier = FailureOutlier()
+        public var latencyOutlier = LatencyOutlier()
+        /// First demotion lasts this long; each repeat adds one more (Envoy's ejection growth). Default 300 s.
+        public var baseSeconds = 300.0
+        /// Cap on one demotion's length. Default 3,600 s.
+        public var maxSeconds = 3_600.0
+        /// Hysteresis: a demotion ends only after this long with no rule firing. Default 300 s.
+        public var cleanSeconds = 300.0
+        /// The repeat count drops by one per this long without a demotion. Default 1,800 s.
+        public var decaySeconds = 1_800.0
+
+        public init() {}
+    }
+
+    /// One-sided two-proportion z-test of an endpoint's failure rate against its peers' pooled rate.
+    public struct FailureOutlier: Hashable, Codable, Sendable {
+        /// Requests needed (endpoint, and peers pooled) before the test runs. Default 20.
+        public var minRequests = 20
+        /// z above which the endpoint is an outlier. Default 3.09 (one-sided p ≈ 0.001).
+        public var zCritical = 3.09
+        /// The endpoint's rate must also exceed the peers' by this much (effect size). Default 0.05.
+        public var minExcessRate = 0.05
+
+        public init() {}
+    }
+
+    /// Robust rule on TTFT p50: above median + k × MAD × 1.4826 and at least `minRatio` × median.
+    public struct LatencyOutlier: Hashable, Codable, Sendable {
+        /// Endpoints of the model with latency data needed for the rule to run. Default 3.
+        public var minPeers = 3
+        /// TTFT samples an endpoint needs in the short window to be judged. Default 10.
+        public var minSamples = 10
+        public var madMultiplier = 3.0
+        public var minRatio = 2.0
+
+        public init() {}
+    }
+
+    /// Between epochs: demote within seconds on hard failures.
+    public struct FastPath: Hashable, Codable, Sendable {
+        /// Hard failures (5xx, timeout, transport error) in a row that demote at once. Default 5.
+        public var consecutiveFailures = 5
+        /// Sliding window of the burst rule. Default 30 s.
+        public var burstWindowSeconds = 30
+        /// Requests in the sliding window before the burst rule runs. Default 10.
+        public var burstMinRequests = 10
+        /// Share of failures (any request or tool-call failure) that is a burst. Default 0.5.
+        public var burstFailureRate = 0.5
+
+        public init() {}
+    }
+
+    public init(
+        weights: Weights = Weights(), windows: Windows = Windows(), sources: SourceWeights = SourceWeights(),
+        priors: Priors = Priors(), reliability: Reliability = Reliability(), status: StatusRules = StatusRules(),
+        demotion: Demotion = Demotion(), fastPath: FastPath = FastPath()
+    ) {
+        self.weights = weights
+        self.windows = windows
+        self.sources = sources
+        self.priors = priors
+        self.reliability = reliability
+        self.status = status
+        self.demotion = demotion
+        self.fastPath = fastPath
+    }
+
+    public static let `default` = Policy()
+
+    /// A short, stable fingerprint of the policy (FNV-1a 64 over its canonical JSON), recorded in
+    /// every epoch so a rank can be traced to the policy that produced it.
+    public var hash: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = (try? encoder.encode(self)) ?? Data()
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value = value &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Semantic checks beyond types and ranges: each problem as (key path, message with the fix).
+    public func problems() -> [(path: String, message: String)] {
+        var found: [(String, String)] = []
+        let allWeights = Component.allCases.map { weights.weight(of: $0) }
+        if allWeights.reduce(0, +) <= 0 {
+            found.append(("weights", "all weights are 0; give at least one component a positive weight"))
+        }
+        if windows.shortSeconds > windows.longSeconds {
+            found.append(("windows.short_seconds", "is longer than windows.long_seconds (\(windows.longSeconds)); make it shorter"))
+        }
+        if demotion.baseSeconds > demotion.maxSeconds {
+            found.append(("demotion.base_seconds", "is longer than demotion.max_seconds (\(demotion.maxSeconds)); lower it or raise max_seconds"))
+        }
+        if sources.probeWeight + sources.liveWeight <= 0 {
+            found.append(("sources", "probe_weight and live_weight are both 0; make at least one positive"))
+        }
+        return found
+    }
+}
+
+/// The score components, each in 0...1.
+public enum Component: String, CaseIterable, Codable, Sendable {
+    case toolCallSuccess = "tool_call_success"
+    case reliability
+    case throughput
+    case latency
+    case benchmark
+}

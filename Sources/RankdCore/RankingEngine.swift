@@ -1,0 +1,81 @@
+/// The ranking state machine: window aggregates, fast-path counters and demotion memory, fed
+/// observations and asked for epochs. Pure: time comes in as arguments, nothing is read or written
+/// outside it. The daemon wraps one in a lock and persists what it drains.
+public struct RankingEngine: Sendable {
+    public private(set) var policy: Policy
+    public private(set) var endpoints: [Endpoint]
+    public private(set) var benchmarks: [String: Double]
+    public private(set) var demotions: [String: DemotionState]
+    /// Id of the latest epoch computed or restored.
+    public private(set) var lastEpochID: Int64
+    private var aggregator: WindowAggregator
+    private var detector: FastPathDetector
+    private var pendingFastPathReasons: [String: [String]] = [:]
+    private var endpointIDs: Set<String>
+
+    public init(
+        policy: Policy, endpoints: [Endpoint], benchmarks: [String: Double] = [:], now: Timestamp,
+        lastEpochID: Int64 = 0, demotions: [String: DemotionState] = [:]
+    ) {
+        self.policy = policy
+        self.endpoints = endpoints.sorted { $0.id < $1.id }
+        self.benchmarks = benchmarks
+        self.demotions = demotions
+        self.lastEpochID = lastEpochID
+        aggregator = WindowAggregator(shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now)
+        detector = FastPathDetector(rule: policy.fastPath)
+        endpointIDs = Set(endpoints.map(\.id))
+    }
+
+    /// What happened to one recorded observation.
+    public enum RecordResult: Hashable, Sendable {
+        case accepted
+        /// Tripped the fast path: the caller should compute and publish an epoch now.
+        case fastPath(FastPathDetector.Trigger)
+        /// Older than the long window.
+        case tooOld
+        case unknownEndpoint
+    }
+
+    public mutating func record(_ observation: Observation) -> RecordResult {
+        guard endpointIDs.contains(observation.endpointID) else { return .unknownEndpoint }
+        guard aggregator.record(observation) else { return .tooOld }
+        guard let trigger = detector.record(observation) else { return .accepted }
+        // An endpoint already demoted gains nothing from a new epoch.
+        if demotions[observation.endpointID]?.isDemoted == true { return .accepted }
+        pendingFastPathReasons[observation.endpointID, default: []].append(trigger.reason)
+        return .fastPath(trigger)
+    }
+
+    /// Restores stored minute buckets (at start-up).
+    public mutating func load(_ buckets: [MinuteBucket]) {
+        for bucket in buckets where endpointIDs.contains(bucket.endpointID) { aggregator.load(bucket) }
+    }
+
+    /// Computes the next epoch at `now` and carries its demotion memory forward.
+    public mutating func computeEpoch(now: Timestamp, trigger: EpochTrigger) -> Epoch {
+        aggregator.advance(to: now)
+        var stats: [String: WindowStats] = [:]
+        for endpoint in endpoints { stats[endpoint.id] = aggregator.stats(for: endpoint.id) }
+        let input = ScoringInput(
+            epochID: lastEpochID + 1, now: now, trigger: trigger, policy: policy, endpoints: endpoints, stats: stats,
+            benchmarks: benchmarks, demotions: demotions, fastPathReasons: pendingFastPathReasons)
+        let result = Scorer.score(input)
+        demotions = result.demotions
+        pendingFastPathReasons.removeAll()
+        lastEpochID = result.epoch.id
+        return result.epoch
+    }
+
+    /// Window totals of one endpoint as of the last `computeEpoch`.
+    public func stats(for endpointID: String) -> WindowStats { aggregator.stats(for: endpointID) }
+
+    /// Minute tallies recorded since the last call, for the store.
+    public mutating func drainPendingBuckets() -> [MinuteBucket] { aggregator.drainPendingBuckets() }
+
+    /// Minute tallies held in memory.
+    public var storedMinuteCount: Int { aggregator.storedMinuteCount }
+
+    /// Replaces benchmark scores (admin API, reload).
+    public mutating func setBenchmarks(_ benchmarks: [String: Double]) { self.benchmarks = benchmarks }
+}

@@ -1,0 +1,182 @@
+/// Everything one epoch is computed from. Same input, same epoch.
+public struct ScoringInput: Sendable {
+    public var epochID: Int64
+    public var now: Timestamp
+    public var trigger: EpochTrigger
+    public var policy: Policy
+    public var endpoints: [Endpoint]
+    /// Window totals per endpoint id; a missing id means no observations.
+    public var stats: [String: WindowStats]
+    /// Combined benchmark score (0...1) per endpoint id.
+    public var benchmarks: [String: Double]
+    /// Demotion memory from the previous epoch.
+    public var demotions: [String: DemotionState]
+    /// Fast-path reason codes seen since the previous epoch, per endpoint id.
+    public var fastPathReasons: [String: [String]]
+
+    public init(
+        epochID: Int64, now: Timestamp, trigger: EpochTrigger, policy: Policy, endpoints: [Endpoint],
+        stats: [String: WindowStats], benchmarks: [String: Double] = [:], demotions: [String: DemotionState] = [:],
+        fastPathReasons: [String: [String]] = [:]
+    ) {
+        self.epochID = epochID
+        self.now = now
+        self.trigger = trigger
+        self.policy = policy
+        self.endpoints = endpoints
+        self.stats = stats
+        self.benchmarks = benchmarks
+        self.demotions = demotions
+        self.fastPathReasons = fastPathReasons
+    }
+}
+
+/// An epoch and the demotion memory to carry into the next one.
+public struct ScoringResult: Sendable {
+    public var epoch: Epoch
+    public var demotions: [String: DemotionState]
+}
+
+/// The scorer: a pure function from `ScoringInput` to `ScoringResult`.
+///
+/// Per model: components (scorers) per endpoint, a weighted score, outlier rules, demotion with
+/// hysteresis, the never-demote-everyone guard, then ordering by tier and score.
+public enum Scorer {
+    public static func score(_ input: ScoringInput) -> ScoringResult {
+        var demotions = input.demotions
+        let byModel = Dictionary(grouping: input.endpoints, by: \.model)
+        var models: [ModelRanking] = []
+        for model in byModel.keys.sorted() {
+            let peers = byModel[model]!.sorted { $0.id < $1.id }
+            models.append(rankModel(model, peers: peers, input: input, demotions: &demotions))
+        }
+        let epoch = Epoch(id: input.epochID, computedAt: input.now, policyHash: input.policy.hash, trigger: input.trigger, models: models)
+        return ScoringResult(epoch: epoch, demotions: demotions)
+    }
+
+    private static func rankModel(
+        _ model: String, peers: [Endpoint], input: ScoringInput, demotions: inout [String: DemotionState]
+    ) -> ModelRanking {
+        let policy = input.policy
+        let active = peers.filter(\.enabled)
+        let stats = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, input.stats[$0.id] ?? WindowStats()) })
+        let shortComponents = ComponentScorer.components(for: active, tallies: stats.mapValues(\.short), policy: policy, priorWhenEmpty: false)
+        let longComponents = ComponentScorer.components(for: active, tallies: stats.mapValues(\.long), policy: policy, priorWhenEmpty: true)
+        let firing = OutlierDetection.firingReasons(for: active, stats: stats, policy: policy, fastPath: input.fastPathReasons)
+
+        var entries: [EndpointRanking] = []
+        for endpoint in peers {
+            let windowStats = stats[endpoint.id]!
+            let short = shortComponents[endpoint.id] ?? [:]
+            let long = longComponents[endpoint.id] ?? [:]
+            var components = blend(short: short, long: long, shortWeight: policy.windows.shortWeight)
+            if let benchmark = input.benchmarks[endpoint.id] { components[.benchmark] = min(1, max(0, benchmark)) }
+            let (score, weights, missing) = weightedScore(components, weights: policy.weights)
+
+            var status = EndpointStatus.ok
+            var reasons: [String] = []
+            var demotedUntil: Timestamp?
+            let longTotal = windowStats.long.combined.total
+            if !endpoint.enabled {
+                status = .disabled
+                reasons = [ReasonCode.disabledInConfig]
+            } else {
+                var state = demotions[endpoint.id] ?? DemotionState()
+                let fired = firing[endpoint.id] ?? []
+                state.update(firing: fired, now: input.now, policy: policy.demotion)
+                demotions[endpoint.id] = state
+                if state.isDemoted {
+                    status = .demoted
+                    reasons = state.reasons + (fired.isEmpty ? [ReasonCode.recovering] : [])
+                    demotedUntil = state.earliestRelease(policy: policy.demotion)
+                } else if longTotal < Int64(policy.status.minimumSamples) {
+                    status = .insufficientData
+                    reasons = [longTotal == 0 ? ReasonCode.noObservations : ReasonCode.belowMinimumSamples]
+                }
+            }
+            entries.append(
+                EndpointRanking(
+                    rank: 0, endpointID: endpoint.id, provider: endpoint.provider, baseURL: endpoint.baseURL,
+                    upstreamModel: endpoint.upstreamModel, score: rounded(score), status: status,
+                    components: named(components), samples: Samples(probe: windowStats.long.probe.total, live: windowStats.long.live.total),
+                    reasons: reasons, demotedUntil: demotedUntil,
+                    explanation: Explanation(
+                        weights: named(weights), missingComponents: missing.map(\.rawValue).sorted(),
+                        shortWindow: named(short), longWindow: named(long),
+                        stats: rawStats(windowStats.short.combined, benchmark: input.benchmarks[endpoint.id], policy: policy))))
+        }
+
+        // Never demote every endpoint: when all enabled ones are demoted, rank them by score and say so.
+        var modelReasons: [String] = []
+        let enabledEntries = entries.indices.filter { entries[$0].status != .disabled }
+        if !enabledEntries.isEmpty, enabledEntries.allSatisfy({ entries[$0].status == .demoted }) {
+            modelReasons.append(ReasonCode.allEndpointsDegraded)
+            for index in enabledEntries {
+                let total = stats[entries[index].endpointID]!.long.combined.total
+                entries[index].status = total < Int64(policy.status.minimumSamples) ? .insufficientData : .ok
+                entries[index].reasons.append(ReasonCode.allEndpointsDegraded)
+                entries[index].demotedUntil = nil
+            }
+        }
+
+        entries.sort { lhs, rhs in
+            if lhs.status.tier != rhs.status.tier { return lhs.status.tier < rhs.status.tier }
+            if lhs.score != rhs.score { return lhs.score > rhs.score }
+            return lhs.endpointID < rhs.endpointID
+        }
+        for index in entries.indices { entries[index].rank = index + 1 }
+        return ModelRanking(model: model, endpoints: entries, reasons: modelReasons)
+    }
+
+    /// Short and long window components blended; a component present in one window only is taken as is.
+    static func blend(short: [Component: Double], long: [Component: Double], shortWeight: Double) -> [Component: Double] {
+        var result: [Component: Double] = [:]
+        for component in Component.allCases {
+            switch (short[component], long[component]) {
+            case let (s?, l?): result[component] = shortWeight * s + (1 - shortWeight) * l
+            case let (s?, nil): result[component] = s
+            case let (nil, l?): result[component] = l
+            case (nil, nil): break
+            }
+        }
+        return result
+    }
+
+    /// Weighted mean over present components; missing components' weights are spread
+    /// proportionally over the present ones. Returns the score, the normalised weights and what was missing.
+    static func weightedScore(_ components: [Component: Double], weights: Policy.Weights) -> (Double, [Component: Double], [Component]) {
+        let present = Component.allCases.filter { components[$0] != nil && weights.weight(of: $0) > 0 }
+        let missing = Component.allCases.filter { components[$0] == nil && weights.weight(of: $0) > 0 }
+        let total = present.reduce(0) { $0 + weights.weight(of: $1) }
+        guard total > 0 else { return (0, [:], missing) }
+        var normalised: [Component: Double] = [:]
+        var score = 0.0
+        for component in present {
+            let weight = weights.weight(of: component) / total
+            normalised[component] = rounded(weight)
+            score += weight * components[component]!
+        }
+        return (min(1, max(0, score)), normalised, missing)
+    }
+
+    static func rawStats(_ tally: Tally, benchmark: Double?, policy: Policy) -> EndpointStats {
+        let reliability = tally.reliabilityCounts(ignoring: Set(policy.reliability.ignoredOutcomes))
+        return EndpointStats(
+            requests: tally.total, toolCallRequests: tally.toolCallRequests,
+            toolCallFailureRate: tally.toolCallRequests > 0 ? rounded(Double(tally.toolCallFailures) / Double(tally.toolCallRequests)) : nil,
+            errorRate: reliability.requests > 0 ? rounded(Double(reliability.failures) / Double(reliability.requests)) : nil,
+            ttftP50Milliseconds: tally.ttftMilliseconds.quantile(0.5).map(rounded),
+            ttftP90Milliseconds: tally.ttftMilliseconds.quantile(0.9).map(rounded),
+            outputTokensPerSecondP50: tally.outputTokensPerSecond.quantile(0.5).map(rounded),
+            benchmark: benchmark)
+    }
+
+    static func named(_ values: [Component: Double]) -> [String: Double] {
+        Dictionary(uniqueKeysWithValues: values.map { ($0.key.rawValue, rounded($0.value)) })
+    }
+
+    /// Six decimals: enough for ordering, stable in JSON and SQLite.
+    static func rounded(_ value: Double) -> Double {
+        (value * 1_000_000).rounded() / 1_000_000
+    }
+}

@@ -1,0 +1,101 @@
+/// Counts and distributions of observations for one endpoint and source over some span of time
+/// (a minute bucket, or a whole window). Tallies add and subtract exactly.
+public struct Tally: Hashable, Codable, Sendable {
+    /// Count per outcome, indexed by `Outcome.index`.
+    public private(set) var outcomeCounts: [Int64]
+    /// Requests that offered tools and got an answer the tool-call verdict applies to
+    /// (`ok` with tools, or one of the tool-call failure outcomes).
+    public private(set) var toolCallRequests: Int64
+    /// Time to first token, milliseconds.
+    public private(set) var ttftMilliseconds: LogHistogram
+    /// Output tokens per second after the first token.
+    public private(set) var outputTokensPerSecond: LogHistogram
+
+    public init() {
+        outcomeCounts = Array(repeating: 0, count: Outcome.allCases.count)
+        toolCallRequests = 0
+        ttftMilliseconds = LogHistogram()
+        outputTokensPerSecond = LogHistogram()
+    }
+
+    public init(
+        outcomeCounts: [Outcome: Int64], toolCallRequests: Int64, ttftMilliseconds: LogHistogram,
+        outputTokensPerSecond: LogHistogram
+    ) {
+        self.init()
+        for (outcome, n) in outcomeCounts { self.outcomeCounts[outcome.index] = n }
+        self.toolCallRequests = toolCallRequests
+        self.ttftMilliseconds = ttftMilliseconds
+        self.outputTokensPerSecond = outputTokensPerSecond
+    }
+
+    public var total: Int64 { outcomeCounts.reduce(0, +) }
+    public var isEmpty: Bool { total == 0 }
+
+    public func count(_ outcome: Outcome) -> Int64 { outcomeCounts[outcome.index] }
+
+    public var toolCallFailures: Int64 {
+        Outcome.allCases.filter(\.isToolCallFailure).reduce(0) { $0 + count($1) }
+    }
+
+    /// Requests that count for reliability and how many of them failed, given the outcomes the
+    /// policy ignores (by default `http_429`: a rate limit is back-pressure, not an outage).
+    /// Tool-call failures count neither way: the tool-call component judges them, and counting
+    /// them as successes here would let more failures raise a score.
+    public func reliabilityCounts(ignoring ignored: Set<Outcome>) -> (requests: Int64, failures: Int64) {
+        var requests: Int64 = 0
+        var failures: Int64 = 0
+        for outcome in Outcome.allCases where !ignored.contains(outcome) && !outcome.isToolCallFailure {
+            requests += count(outcome)
+            if outcome.isRequestFailure { failures += count(outcome) }
+        }
+        return (requests, failures)
+    }
+
+    public mutating func record(_ observation: Observation) {
+        outcomeCounts[observation.outcome.index] += 1
+        if observation.toolsOffered && (observation.outcome == .ok || observation.outcome.isToolCallFailure) {
+            toolCallRequests += 1
+        }
+        if let ttft = observation.ttftMilliseconds { ttftMilliseconds.record(ttft) }
+        if let tps = observation.outputTokensPerSecond { outputTokensPerSecond.record(tps) }
+    }
+
+    public mutating func add(_ other: Tally) {
+        for index in outcomeCounts.indices { outcomeCounts[index] += other.outcomeCounts[index] }
+        toolCallRequests += other.toolCallRequests
+        ttftMilliseconds.add(other.ttftMilliseconds)
+        outputTokensPerSecond.add(other.outputTokensPerSecond)
+    }
+
+    public mutating func subtract(_ other: Tally) {
+        for index in outcomeCounts.indices {
+            outcomeCounts[index] = max(0, outcomeCounts[index] - other.outcomeCounts[index])
+        }
+        toolCallRequests = max(0, toolCallRequests - other.toolCallRequests)
+        ttftMilliseconds.subtract(other.ttftMilliseconds)
+        outputTokensPerSecond.subtract(other.outputTokensPerSecond)
+    }
+
+    public static func + (lhs: Tally, rhs: Tally) -> Tally {
+        var sum = lhs
+        sum.add(rhs)
+        return sum
+    }
+}
+
+/// One stored minute: the unit of persistence and history.
+public struct MinuteBucket: Hashable, Codable, Sendable {
+    public var endpointID: String
+    /// Minutes since the Unix epoch.
+    public var minute: Int64
+    public var source: ObservationSource
+    public var tally: Tally
+
+    public init(endpointID: String, minute: Int64, source: ObservationSource, tally: Tally) {
+        self.endpointID = endpointID
+        self.minute = minute
+        self.source = source
+        self.tally = tally
+    }
+}

@@ -1,0 +1,125 @@
+import RankdCore
+import RankdTestKit
+import Testing
+
+@Suite struct WindowAggregatorTests {
+    let start = Timestamp(secondsSince1970: 1_767_225_600)
+
+    /// The running window totals must equal a brute-force sum over the minutes inside each window,
+    /// however time advances (small steps, big jumps, data arriving late or early).
+    @Test(arguments: [1, 2, 7, 61, 3_000] as [Int])
+    func runningTotalsMatchBruteForce(stepMinutes: Int) {
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start)
+        var all: [Observation] = []
+        var rng = SeededGenerator(seed: UInt64(stepMinutes))
+        var now = start
+        for _ in 0..<40 {
+            for _ in 0..<20 {
+                // Some late (up to 20 min old) and some a minute ahead.
+                let offset = Double.random(in: -1_200...60, using: &rng)
+                let o = Observation(
+                    endpointID: "e", time: now.adding(seconds: offset), source: Bool.random(using: &rng) ? .probe : .live,
+                    outcome: Outcome.allCases.randomElement(using: &rng)!, ttftMilliseconds: Double.random(in: 50...900, using: &rng))
+                if aggregator.record(o) { all.append(o) }
+            }
+            now = now.adding(seconds: Double(stepMinutes) * 60)
+            aggregator.advance(to: now)
+            let stats = aggregator.stats(for: "e")
+            #expect(stats.short == bruteForce(all, now: now, minutes: 15))
+            #expect(stats.long == bruteForce(all, now: now, minutes: 60))
+        }
+        #expect(aggregator.storedMinuteCount <= 61 + 1)
+    }
+
+    func bruteForce(_ observations: [Observation], now: Timestamp, minutes: Int64) -> SourceTallies {
+        var tallies = SourceTallies()
+        for o in observations where o.time.minute <= now.minute && o.time.minute > now.minute - minutes {
+            tallies[o.source].record(o)
+        }
+        return tallies
+    }
+
+    @Test func tooOldObservationsAreRefused() {
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start)
+        let old = aggregator.record(Observation(endpointID: "e", time: start.adding(seconds: -3_700), source: .live, outcome: .ok))
+        let recent = aggregator.record(Observation(endpointID: "e", time: start.adding(seconds: -3_500), source: .live, outcome: .ok))
+        #expect(!old)
+        #expect(recent)
+    }
+
+    @Test func pendingBucketsAreDrainedOncePerMinute() {
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start)
+        for o in Build.observations("e", count: 30, end: start.adding(seconds: 119), spanSeconds: 120) { aggregator.record(o) }
+        let buckets = aggregator.drainPendingBuckets()
+        #expect(buckets.count == 2)
+        #expect(buckets.map(\.tally.total).reduce(0, +) == 30)
+        #expect(aggregator.drainPendingBuckets().isEmpty)
+    }
+}
+
+@Suite struct PrimitiveTests {
+    @Test(arguments: [0.5, 0.9, 0.99])
+    func histogramQuantileIsWithinOneBin(q: Double) {
+        var histogram = LogHistogram()
+        for value in 1...10_000 { histogram.record(Double(value)) }
+        let exact = q * 10_000
+        let estimate = histogram.quantile(q)!
+        #expect(abs(estimate - exact) / exact < 0.05)
+    }
+
+    @Test func histogramSubtractionUndoesAddition() {
+        var a = LogHistogram()
+        var b = LogHistogram()
+        for value in [1.0, 5, 10, 200] { a.record(value) }
+        for value in [5.0, 7, 9000] { b.record(value) }
+        var sum = a
+        sum.add(b)
+        sum.subtract(b)
+        #expect(sum == a)
+        #expect(LogHistogram(sortedPairs: a.sortedPairs) == a)
+    }
+
+    @Test(arguments: [
+        ("2026-11-25T06:25:24Z", 1_795_587_924.0),
+        ("1970-01-01T00:00:00Z", 0.0),
+        ("2000-02-29T12:00:00Z", 951_825_600.0),
+    ])
+    func rfc3339RoundTrips(text: String, seconds: Double) {
+        #expect(RFC3339.format(Timestamp(secondsSince1970: seconds)) == text)
+        #expect(RFC3339.parse(text)?.secondsSince1970 == seconds)
+    }
+
+    @Test func rfc3339ParsesOffsetsAndFractionsAndRefusesJunk() {
+        #expect(RFC3339.parse("2026-11-25T08:25:24.5+02:00")?.secondsSince1970 == 1_795_587_924.5)
+        #expect(RFC3339.parse("2026-11-25 06:25:24") == nil)
+        #expect(RFC3339.parse("yesterday") == nil)
+        #expect(RFC3339.parse("2026-13-25T06:25:24Z") == nil)
+    }
+
+    @Test(arguments: [
+        (25 as Int64, 100 as Int64, 5 as Int64, 300 as Int64, true),
+        (1, 3, 0, 300, false),
+        (8, 100, 6, 300, false),
+    ])
+    func failureOutlierRule(failures: Int64, requests: Int64, peerFailures: Int64, peerRequests: Int64, expected: Bool) {
+        #expect(
+            OutlierRules.isFailureOutlier(
+                failures: failures, requests: requests, peerFailures: peerFailures, peerRequests: peerRequests,
+                priorFailureRate: 0.05, rule: Policy.default.demotion.failureOutlier) == expected)
+    }
+
+    @Test func latencyThresholdNeedsEnoughPeersAndIsRobust() {
+        let rule = Policy.default.demotion.latencyOutlier
+        #expect(OutlierRules.latencyThreshold(peerValues: [100, 5_000], rule: rule) == nil)
+        let threshold = OutlierRules.latencyThreshold(peerValues: [400, 420, 450, 5_000], rule: rule)!
+        #expect(threshold > 450 && threshold < 5_000)
+    }
+
+    @Test func policyHashIsStableAndSensitive() {
+        var changed = Policy.default
+        changed.weights.latency = 0.2
+        #expect(Policy.default.hash == Policy().hash)
+        #expect(Policy.default.hash != changed.hash)
+        #expect(Policy.default.hash.count == 16)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import GRDB
+
+/// Opening rankd's SQLite files: WAL (DatabasePool turns it on), a busy timeout, and a schema
+/// version check before migrating.
+enum DatabaseFiles {
+    static func configuration(readonly: Bool = false) -> Configuration {
+        var configuration = Configuration()
+        configuration.readonly = readonly
+        configuration.busyMode = .timeout(5)
+        configuration.label = "rankd"
+        return configuration
+    }
+
+    static func openPool(path: String, readonly: Bool = false) throws -> DatabasePool {
+        if !readonly {
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        }
+        return try DatabasePool(path: path, configuration: configuration(readonly: readonly))
+    }
+
+    /// Refuses a file written by a newer rankd, or a SQLite file that is someone else's.
+    static func checkVersion(_ pool: DatabasePool, path: String, supported: Int, ownTable: String) throws {
+        try pool.read { db in
+            let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            if version > supported { throw StoreError.newerSchema(file: path, found: version, supported: supported) }
+            if version == 0 {
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'")
+                if !tables.isEmpty && !tables.contains(ownTable) { throw StoreError.notRankdDatabase(file: path) }
+            }
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String, file: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(text.utf8))
+        } catch {
+            throw StoreError.corruptRow(file: file, detail: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import GRDB
+
+/// Reads `current_rankings` from a published `rankings.db`, read-only, as a router would.
+public enum PublishedReader {
+    public struct Row: Sendable, Equatable {
+        public var model: String
+        public var rank: Int
+        public var endpointID: String
+        public var provider: String
+        public var score: Double
+        public var status: String
+        public var reasons: String
+        public var epochID: Int64
+        public var computedAt: Int64
+    }
+
+    public static func currentRankings(path: String, model: String? = nil) throws -> [Row] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError.notRankdDatabase(file: path)
+        }
+        let queue = try DatabaseQueue(path: path, configuration: DatabaseFiles.configuration(readonly: true))
+        return try queue.read { db in
+            let sql = "SELECT model, rank, endpoint_id, provider, score, status, reasons, epoch_id, computed_at FROM current_rankings"
+                + (model == nil ? "" : " WHERE model = ?") + " ORDER BY model, rank"
+            return try GRDB.Row.fetchAll(db, sql: sql, arguments: model.map { [$0] } ?? []).map { row in
+                Row(
+                    model: row["model"], rank: row["rank"], endpointID: row["endpoint_id"], provider: row["provider"], score: row["score"],
+                    status: row["status"], reasons: row["reasons"], epochID: row["epoch_id"], computedAt: row["computed_at"])
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import GRDB
+import RankdCore
+
+/// rankd's internal state, `state.db`: registry snapshot, per-endpoint per-minute observation
+/// buckets, epoch history and demotion memory. Routers never open this file.
+public final class StateStore: Sendable {
+    public static let schemaVersion = 1
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(path: String) throws {
+        self.path = path
+        pool = try DatabaseFiles.openPool(path: path)
+        try DatabaseFiles.checkVersion(pool, path: path, supported: Self.schemaVersion, ownTable: "minute_buckets")
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE registry (
+                    endpoint_id TEXT PRIMARY KEY NOT NULL,
+                    model TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE minute_buckets (
+                    endpoint_id TEXT NOT NULL,
+                    minute INTEGER NOT NULL,
+                    source TEXT NOT NULL,
+                    outcome_counts TEXT NOT NULL,
+                    requests INTEGER NOT NULL,
+                    tool_call_requests INTEGER NOT NULL,
+                    ttft_ms_histogram TEXT NOT NULL,
+                    output_tps_histogram TEXT NOT NULL,
+                    PRIMARY KEY (endpoint_id, minute, source)
+                ) WITHOUT ROWID;
+                CREATE INDEX minute_buckets_by_minute ON minute_buckets (minute);
+                CREATE TABLE epochs (
+                    id INTEGER PRIMARY KEY NOT NULL,
+                    computed_at REAL NOT NULL,
+                    policy_hash TEXT NOT NULL,
+                    trigger TEXT NOT NULL,
+                    body TEXT NOT NULL
+                );
+                CREATE INDEX epochs_by_time ON epochs (computed_at);
+                CREATE TABLE demotions (
+                    endpoint_id TEXT PRIMARY KEY NOT NULL,
+                    body TEXT NOT NULL
+                );
+                PRAGMA user_version = 1;
+                """)
+        }
+        return migrator
+    }
+
+    /// Applied migration identifiers, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { try Self.migrator.appliedMigrations($0) }
+    }
+
+    // MARK: Registry
+
+    public func saveRegistry(_ endpoints: [Endpoint], at now: Timestamp) throws {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM registry")
+            for endpoint in endpoints {
+                try db.execute(
+                    sql: "INSERT INTO registry (endpoint_id, model, provider, body, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [endpoint.id, endpoint.model, endpoint.provider, try DatabaseFiles.json(endpoint), now.secondsSince1970])
+            }
+        }
+    }
+
+    public func loadRegistry() throws -> [Endpoint] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT body FROM registry ORDER BY endpoint_id").map {
+                try DatabaseFiles.decode(Endpoint.self, $0, file: path)
+            }
+        }
+    }
+
+    // MARK: Minute buckets
+
+    /// Adds tallies to their stored minutes (creating them as needed), in one transaction.
+    public func addBuckets(_ buckets: [MinuteBucket]) throws {
+        guard !buckets.isEmpty else { return }
+        try pool.write { db in
+            for bucket in buckets {
+                var tally = bucket.tally
+                if let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM minute_buckets WHERE endpoint_id = ? AND minute = ? AND source = ?",
+                    arguments: [bucket.endpointID, bucket.minute, bucket.source.rawValue])
+                {
+                    tally.add(try Self.tally(from: row, file: path))
+                }
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO minute_buckets
+                        (endpoint_id, minute, source, outcome_counts, requests, tool_call_requests, ttft_ms_histogram, output_tps_histogram)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        bucket.endpointID, bucket.minute, bucket.source.rawValue, try Self.outcomeJSON(tally), tally.total,
+                        tally.toolCallRequests, try DatabaseFiles.json(tally.ttftMilliseconds.sortedPairs),
+                        try DatabaseFiles.json(tally.outputTokensPerSecond.sortedPairs),
+                    ])
+            }
+        }
+    }
+
+    /// Buckets from `minute` on, for rebuilding the windows at start-up.
+    public func loadBuckets(sinceMinute minute: Int64) throws -> [MinuteBucket] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM minute_buckets WHERE minute >= ? ORDER BY endpoint_id, minute, source", arguments: [minute]).map { row in
+                guard let source = ObservationSource(rawValue: row["source"]) else {
+                    throw StoreError.corruptRow(file: path, detail: "unknown source \(String(describing: row["source"] as String?))")
+                }
+                return MinuteBucket(endpointID: row["endpoint_id"], minute: row["minute"], source: source, tally: try Self.tally(from: row, file: path))
+            }
+        }
+    }
+
+    static func outcomeJSON(_ tally: Tally) throws -> String {
+        var counts: [String: Int64] = [:]
+        for outcome in Outcome.allCases where tally.count(outcome) > 0 { counts[outcome.rawValue] = tally.count(outcome) }
+        return try DatabaseFiles.json(counts)
+    }
+
+    static func tally(from row: Row, file: String) throws -> Tally {
+        let counts = try DatabaseFiles.decode([String: Int64].self, row["outcome_counts"], file: file)
+        var byOutcome: [Outcome: Int64] = [:]
+        for (name, count) in counts {
+            guard let outcome = Outcome(rawValue: name) else { throw StoreError.corruptRow(file: file, detail: "unknown outcome \(name)") }
+            byOutcome[outcome] = count
+        }
+        return Tally(
+            outcomeCounts: byOutcome, toolCallRequests: row["tool_call_requests"],
+            ttftMilliseconds: LogHistogram(sortedPairs: try DatabaseFiles.decode([[Int64]].self, row["ttft_ms_histogram"], file: file)),
+            outputTokensPerSecond: LogHistogram(sortedPairs: try DatabaseFiles.decode([[Int64]].self, row["output_tps_histogram"], file: file)))
+    }
+
+    // MARK: Epochs and demotion memory
+
+    /// Records an epoch in history together with the demotion memory it left, in one transaction.
+    public func saveEpoch(_ epoch: Epoch, demotions: [String: DemotionState]) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
+                arguments: [epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.json(epoch)])
+            try db.execute(sql: "DELETE FROM demotions")
+            for (id, state) in demotions.sorted(by: { $0.key < $1.key }) where state != DemotionState() {
+                try db.execute(sql: "INSERT INTO demotions (endpoint_id, body) VALUES (?, ?)", arguments: [id, try DatabaseFiles.json(state)])
+            }
+        }
+    }
+
+    public func latestEpoch() throws -> Epoch? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT body FROM epochs ORDER BY id DESC LIMIT 1").map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
+        }
+    }
+
+    public func epoch(id: Int64) throws -> Epoch? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT body FROM epochs WHERE id = ?", arguments: [id]).map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
+        }
+    }
+
+    /// Epochs computed at or after `since`, oldest first, at most `limit`.
+    public func epochs(since: Timestamp, limit: Int = 1_000) throws -> [Epoch] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT body FROM epochs WHERE computed_at >= ? ORDER BY id LIMIT ?", arguments: [since.secondsSince1970, limit])
+                .map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
+        }
+    }
+
+    public func loadDemotions() throws -> [String: DemotionState] {
+        try pool.read { db in
+            var result: [String: DemotionState] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT endpoint_id, body FROM demotions") {
+                result[row["endpoint_id"]] = try DatabaseFiles.decode(DemotionState.self, row["body"], file: path)
+            }
+            return result
+        }
+    }
+
+    /// Deletes minute buckets and epochs past their retention. Returns (buckets, epochs) deleted.
+    @discardableResult
+    public func prune(now: Timestamp, bucketRetentionSeconds: Double, epochRetentionSeconds: Double) throws -> (Int, Int) {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM minute_buckets WHERE minute < ?", arguments: [now.adding(seconds: -bucketRetentionSeconds).minute])
+            let buckets = db.changesCount
+            try db.execute(sql: "DELETE FROM epochs WHERE computed_at < ? AND id < (SELECT MAX(id) FROM epochs)", arguments: [now.secondsSince1970 - epochRetentionSeconds])
+            return (buckets, db.changesCount)
+        }
+    }
+
+    public func count(table: String) throws -> Int {
+        precondition(["registry", "minute_buckets", "epochs", "demotions"].contains(table))
+        return try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import GRDB
+import RankdCore
+import RankdStore
+import RankdTestKit
+import Testing
+
+@Suite struct StateStoreTests {
+    let start = Timestamp(secondsSince1970: 1_767_225_600)
+
+    @Test func freshDatabaseIsMigratedToTheCurrentVersion() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore(path: dir.file("state.db"))
+        #expect(try store.appliedMigrations() == ["v1"])
+        let version = try DatabaseQueue(path: dir.file("state.db")).read { try Int.fetchOne($0, sql: "PRAGMA user_version") }
+        #expect(version == StateStore.schemaVersion)
+        let mode = try DatabaseQueue(path: dir.file("state.db")).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+
+    @Test func existingDatabaseKeepsItsDataAndIsNotMigratedTwice() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let store = try StateStore(path: dir.file("state.db"))
+            try store.saveRegistry([Build.endpoint("a"), Build.endpoint("b")], at: start)
+        }
+        let reopened = try StateStore(path: dir.file("state.db"))
+        #expect(try reopened.appliedMigrations() == ["v1"])
+        #expect(try reopened.loadRegistry() == [Build.endpoint("a"), Build.endpoint("b")])
+    }
+
+    @Test func newerSchemaAndForeignFilesAreRefusedWithTheFix() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try DatabaseQueue(path: dir.file("newer.db")).write { try $0.execute(sql: "PRAGMA user_version = 7") }
+        #expect(throws: StoreError.newerSchema(file: dir.file("newer.db"), found: 7, supported: 1)) {
+            try StateStore(path: dir.file("newer.db"))
+        }
+        try DatabaseQueue(path: dir.file("other.db")).write { try $0.execute(sql: "CREATE TABLE customers (id INTEGER)") }
+        #expect(throws: StoreError.notRankdDatabase(file: dir.file("other.db"))) {
+            try StateStore(path: dir.file("other.db"))
+        }
+    }
+
+    @Test func bucketsAccumulateAndRebuildTheSameWindows() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore(path: dir.file("state.db"))
+        let now = start.adding(seconds: 1_800)
+        let id = "a:\(Build.model)"
+        var live = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start)
+        // Two flushes that touch the same minutes: the store must add, not overwrite.
+        for batch in 0..<2 {
+            for o in Build.observations(id, count: 120, end: now, spanSeconds: 1_500, failEvery: 3 + batch, ttftMilliseconds: 300 + Double(batch) * 200) {
+                live.record(o)
+            }
+            try store.addBuckets(live.drainPendingBuckets())
+        }
+        live.advance(to: now)
+        var rebuilt = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start)
+        for bucket in try store.loadBuckets(sinceMinute: now.minute - 1_440) { rebuilt.load(bucket) }
+        rebuilt.advance(to: now)
+        #expect(rebuilt.stats(for: id) == live.stats(for: id))
+        #expect(live.stats(for: id).long.live.total == 240)
+        #expect(rebuilt.drainPendingBuckets().isEmpty, "loaded buckets are not written back")
+    }
+
+    @Test func epochsAndDemotionsRoundTripAndArePruned() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore(path: dir.file("state.db"))
+        var engine = RankingEngine(policy: .default, endpoints: [Build.endpoint("a"), Build.endpoint("b")], now: start)
+        for o in Build.observations("a:\(Build.model)", count: 10, end: start.adding(seconds: 5), spanSeconds: 5, failure: .http5xx) {
+            _ = engine.record(o)
+        }
+        for index in 0..<5 {
+            _ = engine.record(Observation(endpointID: "b:\(Build.model)", time: start.adding(seconds: 6 + Double(index)), source: .probe, outcome: .timeout))
+        }
+        var saved: [Epoch] = []
+        for day in 0..<3 {
+            let epoch = engine.computeEpoch(now: start.adding(seconds: 10 + Double(day) * 86_400), trigger: .scheduled)
+            try store.saveEpoch(epoch, demotions: engine.demotions)
+            saved.append(epoch)
+        }
+        #expect(try store.latestEpoch() == saved.last)
+        #expect(try store.epoch(id: saved[0].id) == saved[0])
+        #expect(try store.loadDemotions() == engine.demotions.filter { $0.value != DemotionState() })
+        #expect(try store.loadDemotions()["b:\(Build.model)"]?.level == 1)
+        let (_, epochsDeleted) = try store.prune(now: start.adding(seconds: 2 * 86_400 + 5), bucketRetentionSeconds: 3_600, epochRetentionSeconds: 86_400)
+        #expect(epochsDeleted == 1)
+        #expect(try store.epochs(since: start).map(\.id) == [saved[1].id, saved[2].id])
+    }
+}

@@ -51,6 +51,7 @@ let package = Package(
                 "RankdCore", "RankdConfig", "RankdStore", "RankdServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -59,8 +60,9 @@ let package = Package(
         .executableTarget(
             name: "rankd",
             dependencies: [
-                "RankdCore", "RankdConfig", "RankdStore", "RankdDaemon",
+                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming),

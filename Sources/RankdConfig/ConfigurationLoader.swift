@@ -175,6 +175,10 @@ public enum ConfigurationLoader {
 public struct ConfigurationErrors: Error, CustomStringConvertible, Sendable {
     public var problems: [ConfigProblem]
 
+    public init(problems: [ConfigProblem]) {
+        self.problems = problems
+    }
+
     public var description: String {
         problems.map(\.description).joined(separator: "\n")
     }

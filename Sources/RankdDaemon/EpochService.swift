@@ -1,0 +1,46 @@
+import Logging
+import RankdCore
+import ServiceLifecycle
+
+/// The epoch loop: one epoch at start, then one every interval and whenever the fast path asks;
+/// on graceful shutdown it finishes the epoch in progress, flushes buckets and returns.
+public struct EpochService: Service {
+    let ranker: Ranker
+    let intervalSeconds: Double
+    let logger: Logger
+
+    public init(ranker: Ranker, intervalSeconds: Double, logger: Logger) {
+        self.ranker = ranker
+        self.intervalSeconds = intervalSeconds
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await compute(.startup)
+        await withDiscardingTaskGroup { group in
+            let ranker = self.ranker
+            let interval = self.intervalSeconds
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: .seconds(interval)) } catch { return }
+                    ranker.requestEpoch(.scheduled)
+                }
+            }
+            for await trigger in ranker.triggers.cancelOnGracefulShutdown() {
+                await compute(trigger)
+            }
+            group.cancelAll()
+        }
+        do {
+            try await ranker.flush()
+        } catch {
+            logger.error("could not flush minute buckets at shutdown", metadata: ["error": .string("\(error)")])
+        }
+        logger.info("epoch loop stopped")
+    }
+
+    private func compute(_ trigger: EpochTrigger) async {
+        // A failed epoch is logged and counted by the ranker; the previous one keeps being served.
+        _ = try? await ranker.computeAndPublish(trigger)
+    }
+}

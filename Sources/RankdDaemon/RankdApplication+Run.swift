@@ -1,0 +1,29 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+extension RankdApplication {
+    /// Runs the application until SIGTERM/SIGINT (graceful: the epoch in progress finishes, minute
+    /// buckets are flushed, the server drains), or until `stopAfter` has passed.
+    public static func run(_ app: App, logger: Logger, stopAfter: Duration? = nil) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        if let stopAfter {
+            services.append(.init(service: StopAfter(duration: stopAfter, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Ends the group gracefully after a fixed time (`rankd demo --duration`).
+struct StopAfter: Service {
+    let duration: Duration
+    let logger: Logger
+
+    func run() async throws {
+        // Returns early (and quietly) when the group is already shutting down.
+        guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: duration) })) != nil else { return }
+        logger.info("duration reached; shutting down")
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import RankdConfig
+import RankdCore
+import RankdServer
+import RankdStore
+
+/// The daemon's ranking state: the pure `RankingEngine` behind an actor, with the stores it
+/// persists to and the in-memory epoch the API serves. Every signal source (prober, telemetry,
+/// demo traffic) calls `record`; the epoch loop and the admin API call `computeAndPublish`.
+public actor Ranker {
+    public nonisolated let holder: EpochHolder
+    public nonisolated let metrics: RankdMetrics
+    let clock: any WallClock
+    let logger: Logger
+    let state: StateStore
+    let published: PublishedStore
+    let retention: RankdConfiguration.Retention
+    private var engine: RankingEngine
+    private let triggerContinuation: AsyncStream<EpochTrigger>.Continuation
+    /// Requests for an epoch out of schedule (fast path); coalesced: one pending is enough.
+    public nonisolated let triggers: AsyncStream<EpochTrigger>
+
+    /// Opens (or creates) `state.db` and `rankings.db` in the data directory, rebuilds the windows
+    /// from stored minute buckets, restores demotion memory, and serves the last epoch at once.
+    public init(loaded: LoadedConfiguration, clock: any WallClock, holder: EpochHolder = EpochHolder(), metrics: RankdMetrics = RankdMetrics(), logger: Logger) throws {
+        let configuration = loaded.configuration
+        self.clock = clock
+        self.holder = holder
+        self.metrics = metrics
+        self.logger = logger
+        retention = configuration.retention
+        state = try StateStore(path: "\(configuration.dataDirectory)/state.db")
+        published = try PublishedStore(path: "\(configuration.dataDirectory)/rankings.db")
+        let now = clock.now()
+        try state.saveRegistry(configuration.endpoints, at: now)
+        let last = try state.latestEpoch()
+        engine = RankingEngine(
+            policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
+            lastEpochID: last?.id ?? 0, demotions: try state.loadDemotions())
+        let since = now.adding(seconds: -loaded.policy.windows.longSeconds).minute
+        let buckets = try state.loadBuckets(sinceMinute: since)
+        engine.load(buckets)
+        (triggers, triggerContinuation) = AsyncStream.makeStream(of: EpochTrigger.self, bufferingPolicy: .bufferingNewest(1))
+        if let last {
+            // A crash between history and publication leaves rankings.db one epoch behind: catch up.
+            if try published.currentEpochID() != last.id {
+                try published.publish(last, endpoints: configuration.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
+            }
+            try holder.publish(last)
+            metrics.currentEpoch(id: last.id, demotedEndpoints: last.models.flatMap(\.endpoints).filter { $0.status == .demoted }.count, endpoints: configuration.endpoints.count)
+        }
+        logger.info(
+            "state restored",
+            metadata: [
+                "data_dir": .string(configuration.dataDirectory), "endpoints": .stringConvertible(configuration.endpoints.count),
+                "minute_buckets": .stringConvertible(buckets.count), "last_epoch": .string(last.map { String($0.id) } ?? "none"),
+            ])
+    }
+
+    /// Summary of one `record` call.
+    public struct RecordSummary: Sendable, Equatable {
+        public var accepted = 0
+        public var tooOld = 0
+        public var unknownEndpoint = 0
+        public var fastPathTriggers = 0
+    }
+
+    /// Feeds observations to the windows and the fast path. A fast-path trigger asks the epoch
+    /// loop for an epoch now.
+    @discardableResult
+    public func record(_ observations: [Observation]) -> RecordSummary {
+        var summary = RecordSummary()
+        for observation in observations {
+            switch engine.record(observation) {
+            case .accepted:
+                summary.accepted += 1
+            case .tooOld:
+                summary.tooOld += 1
+            case .unknownEndpoint:
+                summary.unknownEndpoint += 1
+            case .fastPath(let trigger):
+                summary.accepted += 1
+                summary.fastPathTriggers += 1
+                metrics.fastPathTrigger(reason: trigger.reason)
+                logger.warning(
+                    "fast path tripped",
+                    metadata: ["endpoint_id": .string(trigger.endpointID), "reason": .string(trigger.reason), "detail": .string(trigger.detail)])
+                triggerContinuation.yield(.fastPath)
+            }
+        }
+        for source in ObservationSource.allCases {
+            let count = observations.filter { $0.source == source }.count
+            if count > 0 { metrics.observations(source: source.rawValue, result: "offered", count: count) }
+        }
+        return summary
+    }
+
+    /// Asks the epoch loop for an epoch (used by the interval timer).
+    public nonisolated func requestEpoch(_ trigger: EpochTrigger) {
+        triggerContinuation.yield(trigger)
+    }
+
+    /// Computes the next epoch, records it in history with the demotion memory, publishes it to
+    /// `rankings.db` in one transaction, then swaps it into memory. On a storage error the
+    /// previous epoch keeps being served and the error is thrown.
+    @discardableResult
+    public func computeAndPublish(_ trigger: EpochTrigger) throws -> Epoch {
+        let started = ContinuousClock.now
+        let now = clock.now()
+        let before = engine.demotions
+        let epoch = engine.computeEpoch(now: now, trigger: trigger)
+        do {
+            try state.addBuckets(engine.drainPendingBuckets())
+            try state.saveEpoch(epoch, demotions: engine.demotions)
+            try published.publish(epoch, endpoints: engine.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
+            try state.prune(now: now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600, epochRetentionSeconds: retention.epochHistoryDays * 86_400)
+        } catch {
+            metrics.publishFailure()
+            logger.error("epoch not published", metadata: ["epoch_id": .stringConvertible(epoch.id), "error": .string("\(error)")])
+            throw error
+        }
+        try holder.publish(epoch)
+
+        let entries = epoch.models.flatMap(\.endpoints)
+        for entry in entries where entry.status == .demoted && before[entry.endpointID]?.isDemoted != true {
+            for reason in entry.reasons { metrics.demotion(reason: reason) }
+            logger.warning(
+                "endpoint demoted",
+                metadata: [
+                    "endpoint_id": .string(entry.endpointID), "reasons": .string(entry.reasons.joined(separator: ",")),
+                    "until": .string(entry.demotedUntil.map(RFC3339.format) ?? "-"),
+                ])
+        }
+        for (id, state) in engine.demotions where !state.isDemoted && before[id]?.isDemoted == true {
+            logger.notice("endpoint recovered", metadata: ["endpoint_id": .string(id)])
+        }
+        let duration = ContinuousClock.now - started
+        metrics.epochComputed(trigger: trigger.rawValue, duration: duration)
+        metrics.currentEpoch(id: epoch.id, demotedEndpoints: entries.filter { $0.status == .demoted }.count, endpoints: entries.count)
+        logger.info(
+            "epoch published",
+            metadata: [
+                "epoch_id": .stringConvertible(epoch.id), "trigger": .string(trigger.rawValue),
+                "endpoints": .stringConvertible(entries.count), "duration_ms": .stringConvertible(duration.milliseconds),
+            ])
+        return epoch
+    }
+
+    /// Writes what is still in memory (minute buckets) to `state.db`; called on shutdown.
+    public func flush() throws {
+        try state.addBuckets(engine.drainPendingBuckets())
+    }
+
+    public func finishTriggers() {
+        triggerContinuation.finish()
+    }
+
+    /// Window totals of one endpoint, for tests and diagnostics.
+    public func stats(for endpointID: String) -> WindowStats { engine.stats(for: endpointID) }
+}
+
+extension Duration {
+    /// Whole and fractional milliseconds.
+    var milliseconds: Double {
+        Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15
+    }
+}

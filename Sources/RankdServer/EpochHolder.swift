@@ -1,0 +1,34 @@
+import Foundation
+import RankdCore
+import Synchronization
+
+/// The epoch being served, kept in memory with its JSON already encoded, so a read never touches
+/// the disk and never re-encodes. Swapped whole when a new epoch is published.
+public final class EpochHolder: Sendable {
+    /// One published epoch and its encoded answers.
+    public struct Published: Sendable {
+        public let epoch: Epoch
+        /// `GET /v1/rankings` body.
+        let allBody: Data
+        /// `GET /v1/rankings/{model}` bodies by model slug.
+        let modelBodies: [String: Data]
+        /// Strong ETag, changes with every epoch.
+        public let etag: String
+    }
+
+    private let current = Mutex<Published?>(nil)
+
+    public init() {}
+
+    /// Encodes and installs an epoch. Throws only if encoding fails (then the old epoch stays).
+    public func publish(_ epoch: Epoch) throws {
+        var bodies: [String: Data] = [:]
+        for ranking in epoch.models { bodies[ranking.model] = try EpochJSON.model(ranking, epoch: epoch) }
+        let published = Published(epoch: epoch, allBody: try EpochJSON.all(epoch), modelBodies: bodies, etag: "\"epoch-\(epoch.id)\"")
+        current.withLock { $0 = published }
+    }
+
+    public var published: Published? { current.withLock { $0 } }
+
+    public var epoch: Epoch? { published?.epoch }
+}

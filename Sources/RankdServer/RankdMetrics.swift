@@ -1,0 +1,64 @@
+import CoreMetrics
+import Foundation
+import Metrics
+import Prometheus
+
+/// rankd's metrics: swift-metrics instruments made by a Prometheus factory over a registry owned by
+/// this object (not the process-global one), so every application, and every test, has its own.
+/// The names are listed in `docs/metrics.md`.
+public final class RankdMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10)]
+        self.factory = factory
+    }
+
+    /// Epochs computed, by trigger.
+    public func epochComputed(trigger: String, duration: Duration) {
+        Counter(label: "rankd_epochs_total", dimensions: [("trigger", trigger)], factory: factory).increment()
+        Metrics.Timer(label: "rankd_epoch_duration_seconds", dimensions: [], factory: factory).recordNanoseconds(duration.nanoseconds)
+    }
+
+    public func currentEpoch(id: Int64, demotedEndpoints: Int, endpoints: Int) {
+        Gauge(label: "rankd_current_epoch_id", factory: factory).record(Double(id))
+        Gauge(label: "rankd_demoted_endpoints", factory: factory).record(Double(demotedEndpoints))
+        Gauge(label: "rankd_endpoints", factory: factory).record(Double(endpoints))
+    }
+
+    /// A new demotion started, by reason code.
+    public func demotion(reason: String) {
+        Counter(label: "rankd_demotions_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    public func fastPathTrigger(reason: String) {
+        Counter(label: "rankd_fast_path_triggers_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// Observations offered to the engine, by source and result (`accepted`, `too_old`, `unknown_endpoint`).
+    public func observations(source: String, result: String, count: Int = 1) {
+        Counter(label: "rankd_observations_total", dimensions: [("source", source), ("result", result)], factory: factory).increment(by: count)
+    }
+
+    public func publishFailure() {
+        Counter(label: "rankd_publish_failures_total", factory: factory).increment()
+    }
+
+    public func httpRequest(route: String, method: String, status: Int, duration: Duration) {
+        Counter(label: "rankd_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory).increment()
+        Metrics.Timer(label: "rankd_http_request_duration_seconds", dimensions: [("route", route)], factory: factory).recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// Prometheus text exposition of everything recorded.
+    public func exposition() -> String { registry.emitToString() }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,32 @@
+import Hummingbird
+import RankdCore
+
+/// What the HTTP layer needs from the daemon.
+public struct ServerDependencies: Sendable {
+    public var holder: EpochHolder
+    public var metrics: RankdMetrics
+    public var adminToken: String?
+    public var recompute: @Sendable () async throws -> Epoch
+    public var cacheMaxAgeSeconds: Int
+
+    public init(
+        holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, cacheMaxAgeSeconds: Int = 5,
+        recompute: @escaping @Sendable () async throws -> Epoch
+    ) {
+        self.holder = holder
+        self.metrics = metrics
+        self.adminToken = adminToken
+        self.recompute = recompute
+        self.cacheMaxAgeSeconds = cacheMaxAgeSeconds
+    }
+}
+
+/// Builds the router: every route of the API, grouped by controller. Tests call this too.
+public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
+    router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics).endpoints)
+    router.addRoutes(RankingsController(holder: dependencies.holder, maxAgeSeconds: dependencies.cacheMaxAgeSeconds).endpoints, atPath: "/v1")
+    router.addRoutes(AdminController(adminToken: dependencies.adminToken, recompute: dependencies.recompute).endpoints, atPath: "/v1")
+    return router
+}

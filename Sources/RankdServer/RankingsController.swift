@@ -1,0 +1,55 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import RankdCore
+
+/// `GET /v1/rankings` and `GET /v1/rankings/{model}`: the current epoch from memory, with an ETag
+/// per epoch so pollers get `304 Not Modified` until it changes.
+public struct RankingsController<Context: RequestContext>: Sendable {
+    let holder: EpochHolder
+    /// `Cache-Control: max-age` in seconds; short, since the fast path can publish at any time.
+    let maxAgeSeconds: Int
+
+    public init(holder: EpochHolder, maxAgeSeconds: Int = 5) {
+        self.holder = holder
+        self.maxAgeSeconds = maxAgeSeconds
+    }
+
+    public var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.get("rankings") { request, _ in self.all(request) }
+        // Slugs contain '/': accept both `/v1/rankings/author/name` and one percent-encoded segment.
+        routes.get("rankings/**") { request, context in self.model(request, segments: context.parameters.getCatchAll()) }
+        return routes
+    }
+
+    func all(_ request: Request) -> Response {
+        guard let published = holder.published else { return Self.notReady }
+        return cached(request, published: published, body: published.allBody)
+    }
+
+    func model(_ request: Request, segments: [Substring]) -> Response {
+        guard let published = holder.published else { return Self.notReady }
+        let joined = segments.map(String.init).joined(separator: "/")
+        let slug = joined.removingPercentEncoding ?? joined
+        guard let body = published.modelBodies[slug] else {
+            let known = published.modelBodies.keys.sorted().prefix(20).joined(separator: ", ")
+            return JSONResponse.error(.notFound, code: "unknown_model", "no model \"\(slug)\" in epoch \(published.epoch.id); known models: \(known)")
+        }
+        return cached(request, published: published, body: body)
+    }
+
+    private func cached(_ request: Request, published: EpochHolder.Published, body: Data) -> Response {
+        var headers: HTTPFields = [:]
+        headers[.eTag] = published.etag
+        headers[.cacheControl] = "max-age=\(maxAgeSeconds)"
+        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == published.etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        return JSONResponse.ok(body, headers: headers)
+    }
+
+    static var notReady: Response {
+        JSONResponse.error(.serviceUnavailable, code: "no_epoch_yet", "no epoch has been computed yet; retry in a few seconds (see /readyz)")
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import RankdStore
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `rankd rankings`: the current ranks as a table (or JSON), from a running daemon or from rankings.db.
+struct Rankings: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show current provider ranks from the HTTP API or a rankings.db file.")
+
+    @Option(help: "Only this model.")
+    var model: String?
+
+    @Option(help: "Base URL of a running rankd.")
+    var url: String = "http://127.0.0.1:8080"
+
+    @Option(help: "Read this rankings.db instead of the HTTP API.")
+    var db: String?
+
+    @Flag(help: "Print the API's JSON (with --db: the rows as JSON).")
+    var json = false
+
+    func run() async throws {
+        if let db {
+            let rows = try PublishedReader.currentRankings(path: db, model: model)
+            guard let first = rows.first else {
+                print("\(db): no rankings published\(model.map { " for \($0)" } ?? "")")
+                throw ExitCode(1)
+            }
+            if json {
+                let objects = rows.map { row -> [String: String] in
+                    ["model": row.model, "rank": String(row.rank), "endpoint_id": row.endpointID, "provider": row.provider,
+                     "score": String(row.score), "status": row.status, "reasons": row.reasons]
+                }
+                let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            let table = RankingsTable(
+                epochID: first.epochID, computedAt: String(first.computedAt),
+                rows: rows.map {
+                    .init(model: $0.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status,
+                          score: $0.score, components: [:], reasons: $0.reasons.split(separator: ",").map(String.init))
+                })
+            print(table.render(model: model), terminator: "")
+            return
+        }
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let path = model.map { "/v1/rankings/\($0)" } ?? "/v1/rankings"
+        guard let endpoint = URL(string: base + path) else {
+            throw ValidationError("--url \(url) is not a URL; write it like http://127.0.0.1:8080")
+        }
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await URLSession.shared.data(from: endpoint)
+        } catch {
+            print("cannot reach rankd at \(base): \(error.localizedDescription); is `rankd serve` running there? (or use --db PATH)")
+            throw ExitCode(1)
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard status == 200 else {
+            print("rankd answered \(status): \(String(decoding: data, as: UTF8.self))")
+            throw ExitCode(1)
+        }
+        if json {
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print(try Self.table(fromAPI: data, model: model).render(model: model), terminator: "")
+    }
+
+    /// Reads `/v1/rankings` or `/v1/rankings/{model}` JSON into a table.
+    static func table(fromAPI data: Data, model: String?) throws -> RankingsTable {
+        struct Entry: Decodable {
+            var rank: Int
+            var provider: String
+            var endpoint_id: String
+            var status: String
+            var score: Double
+            var components: [String: Double]
+            var reasons: [String]
+        }
+        struct Header: Decodable {
+            var id: Int64
+            var computed_at: String
+        }
+        struct All: Decodable {
+            var epoch: Header
+            var models: [String: [Entry]]
+        }
+        struct One: Decodable {
+            var epoch: Header
+            var model: String
+            var endpoints: [Entry]
+        }
+        let decoder = JSONDecoder()
+        let header: Header
+        let byModel: [String: [Entry]]
+        if model != nil {
+            let one = try decoder.decode(One.self, from: data)
+            header = one.epoch
+            byModel = [one.model: one.endpoints]
+        } else {
+            let all = try decoder.decode(All.self, from: data)
+            header = all.epoch
+            byModel = all.models
+        }
+        let rows = byModel.flatMap { model, entries in
+            entries.map {
+                RankingsTable.Row(
+                    model: model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpoint_id, status: $0.status, score: $0.score,
+                    components: $0.components, reasons: $0.reasons)
+            }
+        }
+        return RankingsTable(epochID: header.id, computedAt: header.computed_at, rows: rows)
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RankdConfig
+import RankdDaemon
+
+/// `rankd serve`: run the daemon from a configuration file.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the ranking daemon.")
+
+    @Option(name: .long, help: "Configuration file (see deploy/rankd.example.yaml).")
+    var config: String
+
+    @Option(help: "HOST:PORT to listen on; overrides the file's listen.")
+    var listen: String?
+
+    @Option(help: "Data directory for state.db and rankings.db; overrides the file's data_dir.")
+    var dataDir: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        var loaded: LoadedConfiguration
+        do {
+            loaded = try ConfigurationLoader.load(path: config)
+            try CommandOverrides.apply(listen: listen, dataDir: dataDir, to: &loaded.configuration)
+        } catch let errors as ConfigurationErrors {
+            FileHandle.standardError.write(Data("rankd: refusing to start; \(config) has \(errors.problems.count) problem(s):\n\(errors)\n".utf8))
+            throw ExitCode(2)
+        }
+        let (app, _) = try RankdApplication.build(loaded, logger: logger)
+        logger.info("rankd \(Rankd.version) listening", metadata: ["listen": .string(loaded.configuration.listenAddress)])
+        try await RankdApplication.run(app, logger: logger)
+    }
+}
+
+/// Flags that override the configuration file, validated like the file.
+enum CommandOverrides {
+    static func apply(listen: String?, dataDir: String?, to configuration: inout RankdConfiguration) throws {
+        if let listen {
+            guard let parsed = parseListenAddress(listen) else {
+                throw ConfigurationErrors(problems: [ConfigProblem(file: "--listen", path: "", message: "\"\(listen)\" is not HOST:PORT; write it like 127.0.0.1:8080")])
+            }
+            configuration.listenHost = parsed.host
+            configuration.listenPort = parsed.port
+        }
+        if let dataDir {
+            configuration.dataDirectory = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        }
+    }
+}

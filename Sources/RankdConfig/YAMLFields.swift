@@ -31,6 +31,12 @@ final class YAMLFields {
         problems.add(ConfigProblem(file: file, line: node?.mark.map { $0.line } ?? line, path: keyPath, message: message))
     }
 
+    /// Reports a problem with `key` (optionally an element of it, e.g. `[2]`), at the key's own line.
+    func reportKey(_ key: String, suffix: String = "", _ message: String) {
+        let entry = entries.first { $0.key == key }
+        problems.add(ConfigProblem(file: file, line: entry?.value.mark.map { $0.line } ?? entry?.line ?? line, path: keyPath(key) + suffix, message: message))
+    }
+
     func node(_ key: String) -> Node? {
         used.insert(key)
         guard let value = entries.first(where: { $0.key == key })?.value else { return nil }

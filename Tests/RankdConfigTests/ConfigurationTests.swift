@@ -1,0 +1,151 @@
+import Foundation
+import RankdConfig
+import RankdCore
+import RankdTestKit
+import Testing
+
+@Suite struct ConfigurationTests {
+    let tokens = ["RANKD_INGEST_TOKEN": String(repeating: "i", count: 32), "RANKD_ADMIN_TOKEN": String(repeating: "a", count: 32), "SHORT": "abc"]
+
+    func load(_ yaml: String, environment: [String: String]? = nil) throws -> LoadedConfiguration {
+        try ConfigurationLoader.load(yaml: yaml, file: "rankd.yaml", baseDirectory: RepositoryFiles.path("deploy"), environment: environment ?? tokens)
+    }
+
+    func problems(_ yaml: String) -> [ConfigProblem] {
+        do {
+            _ = try load(yaml)
+            return []
+        } catch let errors as ConfigurationErrors {
+            return errors.problems
+        } catch {
+            return [ConfigProblem(file: "?", path: "?", message: "\(error)")]
+        }
+    }
+
+    static let minimal = """
+        endpoints:
+          - provider: acme
+            model: acme/model-1
+            base_url: https://api.acme.test/v1
+        """
+
+    @Test func exampleConfigurationIsValidAndComplete() throws {
+        let loaded = try ConfigurationLoader.load(path: RepositoryFiles.path("deploy/rankd.example.yaml"), environment: tokens)
+        let c = loaded.configuration
+        #expect(c.listenAddress == "127.0.0.1:8080")
+        #expect(c.epochIntervalSeconds == 300)
+        #expect(c.endpoints.count == 5)
+        #expect(c.endpoints.filter { !$0.enabled }.count == 1)
+        #expect(loaded.benchmarks.count == 4)
+        #expect(loaded.adminToken == tokens["RANKD_ADMIN_TOKEN"])
+        let vllm = c.endpoints.first { $0.id == "self-hosted-vllm" }!
+        #expect(vllm.zeroDataRetention && vllm.regions == ["eu"] && vllm.quantization == "bf16")
+        let deepinfra = c.endpoints.first { $0.id == "deepinfra:meta-llama/llama-3.3-70b-instruct" }!
+        #expect(deepinfra.pricing.promptPerMillionTokensUSD == 0.23)
+        #expect(deepinfra.apiKeyEnvironmentVariable == "DEEPINFRA_API_KEY")
+    }
+
+    @Test func shippedPolicyFileEqualsTheBuiltInDefault() {
+        let problems = ProblemList()
+        let policy = PolicyLoader.load(path: RepositoryFiles.path("scoring/policy.yaml"), problems: problems)
+        #expect(problems.problems.isEmpty, "\(problems.problems)")
+        #expect(policy == Policy.default)
+    }
+
+    @Test func minimalConfigurationGetsDefaults() throws {
+        let loaded = try load(Self.minimal, environment: [:])
+        #expect(loaded.configuration.endpoints[0].id == "acme:acme/model-1")
+        #expect(loaded.configuration.endpoints[0].upstreamModel == "acme/model-1")
+        #expect(loaded.configuration.tokens.admin == nil)
+        #expect(loaded.policy == .default)
+    }
+
+    /// Each bad input, the key path the error must name, and a word of the fix.
+    @Test(arguments: [
+        ("listen: nowhere\n" + minimal, "listen", "127.0.0.1:8080"),
+        ("epoch_interval_seconds: 1\n" + minimal, "epoch_interval_seconds", "between 5 and 86400"),
+        ("epoch_interval_seconds: soon\n" + minimal, "epoch_interval_seconds", "must be a number"),
+        ("tokens:\n  admin: hunter2hunter2hunter2\n" + minimal, "tokens.admin", "never written inline"),
+        ("tokens:\n  admin: {env: NOT_SET_ANYWHERE}\n" + minimal, "tokens.admin", "is not set"),
+        ("tokens:\n  admin: {env: SHORT}\n" + minimal, "tokens.admin", "shorter than 16"),
+        ("tokens:\n  admin: {file: /nonexistent/admin.token}\n" + minimal, "tokens.admin", "cannot be read"),
+        ("endpoint:\n  - provider: x\n", "endpoint", "did you mean endpoints?"),
+        ("endpoints: []\n", "endpoints", "at least one"),
+        (minimal + "\n    base_urll: x", "endpoints[0].base_urll", "did you mean base_url?"),
+        (minimal.replacingOccurrences(of: "https://api.acme.test/v1", with: "ftp://acme"), "endpoints[0].base_url", "http(s) URL"),
+        (minimal.replacingOccurrences(of: "acme/model-1", with: "model-1"), "endpoints[0].model", "author/name"),
+        (minimal + "\n    quantization: fp7", "endpoints[0].quantization", "fp8"),
+        (minimal + "\n    pricing: {prompt_per_million_usd: -1}", "endpoints[0].pricing.prompt_per_million_usd", "between 0"),
+        (minimal + "\n    data_collection: maybe", "endpoints[0].data_collection", "allow or deny"),
+        (minimal + "\n    supported_parameters: [tools, telepathy]", "endpoints[0].supported_parameters[1]", "known request parameter"),
+        (minimal + "\n    regions: [Europe]", "endpoints[0].regions[0]", "region code"),
+        (minimal + "\n    api_key: sk-123", "endpoints[0].api_key", "never written inline"),
+        (minimal + "\n    zdr: sometimes", "endpoints[0].zdr", "true or false"),
+        (minimal + "\n" + minimal.split(separator: "\n").dropFirst().joined(separator: "\n"), "endpoints[1].id", "already used by endpoints[0]"),
+        ("policy_file: /nonexistent/policy.yaml\n" + minimal, "", "built-in policy"),
+        ("retention: {minute_buckets_hours: 2}\n" + minimal, "retention.minute_buckets_hours", "long window"),
+    ])
+    func badInputNamesTheKeyAndTheFix(yaml: String, path: String, fix: String) {
+        let found = problems(yaml)
+        #expect(found.contains { $0.path == path && $0.message.contains(fix) }, "got: \(found.map(\.description))")
+    }
+
+    @Test func everyErrorIsListedInOnePass() {
+        let yaml = """
+            listen: nowhere
+            epoch_interval_seconds: 0
+            tokens:
+              admin: inline-secret-value-here
+            endpoints:
+              - provider: Bad Provider
+                model: nomodel
+                base_url: ftp://x
+                quantization: fp7
+              - provider: ok
+                model: a/b
+            """
+        let found = problems(yaml)
+        let paths = Set(found.map(\.path))
+        #expect(paths.isSuperset(of: [
+            "listen", "epoch_interval_seconds", "tokens.admin", "endpoints[0].provider", "endpoints[0].model",
+            "endpoints[0].base_url", "endpoints[0].quantization", "endpoints[1].base_url",
+        ]), "got: \(found.map(\.description))")
+        // Problems carry their line, so an editor can jump to them.
+        #expect(found.first { $0.path == "endpoints[0].quantization" }?.line == 9)
+        #expect(found.first { $0.path == "endpoints[0].quantization" }!.description.hasPrefix("rankd.yaml:9: endpoints[0].quantization:"))
+    }
+
+    @Test func policyProblemsAreCollectedWithPaths() {
+        let problems = ProblemList()
+        _ = PolicyLoader.parse(
+            yaml: """
+                weights: {tool_call_success: 0, reliability: 0, throughput: 0, latency: 0, benchmark: 0}
+                windows: {short_seconds: 7200, long_seconds: 3600}
+                demotion:
+                  failure_outlier: {z_critical: high}
+                  latency_outlier: {min_peers: 1}
+                reliability: {ignored_outcomes: [http_429, wrong_tool]}
+                fast_path: {burst_failure_rate: 2}
+                """, file: "policy.yaml", problems: problems)
+        let paths = Set(problems.problems.map(\.path))
+        #expect(paths == [
+            "weights", "windows.short_seconds", "demotion.failure_outlier.z_critical", "demotion.latency_outlier.min_peers",
+            "reliability.ignored_outcomes[1]", "fast_path.burst_failure_rate",
+        ], "got: \(problems.problems.map(\.description))")
+    }
+
+    @Test func benchmarkRowsAreCheckedWithLineNumbers() {
+        let problems = ProblemList()
+        let scores = BenchmarkLoader.parse(
+            csv: """
+                endpoint_id,benchmark,score,source,date
+                a:x/y,tau2,0.5,"eval, run 1",2026-11-01
+                b:x/y,tau2,0.5,eval,2026-11-01
+                a:x/y,tau2,85,eval,2026-11-01
+                a:x/y,tau2,0.7,eval,last week
+                """, file: "bench.csv", endpointIDs: ["a:x/y"], problems: problems)
+        #expect(scores.count == 1)
+        #expect(scores[0].source == "eval, run 1")
+        #expect(problems.problems.map { "\($0.line!) \($0.path)" } == ["3 endpoint_id", "4 score", "5 date"])
+    }
+}

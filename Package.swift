@@ -80,6 +80,7 @@ let package = Package(
             name: "RankdServerTests",
             dependencies: [
                 "RankdCore", "RankdServer", "RankdDaemon", "RankdConfig", "RankdStore", "RankdTestKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

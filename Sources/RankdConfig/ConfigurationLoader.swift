@@ -12,6 +12,18 @@ public struct LoadedConfiguration: Sendable {
     public var adminToken: String?
     /// Probe suite files found (their format is checked by the prober).
     public var probeFiles: [String]
+
+    public init(
+        configuration: RankdConfiguration, policy: Policy = .default, benchmarks: [BenchmarkScore] = [], ingestToken: String? = nil,
+        adminToken: String? = nil, probeFiles: [String] = []
+    ) {
+        self.configuration = configuration
+        self.policy = policy
+        self.benchmarks = benchmarks
+        self.ingestToken = ingestToken
+        self.adminToken = adminToken
+        self.probeFiles = probeFiles
+    }
 }
 
 /// Reads and validates `rankd.yaml` and the policy, benchmark and probe files it names, in one

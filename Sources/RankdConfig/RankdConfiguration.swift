@@ -59,11 +59,11 @@ public enum TokenSource: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Parses `host:port` (IPv6 hosts in brackets). Nil when malformed.
+/// Parses `host:port` (IPv6 hosts in brackets; port 0 picks a free port). Nil when malformed.
 public func parseListenAddress(_ text: String) -> (host: String, port: Int)? {
     guard let colon = text.lastIndex(of: ":") else { return nil }
     var host = String(text[..<colon])
-    guard let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port), !host.isEmpty else { return nil }
+    guard let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port), !host.isEmpty else { return nil }
     if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
     return (host, port)
 }

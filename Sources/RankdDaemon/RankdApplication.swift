@@ -12,10 +12,11 @@ public enum RankdApplication {
     public typealias App = Application<RouterResponder<BasicRequestContext>>
 
     /// - Parameters:
+    ///   - epochLoop: run the epoch loop (off in router tests, which compute epochs by hand).
     ///   - extraServices: more long-running services to run in the same group (demo traffic, later the prober).
     ///   - onServerRunning: told the bound port once the server listens (useful with port 0).
     public static func build(
-        _ loaded: LoadedConfiguration, clock: any WallClock = SystemClock(), logger: Logger,
+        _ loaded: LoadedConfiguration, clock: any WallClock = SystemClock(), logger: Logger, epochLoop: Bool = true,
         extraServices: @Sendable (Ranker) -> [any Service] = { _ in [] },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> (app: App, ranker: Ranker) {
@@ -30,7 +31,9 @@ public enum RankdApplication {
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "rankd"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.listenPort) },
             logger: logger)
-        app.addServices(EpochService(ranker: ranker, intervalSeconds: configuration.epochIntervalSeconds, logger: logger))
+        if epochLoop {
+            app.addServices(EpochService(ranker: ranker, intervalSeconds: configuration.epochIntervalSeconds, logger: logger))
+        }
         for service in extraServices(ranker) { app.addServices(service) }
         return (app, ranker)
     }

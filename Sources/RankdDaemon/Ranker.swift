@@ -64,6 +64,13 @@ public actor Ranker {
         public var tooOld = 0
         public var unknownEndpoint = 0
         public var fastPathTriggers = 0
+
+        public init(accepted: Int = 0, tooOld: Int = 0, unknownEndpoint: Int = 0, fastPathTriggers: Int = 0) {
+            self.accepted = accepted
+            self.tooOld = tooOld
+            self.unknownEndpoint = unknownEndpoint
+            self.fastPathTriggers = fastPathTriggers
+        }
     }
 
     /// Feeds observations to the windows and the fast path. A fast-path trigger asks the epoch

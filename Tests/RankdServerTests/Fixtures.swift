@@ -1,0 +1,26 @@
+import Logging
+import RankdConfig
+import RankdCore
+import RankdTestKit
+
+/// A daemon configuration in a temporary data directory, listening on an ephemeral loopback port.
+func testConfiguration(
+    _ dir: TemporaryDirectory, providers: [String] = ["fast", "steady", "slow"], adminToken: String? = "admin-token-0123456789",
+    epochIntervalSeconds: Double = 300
+) -> LoadedConfiguration {
+    var configuration = RankdConfiguration()
+    configuration.listenHost = "127.0.0.1"
+    configuration.listenPort = 0
+    configuration.dataDirectory = dir.path
+    configuration.epochIntervalSeconds = epochIntervalSeconds
+    configuration.endpoints = providers.map { Build.endpoint($0) } + [Build.endpoint("solo", model: "acme/solo-1")]
+    return LoadedConfiguration(configuration: configuration, adminToken: adminToken)
+}
+
+let quietLogger: Logger = {
+    var logger = Logger(label: "rankd-test")
+    logger.logLevel = .critical
+    return logger
+}()
+
+func id(_ provider: String, model: String = Build.model) -> String { "\(provider):\(model)" }

@@ -1,0 +1,66 @@
+import Foundation
+import RankdCore
+import RankdDaemon
+import RankdServer
+import RankdStore
+import RankdTestKit
+import Testing
+
+/// The ranker over real stores: restart, fast path, publication order.
+@Suite struct RankerTests {
+    @Test func restartServesTheLastEpochAtOnceAndRebuildsTheWindows() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let first = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        await first.record(Build.observations(id("steady"), count: 50, end: clock.now()))
+        let published = try await first.computeAndPublish(.scheduled)
+        await first.record(Build.observations(id("slow"), count: 30, end: clock.now().adding(seconds: 30), spanSeconds: 30))
+        try await first.flush()
+        let before = await first.stats(for: id("slow"))
+
+        clock.advance(seconds: 60)
+        let second = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        #expect(second.holder.epoch == published, "served from disk before any new epoch")
+        #expect(await second.stats(for: id("steady")).long.live.total == 50)
+        let next = try await second.computeAndPublish(.scheduled)
+        #expect(next.id == published.id + 1, "epoch ids continue across restarts")
+        #expect(await second.stats(for: id("slow")).long == before.long)
+    }
+
+    @Test func fastPathAsksForAnEpochAndDemotesWithinSeconds() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let ranker = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        try await ranker.computeAndPublish(.startup)
+        var summary = Ranker.RecordSummary()
+        for second in 0..<5 {
+            let observation = Observation(endpointID: id("fast"), time: clock.now().adding(seconds: Double(second)), source: .live, outcome: .timeout)
+            let result = await ranker.record([observation])
+            summary.accepted += result.accepted
+            summary.fastPathTriggers += result.fastPathTriggers
+        }
+        #expect(summary == Ranker.RecordSummary(accepted: 5, fastPathTriggers: 1))
+        var iterator = ranker.triggers.makeAsyncIterator()
+        #expect(await iterator.next() == .fastPath)
+        clock.advance(seconds: 5)
+        let epoch = try await ranker.computeAndPublish(.fastPath)
+        let fast = epoch.ranking(for: Build.model)!.endpoints.last!
+        #expect(fast.endpointID == id("fast") && fast.status == .demoted && fast.reasons == ["consecutive_failures"])
+        #expect(try PublishedReader.currentRankings(path: dir.file("rankings.db"), model: Build.model).last?.status == "demoted")
+    }
+
+    @Test func unknownAndStaleObservationsAreCountedNotStored() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let ranker = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        let summary = await ranker.record([
+            Observation(endpointID: "nobody:x/y", time: clock.now(), source: .live, outcome: .ok),
+            Observation(endpointID: id("fast"), time: clock.now().adding(seconds: -3 * 86_400), source: .live, outcome: .ok),
+            Observation(endpointID: id("fast"), time: clock.now(), source: .live, outcome: .ok),
+        ])
+        #expect(summary == Ranker.RecordSummary(accepted: 1, tooOld: 1, unknownEndpoint: 1))
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+import RankdTestKit
+import Synchronization
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `rankd serve` as a user runs it: the built binary, the shipped example configuration, a real
+/// port on 127.0.0.1, then SIGTERM.
+@Suite struct ServeProcessTests {
+    @Test func serveWithExampleConfigPublishesAnswersAndStopsCleanlyOnSigterm() async throws {
+        let binary = RepositoryFiles.rankdExecutable
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build rankd first (swift build --build-tests)")
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--config", RepositoryFiles.path("deploy/rankd.example.yaml"), "--listen", "127.0.0.1:0", "--data-dir", dir.path, "--log-format", "json"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["RANKD_ADMIN_TOKEN"] = "admin-token-for-the-test-0123"
+        environment["RANKD_INGEST_TOKEN"] = "ingest-token-for-the-test-0123"
+        process.environment = environment
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        let logs = Mutex("")
+        stderr.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = String(decoding: handle.availableData, as: UTF8.self)
+            logs.withLock { $0 += chunk }
+        }
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        // The server logs its bound port; wait for it (bounded).
+        var port: Int?
+        for _ in 0..<300 where port == nil {
+            port = logs.withLock { text in
+                text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression).flatMap { Int(text[$0].split(separator: ":").last!) }
+            }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let bound = try #require(port, "no listening line in: \(logs.withLock { $0 })")
+        let base = "http://127.0.0.1:\(bound)"
+
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = (try? await get("\(base)/readyz").status) == 200
+            if !ready { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(ready)
+        #expect(try await get("\(base)/healthz").status == 200)
+        let model = try await get("\(base)/v1/rankings/meta-llama/llama-3.3-70b-instruct")
+        #expect(model.status == 200)
+        let body = try JSONSerialization.jsonObject(with: model.body) as! [String: Any]
+        let entries = body["endpoints"] as! [[String: Any]]
+        #expect(entries.count == 4)
+        #expect(entries.allSatisfy { $0["status"] as? String == "insufficient_data" && ($0["reasons"] as? [String]) == ["no_observations"] })
+        let all = try await get("\(base)/v1/rankings")
+        let disabled = ((try JSONSerialization.jsonObject(with: all.body) as! [String: Any])["models"] as! [String: [[String: Any]]])["qwen/qwen3-235b-a22b"]!
+        #expect(disabled.map { $0["status"] as? String } == ["disabled"])
+        #expect(String(decoding: try await get("\(base)/metrics").body, as: UTF8.self).contains("rankd_epochs_total"))
+
+        let signalled = ContinuousClock.now
+        kill(process.processIdentifier, SIGTERM)
+        while process.isRunning && ContinuousClock.now - signalled < .seconds(10) { try await Task.sleep(for: .milliseconds(10)) }
+        let shutdown = ContinuousClock.now - signalled
+        #expect(!process.isRunning)
+        #expect(process.terminationStatus == 0)
+        #expect(shutdown < .seconds(2), "shutdown took \(shutdown)")
+        print("rankd serve: SIGTERM to exit in \(shutdown)")
+
+        // The published file is whole: integrity holds and current_rankings is one complete epoch.
+        let db = try DatabaseQueue(path: dir.file("rankings.db"), configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let (integrity, rows, epochs, endpoints) = try await db.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA integrity_check"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_rankings"),
+             try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT epoch_id) FROM current_rankings"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM endpoints"))
+        }
+        #expect(integrity == "ok")
+        #expect(rows == 5)
+        #expect(epochs == 1)
+        #expect(endpoints == 5)
+        let text = logs.withLock { $0 }
+        #expect(text.contains("epoch loop stopped"))
+        #expect(!text.contains("admin-token-for-the-test"), "a secret reached the log")
+    }
+
+    func get(_ url: String) async throws -> (status: Int, body: Data) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+}

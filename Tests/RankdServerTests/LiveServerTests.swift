@@ -2,7 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import RankdCore
 import RankdDaemon
+import RankdServer
 import RankdTestKit
 import Testing
 
@@ -26,6 +28,36 @@ import Testing
                 #expect(String(buffer: response.body).contains("\"status\":\"insufficient_data\""))
                 #expect(response.headers[.server] == "rankd")
             }
+        }
+    }
+
+    /// A hard fault reported between epochs (5 timeouts in a row) must be published within
+    /// seconds by the running epoch loop, not at the next 300 s epoch. Wall time is measured and
+    /// reported; the bound (5 s) is far above the expected milliseconds, so machine speed does not matter.
+    @Test func fastPathPublishesADemotionWithinSeconds() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let (app, ranker) = try RankdApplication.build(testConfiguration(dir, epochIntervalSeconds: 300), clock: clock, logger: quietLogger)
+        try await app.test(.live) { client in
+            for _ in 0..<200 where ranker.holder.epoch == nil { try await Task.sleep(for: .milliseconds(10)) }
+            let startupEpoch = try #require(ranker.holder.epoch?.id)
+            let started = ContinuousClock.now
+            for second in 0..<5 {
+                await ranker.record([Observation(endpointID: "fast:\(Build.model)", time: clock.now().adding(seconds: Double(second)), source: .live, outcome: .timeout)])
+            }
+            var demoted = false
+            while !demoted && ContinuousClock.now - started < .seconds(5) {
+                demoted = try await client.execute(uri: "/v1/rankings/\(Build.model)", method: .get) { response in
+                    String(buffer: response.body).contains("consecutive_failures")
+                }
+                if !demoted { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(demoted, "not demoted within 5 s")
+            #expect(ranker.holder.epoch!.id > startupEpoch)
+            #expect(ranker.holder.epoch!.trigger == .fastPath)
+            print("fast path: fifth timeout to demotion visible over HTTP in \(elapsed)")
         }
     }
 }

@@ -8,7 +8,9 @@ public enum BenchmarkLoader {
 
     public static func loadDirectory(_ directory: String, endpointIDs: Set<String>, problems: ProblemList) -> [BenchmarkScore] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            problems.add(ConfigProblem(file: directory, path: "benchmarks_dir", message: "is not a readable folder; create it or remove benchmarks_dir"))
+            problems.add(
+                ConfigProblem(
+                    file: directory, path: "benchmarks_dir", message: "is not a readable folder; create it or remove benchmarks_dir"))
             return []
         }
         return names.filter { $0.hasSuffix(".csv") }.sorted().flatMap { name in
@@ -33,32 +35,46 @@ public enum BenchmarkLoader {
             if !sawHeader {
                 sawHeader = true
                 if cells.map({ $0.lowercased() }) != header {
-                    problems.add(ConfigProblem(file: file, line: lineNumber, path: "header", message: "must be exactly \(header.joined(separator: ","))"))
+                    problems.add(
+                        ConfigProblem(
+                            file: file, line: lineNumber, path: "header", message: "must be exactly \(header.joined(separator: ","))"))
                     return []
                 }
                 continue
             }
             guard cells.count == header.count else {
-                problems.add(ConfigProblem(file: file, line: lineNumber, path: "row", message: "has \(cells.count) cells; it needs \(header.count): \(header.joined(separator: ","))"))
+                problems.add(
+                    ConfigProblem(
+                        file: file, line: lineNumber, path: "row",
+                        message: "has \(cells.count) cells; it needs \(header.count): \(header.joined(separator: ","))"))
                 continue
             }
             var ok = true
             if !endpointIDs.contains(cells[0]) {
-                problems.add(ConfigProblem(file: file, line: lineNumber, path: "endpoint_id", message: "\"\(cells[0])\" is not an endpoint id in the configuration; fix the id or add the endpoint"))
+                problems.add(
+                    ConfigProblem(
+                        file: file, line: lineNumber, path: "endpoint_id",
+                        message: "\"\(cells[0])\" is not an endpoint id in the configuration; fix the id or add the endpoint"))
                 ok = false
             }
             let score = Double(cells[2])
             if score == nil || !(0...1).contains(score!) {
-                problems.add(ConfigProblem(file: file, line: lineNumber, path: "score", message: "\"\(cells[2])\" must be a number from 0 to 1 (divide percentages by 100)"))
+                problems.add(
+                    ConfigProblem(
+                        file: file, line: lineNumber, path: "score",
+                        message: "\"\(cells[2])\" must be a number from 0 to 1 (divide percentages by 100)"))
                 ok = false
             }
             let date = RFC3339.parse(cells[4]) ?? RFC3339.parse("\(cells[4])T00:00:00Z")
             if date == nil {
-                problems.add(ConfigProblem(file: file, line: lineNumber, path: "date", message: "\"\(cells[4])\" must be a date like 2026-11-01"))
+                problems.add(
+                    ConfigProblem(file: file, line: lineNumber, path: "date", message: "\"\(cells[4])\" must be a date like 2026-11-01"))
                 ok = false
             }
             if cells[1].isEmpty {
-                problems.add(ConfigProblem(file: file, line: lineNumber, path: "benchmark", message: "is empty; name the benchmark, e.g. tau2-airline"))
+                problems.add(
+                    ConfigProblem(
+                        file: file, line: lineNumber, path: "benchmark", message: "is empty; name the benchmark, e.g. tau2-airline"))
                 ok = false
             }
             if ok {
@@ -78,7 +94,9 @@ public enum BenchmarkLoader {
             if quoted {
                 if c == "\"" {
                     if let next = iterator.next() {
-                        if next == "\"" { current.append("\"") } else {
+                        if next == "\"" {
+                            current.append("\"")
+                        } else {
                             quoted = false
                             if next == "," { cells.append(current); current = "" } else { current.append(next) }
                         }

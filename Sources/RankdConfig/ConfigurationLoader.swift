@@ -32,16 +32,20 @@ public enum ConfigurationLoader {
     public static let quantizations = ["int4", "int8", "fp4", "mxfp4", "nvfp4", "fp6", "fp8", "mxfp8", "fp16", "bf16", "fp32", "unknown"]
 
     /// Loads from a file. Throws `ConfigurationErrors` with every problem found.
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LoadedConfiguration {
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LoadedConfiguration
+    {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationErrors(problems: [ConfigProblem(file: path, path: "", message: "cannot be read; check the path and permissions")])
+            throw ConfigurationErrors(problems: [
+                ConfigProblem(file: path, path: "", message: "cannot be read; check the path and permissions")
+            ])
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try load(yaml: text, file: path, baseDirectory: base, environment: environment)
     }
 
     /// Loads from text; relative paths in it are taken from `baseDirectory`.
-    public static func load(yaml: String, file: String, baseDirectory: String, environment: [String: String]) throws -> LoadedConfiguration {
+    public static func load(yaml: String, file: String, baseDirectory: String, environment: [String: String]) throws -> LoadedConfiguration
+    {
         let problems = ProblemList()
         var configuration = RankdConfiguration()
         let root: Node?
@@ -70,7 +74,8 @@ public enum ConfigurationLoader {
         let retention = fields.fields("retention")
         configuration.retention.minuteBucketsHours = retention.double("minute_buckets_hours", default: 48, range: 1...8_760, unit: "hours")
         configuration.retention.epochHistoryDays = retention.double("epoch_history_days", default: 30, range: 1...3_650, unit: "days")
-        configuration.retention.publishedEpochsHours = retention.double("published_epochs_hours", default: 24, range: 1...8_760, unit: "hours")
+        configuration.retention.publishedEpochsHours = retention.double(
+            "published_epochs_hours", default: 24, range: 1...8_760, unit: "hours")
         retention.finish()
 
         let tokens = fields.fields("tokens")
@@ -83,15 +88,25 @@ public enum ConfigurationLoader {
 
         let policy = configuration.policyFile.map { PolicyLoader.load(path: $0, problems: problems) } ?? .default
         if policy.windows.longSeconds > configuration.retention.minuteBucketsHours * 3600 {
-            problems.add(ConfigProblem(file: file, path: "retention.minute_buckets_hours", message: "keeps less than the policy's long window (\(Int(policy.windows.longSeconds)) s); raise it so a restart can rebuild the window"))
+            problems.add(
+                ConfigProblem(
+                    file: file, path: "retention.minute_buckets_hours",
+                    message:
+                        "keeps less than the policy's long window (\(Int(policy.windows.longSeconds)) s); raise it so a restart can rebuild the window"
+                ))
         }
-        let benchmarks = configuration.benchmarksDirectory.map {
-            BenchmarkLoader.loadDirectory($0, endpointIDs: Set(configuration.endpoints.map(\.id)), problems: problems)
-        } ?? []
+        let benchmarks =
+            configuration.benchmarksDirectory.map {
+                BenchmarkLoader.loadDirectory($0, endpointIDs: Set(configuration.endpoints.map(\.id)), problems: problems)
+            } ?? []
         let probeFiles = configuration.probesDirectory.map { checkProbeFiles($0, problems: problems) } ?? []
 
-        let ingestToken = configuration.tokens.ingest.flatMap { resolveToken($0, key: "tokens.ingest", file: file, environment: environment, problems: problems) }
-        let adminToken = configuration.tokens.admin.flatMap { resolveToken($0, key: "tokens.admin", file: file, environment: environment, problems: problems) }
+        let ingestToken = configuration.tokens.ingest.flatMap {
+            resolveToken($0, key: "tokens.ingest", file: file, environment: environment, problems: problems)
+        }
+        let adminToken = configuration.tokens.admin.flatMap {
+            resolveToken($0, key: "tokens.admin", file: file, environment: environment, problems: problems)
+        }
 
         guard problems.isEmpty else { throw ConfigurationErrors(problems: problems.problems) }
         return LoadedConfiguration(
@@ -137,24 +152,35 @@ public enum ConfigurationLoader {
         return nil
     }
 
-    private static func resolveToken(_ source: TokenSource, key: String, file: String, environment: [String: String], problems: ProblemList) -> String? {
+    private static func resolveToken(_ source: TokenSource, key: String, file: String, environment: [String: String], problems: ProblemList)
+        -> String?
+    {
         let value: String?
         switch source {
         case .environment(let name):
             value = environment[name]
             if value == nil || value!.isEmpty {
-                problems.add(ConfigProblem(file: file, path: key, message: "environment variable \(name) is not set; export it (e.g. \(name)=$(openssl rand -hex 32)) or remove \(key)"))
+                problems.add(
+                    ConfigProblem(
+                        file: file, path: key,
+                        message:
+                            "environment variable \(name) is not set; export it (e.g. \(name)=$(openssl rand -hex 32)) or remove \(key)"))
                 return nil
             }
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                problems.add(ConfigProblem(file: file, path: key, message: "token file \(path) cannot be read; create it (mode 600) or fix the path"))
+                problems.add(
+                    ConfigProblem(file: file, path: key, message: "token file \(path) cannot be read; create it (mode 600) or fix the path")
+                )
                 return nil
             }
             value = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard let token = value, token.count >= 16 else {
-            problems.add(ConfigProblem(file: file, path: key, message: "the token from \(source) is shorter than 16 characters; use a long random one (openssl rand -hex 32)"))
+            problems.add(
+                ConfigProblem(
+                    file: file, path: key,
+                    message: "the token from \(source) is shorter than 16 characters; use a long random one (openssl rand -hex 32)"))
             return nil
         }
         return token
@@ -162,7 +188,8 @@ public enum ConfigurationLoader {
 
     private static func checkProbeFiles(_ directory: String, problems: ProblemList) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            problems.add(ConfigProblem(file: directory, path: "probes_dir", message: "is not a readable folder; create it or remove probes_dir"))
+            problems.add(
+                ConfigProblem(file: directory, path: "probes_dir", message: "is not a readable folder; create it or remove probes_dir"))
             return []
         }
         var files: [String] = []

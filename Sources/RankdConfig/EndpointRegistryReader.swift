@@ -23,14 +23,17 @@ enum EndpointRegistryReader {
             let path = "endpoints[\(index)]"
             let entry = YAMLFields(item, file: fields.file, path: path, problems: problems)
             let model = entry.string("model", required: true, hint: "the model slug, e.g. meta-llama/llama-3.3-70b-instruct") ?? ""
-            if !model.isEmpty, model.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._:-]*$", options: .regularExpression) == nil {
+            if !model.isEmpty,
+                model.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._:-]*$", options: .regularExpression) == nil
+            {
                 entry.reportKey("model", "\"\(model)\" is not an author/name slug; write it like meta-llama/llama-3.3-70b-instruct")
             }
             let provider = entry.string("provider", required: true, hint: "the provider slug, e.g. deepinfra") ?? ""
             if !provider.isEmpty, provider.range(of: "^[a-z0-9][a-z0-9._/-]*$", options: .regularExpression) == nil {
                 entry.reportKey("provider", "\"\(provider)\" is not a slug; use lower-case letters, digits, '.', '-', '_' and '/'")
             }
-            let baseURL = entry.string("base_url", required: true, hint: "the OpenAI-compatible base URL, e.g. https://api.example.com/v1") ?? ""
+            let baseURL =
+                entry.string("base_url", required: true, hint: "the OpenAI-compatible base URL, e.g. https://api.example.com/v1") ?? ""
             if !baseURL.isEmpty, baseURL.range(of: "^https?://[^\\s/]+(/\\S*)?$", options: .regularExpression) == nil {
                 entry.reportKey("base_url", "\"\(baseURL)\" is not an http(s) URL; write it like https://api.example.com/v1")
             }
@@ -42,15 +45,18 @@ enum EndpointRegistryReader {
             let upstream = entry.string("upstream_model") ?? model
             let apiKeyEnv = entry.string("api_key_env")
             if let apiKeyEnv, apiKeyEnv.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) == nil {
-                entry.reportKey("api_key_env", "\"\(apiKeyEnv)\" is not an environment variable name; the key itself never goes in this file")
+                entry.reportKey(
+                    "api_key_env", "\"\(apiKeyEnv)\" is not an environment variable name; the key itself never goes in this file")
             }
             if entry.has("api_key") {
                 _ = entry.node("api_key")
-                entry.reportKey("api_key", "API keys are never written inline; put the key in an environment variable and name it in api_key_env")
+                entry.reportKey(
+                    "api_key", "API keys are never written inline; put the key in an environment variable and name it in api_key_env")
             }
             let quantization = entry.string("quantization") ?? "unknown"
             if !ConfigurationLoader.quantizations.contains(quantization) {
-                entry.reportKey("quantization", "\"\(quantization)\" is not one of \(ConfigurationLoader.quantizations.joined(separator: ", "))")
+                entry.reportKey(
+                    "quantization", "\"\(quantization)\" is not one of \(ConfigurationLoader.quantizations.joined(separator: ", "))")
             }
             let pricing = entry.fields("pricing")
             let price = Pricing(
@@ -61,7 +67,9 @@ enum EndpointRegistryReader {
             let contextLength = entry.optionalInt("context_length", range: 1...100_000_000)
             let parameters = entry.stringList("supported_parameters", default: ["tools", "tool_choice"])
             for (offset, parameter) in parameters.enumerated() where !knownParameters.contains(parameter) {
-                entry.reportKey("supported_parameters", suffix: "[\(offset)]", "\"\(parameter)\" is not a known request parameter; known: \(knownParameters.sorted().joined(separator: ", "))")
+                entry.reportKey(
+                    "supported_parameters", suffix: "[\(offset)]",
+                    "\"\(parameter)\" is not a known request parameter; known: \(knownParameters.sorted().joined(separator: ", "))")
             }
             let dataCollectionText = entry.string("data_collection") ?? "allow"
             let dataCollection = DataCollection(rawValue: dataCollectionText)
@@ -70,8 +78,10 @@ enum EndpointRegistryReader {
             }
             let zdr = entry.bool("zdr", default: false)
             let regions = entry.stringList("regions", default: [])
-            for (offset, region) in regions.enumerated() where region.range(of: "^[a-z]{2}(-[a-z0-9-]+)?$", options: .regularExpression) == nil {
-                entry.reportKey("regions", suffix: "[\(offset)]", "\"\(region)\" is not a region code; use lower case like us, eu or eu-west-1")
+            for (offset, region) in regions.enumerated()
+            where region.range(of: "^[a-z]{2}(-[a-z0-9-]+)?$", options: .regularExpression) == nil {
+                entry.reportKey(
+                    "regions", suffix: "[\(offset)]", "\"\(region)\" is not a region code; use lower case like us, eu or eu-west-1")
             }
             let enabled = entry.bool("enabled", default: true)
             entry.finish()

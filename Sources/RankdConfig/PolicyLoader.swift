@@ -6,7 +6,8 @@ import Yams
 public enum PolicyLoader {
     public static func load(path: String, problems: ProblemList) -> Policy {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            problems.add(ConfigProblem(file: path, path: "", message: "cannot be read; fix policy_file or remove it to use the built-in policy"))
+            problems.add(
+                ConfigProblem(file: path, path: "", message: "cannot be read; fix policy_file or remove it to use the built-in policy"))
             return .default
         }
         return parse(yaml: text, file: path, problems: problems)
@@ -35,8 +36,10 @@ public enum PolicyLoader {
         weights.finish()
 
         let windows = fields.fields("windows")
-        policy.windows.shortSeconds = windows.double("short_seconds", default: policy.windows.shortSeconds, range: 60...86_400, unit: "seconds")
-        policy.windows.longSeconds = windows.double("long_seconds", default: policy.windows.longSeconds, range: 60...604_800, unit: "seconds")
+        policy.windows.shortSeconds = windows.double(
+            "short_seconds", default: policy.windows.shortSeconds, range: 60...86_400, unit: "seconds")
+        policy.windows.longSeconds = windows.double(
+            "long_seconds", default: policy.windows.longSeconds, range: 60...604_800, unit: "seconds")
         policy.windows.shortWeight = windows.double("short_weight", default: policy.windows.shortWeight, range: unit)
         windows.finish()
 
@@ -47,7 +50,8 @@ public enum PolicyLoader {
 
         let priors = fields.fields("priors")
         policy.priors.strength = priors.double("strength", default: policy.priors.strength, range: 0...100_000, unit: "pseudo-requests")
-        policy.priors.toolCallSuccessRate = priors.double("tool_call_success_rate", default: policy.priors.toolCallSuccessRate, range: 0.001...0.999)
+        policy.priors.toolCallSuccessRate = priors.double(
+            "tool_call_success_rate", default: policy.priors.toolCallSuccessRate, range: 0.001...0.999)
         policy.priors.reliabilityRate = priors.double("reliability_rate", default: policy.priors.reliabilityRate, range: 0.001...0.999)
         priors.finish()
 
@@ -55,7 +59,10 @@ public enum PolicyLoader {
         let ignored = reliability.stringList("ignored_outcomes", default: policy.reliability.ignoredOutcomes.map(\.rawValue))
         policy.reliability.ignoredOutcomes = ignored.enumerated().compactMap { offset, name in
             guard let outcome = Outcome(rawValue: name), outcome.isRequestFailure else {
-                reliability.report("reliability.ignored_outcomes[\(offset)]", nil, "\"\(name)\" is not a request-failure outcome; use one of \(Outcome.allCases.filter(\.isRequestFailure).map(\.rawValue).joined(separator: ", "))")
+                reliability.report(
+                    "reliability.ignored_outcomes[\(offset)]", nil,
+                    "\"\(name)\" is not a request-failure outcome; use one of \(Outcome.allCases.filter(\.isRequestFailure).map(\.rawValue).joined(separator: ", "))"
+                )
                 return nil
             }
             return outcome
@@ -63,30 +70,44 @@ public enum PolicyLoader {
         reliability.finish()
 
         let status = fields.fields("status")
-        policy.status.minimumSamples = status.int("minimum_samples", default: policy.status.minimumSamples, range: 0...1_000_000, unit: "observations")
+        policy.status.minimumSamples = status.int(
+            "minimum_samples", default: policy.status.minimumSamples, range: 0...1_000_000, unit: "observations")
         status.finish()
 
         let demotion = fields.fields("demotion")
-        policy.demotion.baseSeconds = demotion.double("base_seconds", default: policy.demotion.baseSeconds, range: 1...86_400, unit: "seconds")
-        policy.demotion.maxSeconds = demotion.double("max_seconds", default: policy.demotion.maxSeconds, range: 1...604_800, unit: "seconds")
-        policy.demotion.cleanSeconds = demotion.double("clean_seconds", default: policy.demotion.cleanSeconds, range: 0...86_400, unit: "seconds")
-        policy.demotion.decaySeconds = demotion.double("decay_seconds", default: policy.demotion.decaySeconds, range: 0...604_800, unit: "seconds")
+        policy.demotion.baseSeconds = demotion.double(
+            "base_seconds", default: policy.demotion.baseSeconds, range: 1...86_400, unit: "seconds")
+        policy.demotion.maxSeconds = demotion.double(
+            "max_seconds", default: policy.demotion.maxSeconds, range: 1...604_800, unit: "seconds")
+        policy.demotion.cleanSeconds = demotion.double(
+            "clean_seconds", default: policy.demotion.cleanSeconds, range: 0...86_400, unit: "seconds")
+        policy.demotion.decaySeconds = demotion.double(
+            "decay_seconds", default: policy.demotion.decaySeconds, range: 0...604_800, unit: "seconds")
         let failure = demotion.fields("failure_outlier")
-        policy.demotion.failureOutlier.minRequests = failure.int("min_requests", default: policy.demotion.failureOutlier.minRequests, range: 1...1_000_000)
-        policy.demotion.failureOutlier.zCritical = failure.double("z_critical", default: policy.demotion.failureOutlier.zCritical, range: 0...20)
-        policy.demotion.failureOutlier.minExcessRate = failure.double("min_excess_rate", default: policy.demotion.failureOutlier.minExcessRate, range: unit)
+        policy.demotion.failureOutlier.minRequests = failure.int(
+            "min_requests", default: policy.demotion.failureOutlier.minRequests, range: 1...1_000_000)
+        policy.demotion.failureOutlier.zCritical = failure.double(
+            "z_critical", default: policy.demotion.failureOutlier.zCritical, range: 0...20)
+        policy.demotion.failureOutlier.minExcessRate = failure.double(
+            "min_excess_rate", default: policy.demotion.failureOutlier.minExcessRate, range: unit)
         failure.finish()
         let latency = demotion.fields("latency_outlier")
-        policy.demotion.latencyOutlier.minPeers = latency.int("min_peers", default: policy.demotion.latencyOutlier.minPeers, range: 2...1_000)
-        policy.demotion.latencyOutlier.minSamples = latency.int("min_samples", default: policy.demotion.latencyOutlier.minSamples, range: 1...1_000_000)
-        policy.demotion.latencyOutlier.madMultiplier = latency.double("mad_multiplier", default: policy.demotion.latencyOutlier.madMultiplier, range: 0...100)
-        policy.demotion.latencyOutlier.minRatio = latency.double("min_ratio", default: policy.demotion.latencyOutlier.minRatio, range: 1...100)
+        policy.demotion.latencyOutlier.minPeers = latency.int(
+            "min_peers", default: policy.demotion.latencyOutlier.minPeers, range: 2...1_000)
+        policy.demotion.latencyOutlier.minSamples = latency.int(
+            "min_samples", default: policy.demotion.latencyOutlier.minSamples, range: 1...1_000_000)
+        policy.demotion.latencyOutlier.madMultiplier = latency.double(
+            "mad_multiplier", default: policy.demotion.latencyOutlier.madMultiplier, range: 0...100)
+        policy.demotion.latencyOutlier.minRatio = latency.double(
+            "min_ratio", default: policy.demotion.latencyOutlier.minRatio, range: 1...100)
         latency.finish()
         demotion.finish()
 
         let fast = fields.fields("fast_path")
-        policy.fastPath.consecutiveFailures = fast.int("consecutive_failures", default: policy.fastPath.consecutiveFailures, range: 0...10_000)
-        policy.fastPath.burstWindowSeconds = fast.int("burst_window_seconds", default: policy.fastPath.burstWindowSeconds, range: 1...600, unit: "seconds")
+        policy.fastPath.consecutiveFailures = fast.int(
+            "consecutive_failures", default: policy.fastPath.consecutiveFailures, range: 0...10_000)
+        policy.fastPath.burstWindowSeconds = fast.int(
+            "burst_window_seconds", default: policy.fastPath.burstWindowSeconds, range: 1...600, unit: "seconds")
         policy.fastPath.burstMinRequests = fast.int("burst_min_requests", default: policy.fastPath.burstMinRequests, range: 0...1_000_000)
         policy.fastPath.burstFailureRate = fast.double("burst_failure_rate", default: policy.fastPath.burstFailureRate, range: 0.01...1)
         fast.finish()

@@ -34,7 +34,9 @@ final class YAMLFields {
     /// Reports a problem with `key` (optionally an element of it, e.g. `[2]`), at the key's own line.
     func reportKey(_ key: String, suffix: String = "", _ message: String) {
         let entry = entries.first { $0.key == key }
-        problems.add(ConfigProblem(file: file, line: entry?.value.mark.map { $0.line } ?? entry?.line ?? line, path: keyPath(key) + suffix, message: message))
+        problems.add(
+            ConfigProblem(
+                file: file, line: entry?.value.mark.map { $0.line } ?? entry?.line ?? line, path: keyPath(key) + suffix, message: message))
     }
 
     func node(_ key: String) -> Node? {
@@ -67,7 +69,10 @@ final class YAMLFields {
             return fallback
         }
         guard range.contains(number) else {
-            report(keyPath(key), value, "is \(format(number)); it must be between \(format(range.lowerBound)) and \(format(range.upperBound))\(unit.isEmpty ? "" : " \(unit)")")
+            report(
+                keyPath(key), value,
+                "is \(format(number)); it must be between \(format(range.lowerBound)) and \(format(range.upperBound))\(unit.isEmpty ? "" : " \(unit)")"
+            )
             return fallback
         }
         return number
@@ -80,7 +85,9 @@ final class YAMLFields {
             return fallback
         }
         guard range.contains(number) else {
-            report(keyPath(key), value, "is \(number); it must be between \(range.lowerBound) and \(range.upperBound)\(unit.isEmpty ? "" : " \(unit)")")
+            report(
+                keyPath(key), value,
+                "is \(number); it must be between \(range.lowerBound) and \(range.upperBound)\(unit.isEmpty ? "" : " \(unit)")")
             return fallback
         }
         return number

@@ -14,8 +14,10 @@ enum ComponentScorer {
 
         // Weighted (requests, failures) per endpoint for both rates.
         func toolCounts(_ t: SourceTallies) -> (Double, Double) {
-            (wp * Double(t.probe.toolCallRequests) + wl * Double(t.live.toolCallRequests),
-             wp * Double(t.probe.toolCallFailures) + wl * Double(t.live.toolCallFailures))
+            (
+                wp * Double(t.probe.toolCallRequests) + wl * Double(t.live.toolCallRequests),
+                wp * Double(t.probe.toolCallFailures) + wl * Double(t.live.toolCallFailures)
+            )
         }
         func reliabilityCounts(_ t: SourceTallies) -> (Double, Double) {
             let p = t.probe.reliabilityCounts(ignoring: ignored)
@@ -41,7 +43,8 @@ enum ComponentScorer {
                 components[.toolCallSuccess] = smoothedSuccess(tool[index], priorRate: toolPrior.rate, strength: policy.priors.strength)
             }
             if reliability[index].0 > 0 || (priorWhenEmpty && reliabilityPrior.fromPeers) {
-                components[.reliability] = smoothedSuccess(reliability[index], priorRate: reliabilityPrior.rate, strength: policy.priors.strength)
+                components[.reliability] = smoothedSuccess(
+                    reliability[index], priorRate: reliabilityPrior.rate, strength: policy.priors.strength)
             }
             if let own = throughputP50[index], let best = bestThroughput, best > 0 {
                 components[.throughput] = min(1, own / best)

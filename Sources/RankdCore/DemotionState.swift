@@ -15,7 +15,10 @@ public struct DemotionState: Hashable, Codable, Sendable {
     /// Reason codes of the latest demotion.
     public var reasons: [String]
 
-    public init(demotedUntil: Timestamp? = nil, level: Int = 0, lastTriggeredAt: Timestamp? = nil, releasedAt: Timestamp? = nil, reasons: [String] = []) {
+    public init(
+        demotedUntil: Timestamp? = nil, level: Int = 0, lastTriggeredAt: Timestamp? = nil, releasedAt: Timestamp? = nil,
+        reasons: [String] = []
+    ) {
         self.demotedUntil = demotedUntil
         self.level = level
         self.lastTriggeredAt = lastTriggeredAt

@@ -37,7 +37,8 @@ public struct FastPathDetector: Sendable {
         var counters = endpoints[observation.endpointID] ?? Counters(windowSeconds: window)
         defer { endpoints[observation.endpointID] = counters }
 
-        let isFailure = observation.outcome.isRequestFailure && observation.outcome != .http429
+        let isFailure =
+            observation.outcome.isRequestFailure && observation.outcome != .http429
             || observation.outcome.isToolCallFailure
         if observation.outcome.isHardFailure {
             counters.consecutiveHardFailures += 1
@@ -58,7 +59,9 @@ public struct FastPathDetector: Sendable {
         if rule.consecutiveFailures > 0, counters.consecutiveHardFailures >= rule.consecutiveFailures {
             let run = counters.consecutiveHardFailures
             counters = Counters(windowSeconds: window)
-            return Trigger(endpointID: observation.endpointID, reason: ReasonCode.consecutiveFailures, at: observation.time, detail: "\(run) hard failures in a row")
+            return Trigger(
+                endpointID: observation.endpointID, reason: ReasonCode.consecutiveFailures, at: observation.time,
+                detail: "\(run) hard failures in a row")
         }
         var requests = 0
         var failures = 0
@@ -70,7 +73,9 @@ public struct FastPathDetector: Sendable {
             Double(failures) / Double(requests) >= rule.burstFailureRate
         {
             counters = Counters(windowSeconds: window)
-            return Trigger(endpointID: observation.endpointID, reason: ReasonCode.failureBurst, at: observation.time, detail: "\(failures) of \(requests) requests failed in \(window) s")
+            return Trigger(
+                endpointID: observation.endpointID, reason: ReasonCode.failureBurst, at: observation.time,
+                detail: "\(failures) of \(requests) requests failed in \(window) s")
         }
         return nil
     }

@@ -174,7 +174,8 @@ public struct Policy: Hashable, Codable, Sendable {
             found.append(("windows.short_seconds", "is longer than windows.long_seconds (\(windows.longSeconds)); make it shorter"))
         }
         if demotion.baseSeconds > demotion.maxSeconds {
-            found.append(("demotion.base_seconds", "is longer than demotion.max_seconds (\(demotion.maxSeconds)); lower it or raise max_seconds"))
+            found.append(
+                ("demotion.base_seconds", "is longer than demotion.max_seconds (\(demotion.maxSeconds)); lower it or raise max_seconds"))
         }
         if sources.probeWeight + sources.liveWeight <= 0 {
             found.append(("sources", "probe_weight and live_weight are both 0; make at least one positive"))

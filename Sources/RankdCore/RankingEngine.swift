@@ -22,7 +22,8 @@ public struct RankingEngine: Sendable {
         self.benchmarks = benchmarks
         self.demotions = demotions
         self.lastEpochID = lastEpochID
-        aggregator = WindowAggregator(shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now)
+        aggregator = WindowAggregator(
+            shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now)
         detector = FastPathDetector(rule: policy.fastPath)
         endpointIDs = Set(endpoints.map(\.id))
     }

@@ -1,7 +1,8 @@
 /// Everything one epoch is computed from. Same input, same epoch.
 public struct ScoringInput: Sendable {
     public var epochID: Int64
-    public var now: Timestamp
+    /// The instant the epoch is computed for (the caller's clock).
+    public var time: Timestamp
     public var trigger: EpochTrigger
     public var policy: Policy
     public var endpoints: [Endpoint]
@@ -20,7 +21,7 @@ public struct ScoringInput: Sendable {
         fastPathReasons: [String: [String]] = [:]
     ) {
         self.epochID = epochID
-        self.now = now
+        self.time = now
         self.trigger = trigger
         self.policy = policy
         self.endpoints = endpoints
@@ -50,7 +51,7 @@ public enum Scorer {
             let peers = byModel[model]!.sorted { $0.id < $1.id }
             models.append(rankModel(model, peers: peers, input: input, demotions: &demotions))
         }
-        let epoch = Epoch(id: input.epochID, computedAt: input.now, policyHash: input.policy.hash, trigger: input.trigger, models: models)
+        let epoch = Epoch(id: input.epochID, computedAt: input.time, policyHash: input.policy.hash, trigger: input.trigger, models: models)
         return ScoringResult(epoch: epoch, demotions: demotions)
     }
 
@@ -60,7 +61,8 @@ public enum Scorer {
         let policy = input.policy
         let active = peers.filter(\.enabled)
         let stats = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, input.stats[$0.id] ?? WindowStats()) })
-        let shortComponents = ComponentScorer.components(for: active, tallies: stats.mapValues(\.short), policy: policy, priorWhenEmpty: false)
+        let shortComponents = ComponentScorer.components(
+            for: active, tallies: stats.mapValues(\.short), policy: policy, priorWhenEmpty: false)
         let longComponents = ComponentScorer.components(for: active, tallies: stats.mapValues(\.long), policy: policy, priorWhenEmpty: true)
         let firing = OutlierDetection.firingReasons(for: active, stats: stats, policy: policy, fastPath: input.fastPathReasons)
 
@@ -83,7 +85,7 @@ public enum Scorer {
             } else {
                 var state = demotions[endpoint.id] ?? DemotionState()
                 let fired = firing[endpoint.id] ?? []
-                state.update(firing: fired, now: input.now, policy: policy.demotion)
+                state.update(firing: fired, now: input.time, policy: policy.demotion)
                 demotions[endpoint.id] = state
                 if state.isDemoted {
                     status = .demoted
@@ -163,7 +165,8 @@ public enum Scorer {
         let reliability = tally.reliabilityCounts(ignoring: Set(policy.reliability.ignoredOutcomes))
         return EndpointStats(
             requests: tally.total, toolCallRequests: tally.toolCallRequests,
-            toolCallFailureRate: tally.toolCallRequests > 0 ? rounded(Double(tally.toolCallFailures) / Double(tally.toolCallRequests)) : nil,
+            toolCallFailureRate: tally.toolCallRequests > 0
+                ? rounded(Double(tally.toolCallFailures) / Double(tally.toolCallRequests)) : nil,
             errorRate: reliability.requests > 0 ? rounded(Double(reliability.failures) / Double(reliability.requests)) : nil,
             ttftP50Milliseconds: tally.ttftMilliseconds.quantile(0.5).map(rounded),
             ttftP90Milliseconds: tally.ttftMilliseconds.quantile(0.9).map(rounded),

@@ -43,7 +43,9 @@ public struct WindowAggregator: Sendable {
     public mutating func record(_ observation: Observation) -> Bool {
         var tally = Tally()
         tally.record(observation)
-        return add(MinuteBucket(endpointID: observation.endpointID, minute: observation.time.minute, source: observation.source, tally: tally), persist: true)
+        return add(
+            MinuteBucket(endpointID: observation.endpointID, minute: observation.time.minute, source: observation.source, tally: tally),
+            persist: true)
     }
 
     /// Restores a stored minute (at start-up); it is not queued for persistence again.
@@ -62,7 +64,8 @@ public struct WindowAggregator: Sendable {
         }
         endpoints[bucket.endpointID] = windows
         if persist {
-            pending[BucketKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: Tally()].add(bucket.tally)
+            pending[BucketKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: Tally()].add(
+                bucket.tally)
         }
         return true
     }
@@ -112,7 +115,9 @@ public struct WindowAggregator: Sendable {
 
     /// Minute tallies recorded since the last call, merged per minute, sorted for determinism.
     public mutating func drainPendingBuckets() -> [MinuteBucket] {
-        let buckets = pending.map { MinuteBucket(endpointID: $0.key.endpointID, minute: $0.key.minute, source: $0.key.source, tally: $0.value) }
+        let buckets = pending.map {
+            MinuteBucket(endpointID: $0.key.endpointID, minute: $0.key.minute, source: $0.key.source, tally: $0.value)
+        }
         pending.removeAll(keepingCapacity: true)
         return buckets.sorted { ($0.endpointID, $0.minute, $0.source.rawValue) < ($1.endpointID, $1.minute, $1.source.rawValue) }
     }

@@ -21,14 +21,30 @@ public enum DemoFleet {
 
     public static func profiles() -> [Profile] {
         [
-            Profile(endpointID: "swiftinfer:\(model)", requestsPerSecond: 6, ttftMilliseconds: 180, tokensPerSecond: 190, toolFailureRate: 0.01, errorRate: 0.005, toolFailureRateAfterFault: 0.35),
-            Profile(endpointID: "steadycloud:\(model)", requestsPerSecond: 5, ttftMilliseconds: 420, tokensPerSecond: 85, toolFailureRate: 0.01, errorRate: 0.005),
-            Profile(endpointID: "budgetgpu:\(model)", requestsPerSecond: 4, ttftMilliseconds: 650, tokensPerSecond: 55, toolFailureRate: 0.02, errorRate: 0.01),
-            Profile(endpointID: "eurohost:\(model)", requestsPerSecond: 3, ttftMilliseconds: 380, tokensPerSecond: 95, toolFailureRate: 0.015, errorRate: 0.005),
-            Profile(endpointID: "slowpoke:\(model)", requestsPerSecond: 3, ttftMilliseconds: 2_600, tokensPerSecond: 30, toolFailureRate: 0.01, errorRate: 0.01),
-            Profile(endpointID: "steadycloud:\(secondModel)", requestsPerSecond: 3, ttftMilliseconds: 500, tokensPerSecond: 70, toolFailureRate: 0.02, errorRate: 0.005),
-            Profile(endpointID: "budgetgpu:\(secondModel)", requestsPerSecond: 3, ttftMilliseconds: 700, tokensPerSecond: 50, toolFailureRate: 0.03, errorRate: 0.01),
-            Profile(endpointID: "eurohost:\(secondModel)", requestsPerSecond: 2, ttftMilliseconds: 450, tokensPerSecond: 80, toolFailureRate: 0.02, errorRate: 0.005),
+            Profile(
+                endpointID: "swiftinfer:\(model)", requestsPerSecond: 6, ttftMilliseconds: 180, tokensPerSecond: 190, toolFailureRate: 0.01,
+                errorRate: 0.005, toolFailureRateAfterFault: 0.35),
+            Profile(
+                endpointID: "steadycloud:\(model)", requestsPerSecond: 5, ttftMilliseconds: 420, tokensPerSecond: 85, toolFailureRate: 0.01,
+                errorRate: 0.005),
+            Profile(
+                endpointID: "budgetgpu:\(model)", requestsPerSecond: 4, ttftMilliseconds: 650, tokensPerSecond: 55, toolFailureRate: 0.02,
+                errorRate: 0.01),
+            Profile(
+                endpointID: "eurohost:\(model)", requestsPerSecond: 3, ttftMilliseconds: 380, tokensPerSecond: 95, toolFailureRate: 0.015,
+                errorRate: 0.005),
+            Profile(
+                endpointID: "slowpoke:\(model)", requestsPerSecond: 3, ttftMilliseconds: 2_600, tokensPerSecond: 30, toolFailureRate: 0.01,
+                errorRate: 0.01),
+            Profile(
+                endpointID: "steadycloud:\(secondModel)", requestsPerSecond: 3, ttftMilliseconds: 500, tokensPerSecond: 70,
+                toolFailureRate: 0.02, errorRate: 0.005),
+            Profile(
+                endpointID: "budgetgpu:\(secondModel)", requestsPerSecond: 3, ttftMilliseconds: 700, tokensPerSecond: 50,
+                toolFailureRate: 0.03, errorRate: 0.01),
+            Profile(
+                endpointID: "eurohost:\(secondModel)", requestsPerSecond: 2, ttftMilliseconds: 450, tokensPerSecond: 80,
+                toolFailureRate: 0.02, errorRate: 0.005),
         ]
     }
 

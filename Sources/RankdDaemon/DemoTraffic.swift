@@ -14,7 +14,10 @@ public struct DemoTraffic: Service {
     let seed: UInt64
     let logger: Logger
 
-    public init(ranker: Ranker, clock: any WallClock, profiles: [DemoFleet.Profile] = DemoFleet.profiles(), faultAfterSeconds: Double, tickSeconds: Double = 0.5, seed: UInt64 = 42, logger: Logger) {
+    public init(
+        ranker: Ranker, clock: any WallClock, profiles: [DemoFleet.Profile] = DemoFleet.profiles(), faultAfterSeconds: Double,
+        tickSeconds: Double = 0.5, seed: UInt64 = 42, logger: Logger
+    ) {
         self.ranker = ranker
         self.clock = clock
         self.profiles = profiles
@@ -51,7 +54,9 @@ public struct DemoTraffic: Service {
         }
     }
 
-    static func observation(_ profile: DemoFleet.Profile, toolFailureRate: Double, at now: Timestamp, using generator: inout SplitMix64) -> Observation {
+    static func observation(_ profile: DemoFleet.Profile, toolFailureRate: Double, at now: Timestamp, using generator: inout SplitMix64)
+        -> Observation
+    {
         let draw = Double.random(in: 0..<1, using: &generator)
         let outcome: Outcome
         if draw < profile.errorRate {

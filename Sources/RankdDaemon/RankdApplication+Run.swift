@@ -9,7 +9,8 @@ extension RankdApplication {
     public static func run(_ app: App, logger: Logger, stopAfter: Duration? = nil) async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if let stopAfter {
-            services.append(.init(service: StopAfter(duration: stopAfter, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+            services.append(
+                .init(service: StopAfter(duration: stopAfter, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -23,7 +23,10 @@ public actor Ranker {
 
     /// Opens (or creates) `state.db` and `rankings.db` in the data directory, rebuilds the windows
     /// from stored minute buckets, restores demotion memory, and serves the last epoch at once.
-    public init(loaded: LoadedConfiguration, clock: any WallClock, holder: EpochHolder = EpochHolder(), metrics: RankdMetrics = RankdMetrics(), logger: Logger) throws {
+    public init(
+        loaded: LoadedConfiguration, clock: any WallClock, holder: EpochHolder = EpochHolder(), metrics: RankdMetrics = RankdMetrics(),
+        logger: Logger
+    ) throws {
         let configuration = loaded.configuration
         self.clock = clock
         self.holder = holder
@@ -45,10 +48,13 @@ public actor Ranker {
         if let last {
             // A crash between history and publication leaves rankings.db one epoch behind: catch up.
             if try published.currentEpochID() != last.id {
-                try published.publish(last, endpoints: configuration.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
+                try published.publish(
+                    last, endpoints: configuration.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
             }
             try holder.publish(last)
-            metrics.currentEpoch(id: last.id, demotedEndpoints: last.models.flatMap(\.endpoints).filter { $0.status == .demoted }.count, endpoints: configuration.endpoints.count)
+            metrics.currentEpoch(
+                id: last.id, demotedEndpoints: last.models.flatMap(\.endpoints).filter { $0.status == .demoted }.count,
+                endpoints: configuration.endpoints.count)
         }
         logger.info(
             "state restored",
@@ -92,7 +98,9 @@ public actor Ranker {
                 metrics.fastPathTrigger(reason: trigger.reason)
                 logger.warning(
                     "fast path tripped",
-                    metadata: ["endpoint_id": .string(trigger.endpointID), "reason": .string(trigger.reason), "detail": .string(trigger.detail)])
+                    metadata: [
+                        "endpoint_id": .string(trigger.endpointID), "reason": .string(trigger.reason), "detail": .string(trigger.detail),
+                    ])
                 triggerContinuation.yield(.fastPath)
             }
         }
@@ -121,7 +129,9 @@ public actor Ranker {
             try state.addBuckets(engine.drainPendingBuckets())
             try state.saveEpoch(epoch, demotions: engine.demotions)
             try published.publish(epoch, endpoints: engine.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
-            try state.prune(now: now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600, epochRetentionSeconds: retention.epochHistoryDays * 86_400)
+            try state.prune(
+                now: now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
+                epochRetentionSeconds: retention.epochHistoryDays * 86_400)
         } catch {
             metrics.publishFailure()
             logger.error("epoch not published", metadata: ["epoch_id": .stringConvertible(epoch.id), "error": .string("\(error)")])

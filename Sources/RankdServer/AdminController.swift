@@ -36,7 +36,8 @@ public enum BearerToken {
             return JSONResponse.error(.forbidden, code: "disabled", "this API is off; set \(name) in the configuration to turn it on")
         }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            var response = JSONResponse.error(.unauthorized, code: "missing_token", "send Authorization: Bearer <token> (the token named by \(name))")
+            var response = JSONResponse.error(
+                .unauthorized, code: "missing_token", "send Authorization: Bearer <token> (the token named by \(name))")
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }

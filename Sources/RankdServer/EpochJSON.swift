@@ -116,6 +116,7 @@ enum EpochJSON {
 
     static func model(_ ranking: ModelRanking, epoch: Epoch) throws -> Data {
         try encoder.encode(
-            ModelRankings(epoch: EpochHeader(epoch), model: ranking.model, endpoints: ranking.endpoints.map(Entry.init), reasons: ranking.reasons))
+            ModelRankings(
+                epoch: EpochHeader(epoch), model: ranking.model, endpoints: ranking.endpoints.map(Entry.init), reasons: ranking.reasons))
     }
 }

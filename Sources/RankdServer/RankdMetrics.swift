@@ -13,7 +13,9 @@ public final class RankdMetrics: Sendable {
     public init() {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10)]
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10),
+        ]
         self.factory = factory
     }
 
@@ -40,7 +42,8 @@ public final class RankdMetrics: Sendable {
 
     /// Observations offered to the engine, by source and result (`accepted`, `too_old`, `unknown_endpoint`).
     public func observations(source: String, result: String, count: Int = 1) {
-        Counter(label: "rankd_observations_total", dimensions: [("source", source), ("result", result)], factory: factory).increment(by: count)
+        Counter(label: "rankd_observations_total", dimensions: [("source", source), ("result", result)], factory: factory).increment(
+            by: count)
     }
 
     public func publishFailure() {
@@ -48,8 +51,12 @@ public final class RankdMetrics: Sendable {
     }
 
     public func httpRequest(route: String, method: String, status: Int, duration: Duration) {
-        Counter(label: "rankd_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory).increment()
-        Metrics.Timer(label: "rankd_http_request_duration_seconds", dimensions: [("route", route)], factory: factory).recordNanoseconds(duration.nanoseconds)
+        Counter(
+            label: "rankd_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))],
+            factory: factory
+        ).increment()
+        Metrics.Timer(label: "rankd_http_request_duration_seconds", dimensions: [("route", route)], factory: factory).recordNanoseconds(
+            duration.nanoseconds)
     }
 
     /// Prometheus text exposition of everything recorded.

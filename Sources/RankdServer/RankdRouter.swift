@@ -26,7 +26,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics).endpoints)
-    router.addRoutes(RankingsController(holder: dependencies.holder, maxAgeSeconds: dependencies.cacheMaxAgeSeconds).endpoints, atPath: "/v1")
+    router.addRoutes(
+        RankingsController(holder: dependencies.holder, maxAgeSeconds: dependencies.cacheMaxAgeSeconds).endpoints, atPath: "/v1")
     router.addRoutes(AdminController(adminToken: dependencies.adminToken, recompute: dependencies.recompute).endpoints, atPath: "/v1")
     return router
 }

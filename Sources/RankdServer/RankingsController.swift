@@ -34,7 +34,8 @@ public struct RankingsController<Context: RequestContext>: Sendable {
         let slug = joined.removingPercentEncoding ?? joined
         guard let body = published.modelBodies[slug] else {
             let known = published.modelBodies.keys.sorted().prefix(20).joined(separator: ", ")
-            return JSONResponse.error(.notFound, code: "unknown_model", "no model \"\(slug)\" in epoch \(published.epoch.id); known models: \(known)")
+            return JSONResponse.error(
+                .notFound, code: "unknown_model", "no model \"\(slug)\" in epoch \(published.epoch.id); known models: \(known)")
         }
         return cached(request, published: published, body: body)
     }
@@ -43,13 +44,18 @@ public struct RankingsController<Context: RequestContext>: Sendable {
         var headers: HTTPFields = [:]
         headers[.eTag] = published.etag
         headers[.cacheControl] = "max-age=\(maxAgeSeconds)"
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == published.etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+        if let match = request.headers[.ifNoneMatch],
+            match.split(separator: ",").contains(where: {
+                $0.trimmingCharacters(in: .whitespaces) == published.etag || $0.trimmingCharacters(in: .whitespaces) == "*"
+            })
+        {
             return Response(status: .notModified, headers: headers)
         }
         return JSONResponse.ok(body, headers: headers)
     }
 
     static var notReady: Response {
-        JSONResponse.error(.serviceUnavailable, code: "no_epoch_yet", "no epoch has been computed yet; retry in a few seconds (see /readyz)")
+        JSONResponse.error(
+            .serviceUnavailable, code: "no_epoch_yet", "no epoch has been computed yet; retry in a few seconds (see /readyz)")
     }
 }

@@ -8,13 +8,19 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let start = ContinuousClock.now
         do {
             let response = try await next(request, context)
-            metrics.httpRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code, duration: ContinuousClock.now - start)
+            metrics.httpRequest(
+                route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
+                duration: ContinuousClock.now - start)
             return response
         } catch let error as any HTTPResponseError {
-            metrics.httpRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: error.status.code, duration: ContinuousClock.now - start)
+            metrics.httpRequest(
+                route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: error.status.code,
+                duration: ContinuousClock.now - start)
             throw error
         } catch {
-            metrics.httpRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: 500, duration: ContinuousClock.now - start)
+            metrics.httpRequest(
+                route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: 500,
+                duration: ContinuousClock.now - start)
             throw error
         }
     }

@@ -12,6 +12,14 @@ enum DatabaseFiles {
         return configuration
     }
 
+    /// Opens a read-write pool, refuses a newer or foreign file, and applies pending migrations.
+    static func openMigrated(path: String, supported: Int, ownTable: String, migrator: DatabaseMigrator) throws -> DatabasePool {
+        let pool = try openPool(path: path)
+        try checkVersion(pool, path: path, supported: supported, ownTable: ownTable)
+        try migrator.migrate(pool)
+        return pool
+    }
+
     static func openPool(path: String, readonly: Bool = false) throws -> DatabasePool {
         if !readonly {
             try FileManager.default.createDirectory(
@@ -26,7 +34,9 @@ enum DatabaseFiles {
             let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
             if version > supported { throw StoreError.newerSchema(file: path, found: version, supported: supported) }
             if version == 0 {
-                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'")
+                let tables = try String.fetchAll(
+                    db,
+                    sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'")
                 if !tables.isEmpty && !tables.contains(ownTable) { throw StoreError.notRankdDatabase(file: path) }
             }
         }

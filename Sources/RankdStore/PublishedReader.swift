@@ -21,7 +21,8 @@ public enum PublishedReader {
         }
         let queue = try DatabaseQueue(path: path, configuration: DatabaseFiles.configuration(readonly: true))
         return try queue.read { db in
-            let sql = "SELECT model, rank, endpoint_id, provider, score, status, reasons, epoch_id, computed_at FROM current_rankings"
+            let sql =
+                "SELECT model, rank, endpoint_id, provider, score, status, reasons, epoch_id, computed_at FROM current_rankings"
                 + (model == nil ? "" : " WHERE model = ?") + " ORDER BY model, rank"
             return try GRDB.Row.fetchAll(db, sql: sql, arguments: model.map { [$0] } ?? []).map { row in
                 Row(

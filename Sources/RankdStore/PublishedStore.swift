@@ -13,77 +13,76 @@ public final class PublishedStore: Sendable {
 
     public init(path: String) throws {
         self.path = path
-        pool = try DatabaseFiles.openPool(path: path)
-        try DatabaseFiles.checkVersion(pool, path: path, supported: Self.schemaVersion, ownTable: "rankings")
-        try Self.migrator.migrate(pool)
+        pool = try DatabaseFiles.openMigrated(path: path, supported: Self.schemaVersion, ownTable: "rankings", migrator: Self.migrator)
     }
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE meta (
-                    key TEXT PRIMARY KEY NOT NULL,
-                    value TEXT NOT NULL
-                );
-                CREATE TABLE epochs (
-                    id INTEGER PRIMARY KEY NOT NULL,
-                    computed_at INTEGER NOT NULL,
-                    policy_hash TEXT NOT NULL,
-                    trigger TEXT NOT NULL
-                );
-                CREATE TABLE rankings (
-                    epoch_id INTEGER NOT NULL REFERENCES epochs(id) ON DELETE CASCADE,
-                    model TEXT NOT NULL,
-                    rank INTEGER NOT NULL,
-                    endpoint_id TEXT NOT NULL,
-                    provider TEXT NOT NULL,
-                    base_url TEXT NOT NULL,
-                    upstream_model TEXT NOT NULL,
-                    score REAL NOT NULL,
-                    status TEXT NOT NULL,
-                    reasons TEXT NOT NULL,
-                    demoted_until INTEGER,
-                    tool_call_success REAL,
-                    reliability REAL,
-                    throughput REAL,
-                    latency REAL,
-                    benchmark REAL,
-                    probe_samples INTEGER NOT NULL,
-                    live_samples INTEGER NOT NULL,
-                    ttft_p50_ms REAL,
-                    output_tokens_per_second_p50 REAL,
-                    PRIMARY KEY (epoch_id, model, rank)
-                ) WITHOUT ROWID;
-                CREATE INDEX rankings_by_endpoint ON rankings (endpoint_id, epoch_id);
-                CREATE TABLE endpoints (
-                    endpoint_id TEXT PRIMARY KEY NOT NULL,
-                    model TEXT NOT NULL,
-                    provider TEXT NOT NULL,
-                    base_url TEXT NOT NULL,
-                    upstream_model TEXT NOT NULL,
-                    quantization TEXT NOT NULL,
-                    prompt_usd_per_million_tokens REAL NOT NULL,
-                    completion_usd_per_million_tokens REAL NOT NULL,
-                    request_usd REAL NOT NULL,
-                    context_length INTEGER,
-                    supported_parameters TEXT NOT NULL,
-                    data_collection TEXT NOT NULL,
-                    zdr INTEGER NOT NULL,
-                    regions TEXT NOT NULL,
-                    enabled INTEGER NOT NULL
-                );
-                CREATE INDEX endpoints_by_model ON endpoints (model);
-                CREATE VIEW current_rankings AS
-                    SELECT r.model, r.rank, r.endpoint_id, r.provider, r.base_url, r.upstream_model, r.score, r.status,
-                           r.reasons, r.demoted_until, r.tool_call_success, r.reliability, r.throughput, r.latency,
-                           r.benchmark, r.probe_samples, r.live_samples, r.ttft_p50_ms, r.output_tokens_per_second_p50,
-                           e.id AS epoch_id, e.computed_at, e.policy_hash
-                    FROM rankings r JOIN epochs e ON e.id = r.epoch_id
-                    WHERE r.epoch_id = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'current_epoch_id');
-                INSERT INTO meta (key, value) VALUES ('schema_version', '1');
-                PRAGMA user_version = 1;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        value TEXT NOT NULL
+                    );
+                    CREATE TABLE epochs (
+                        id INTEGER PRIMARY KEY NOT NULL,
+                        computed_at INTEGER NOT NULL,
+                        policy_hash TEXT NOT NULL,
+                        trigger TEXT NOT NULL
+                    );
+                    CREATE TABLE rankings (
+                        epoch_id INTEGER NOT NULL REFERENCES epochs(id) ON DELETE CASCADE,
+                        model TEXT NOT NULL,
+                        rank INTEGER NOT NULL,
+                        endpoint_id TEXT NOT NULL,
+                        provider TEXT NOT NULL,
+                        base_url TEXT NOT NULL,
+                        upstream_model TEXT NOT NULL,
+                        score REAL NOT NULL,
+                        status TEXT NOT NULL,
+                        reasons TEXT NOT NULL,
+                        demoted_until INTEGER,
+                        tool_call_success REAL,
+                        reliability REAL,
+                        throughput REAL,
+                        latency REAL,
+                        benchmark REAL,
+                        probe_samples INTEGER NOT NULL,
+                        live_samples INTEGER NOT NULL,
+                        ttft_p50_ms REAL,
+                        output_tokens_per_second_p50 REAL,
+                        PRIMARY KEY (epoch_id, model, rank)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX rankings_by_endpoint ON rankings (endpoint_id, epoch_id);
+                    CREATE TABLE endpoints (
+                        endpoint_id TEXT PRIMARY KEY NOT NULL,
+                        model TEXT NOT NULL,
+                        provider TEXT NOT NULL,
+                        base_url TEXT NOT NULL,
+                        upstream_model TEXT NOT NULL,
+                        quantization TEXT NOT NULL,
+                        prompt_usd_per_million_tokens REAL NOT NULL,
+                        completion_usd_per_million_tokens REAL NOT NULL,
+                        request_usd REAL NOT NULL,
+                        context_length INTEGER,
+                        supported_parameters TEXT NOT NULL,
+                        data_collection TEXT NOT NULL,
+                        zdr INTEGER NOT NULL,
+                        regions TEXT NOT NULL,
+                        enabled INTEGER NOT NULL
+                    );
+                    CREATE INDEX endpoints_by_model ON endpoints (model);
+                    CREATE VIEW current_rankings AS
+                        SELECT r.model, r.rank, r.endpoint_id, r.provider, r.base_url, r.upstream_model, r.score, r.status,
+                               r.reasons, r.demoted_until, r.tool_call_success, r.reliability, r.throughput, r.latency,
+                               r.benchmark, r.probe_samples, r.live_samples, r.ttft_p50_ms, r.output_tokens_per_second_p50,
+                               e.id AS epoch_id, e.computed_at, e.policy_hash
+                        FROM rankings r JOIN epochs e ON e.id = r.epoch_id
+                        WHERE r.epoch_id = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'current_epoch_id');
+                    INSERT INTO meta (key, value) VALUES ('schema_version', '1');
+                    PRAGMA user_version = 1;
+                    """)
         }
         return migrator
     }
@@ -100,12 +99,13 @@ public final class PublishedStore: Sendable {
                 sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger) VALUES (?, ?, ?, ?)",
                 arguments: [epoch.id, Int64(epoch.computedAt.secondsSince1970.rounded(.down)), epoch.policyHash, epoch.trigger.rawValue])
             try db.execute(sql: "DELETE FROM rankings WHERE epoch_id = ?", arguments: [epoch.id])
-            let insert = try db.makeStatement(sql: """
-                INSERT INTO rankings (epoch_id, model, rank, endpoint_id, provider, base_url, upstream_model, score, status,
-                    reasons, demoted_until, tool_call_success, reliability, throughput, latency, benchmark, probe_samples,
-                    live_samples, ttft_p50_ms, output_tokens_per_second_p50)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            let insert = try db.makeStatement(
+                sql: """
+                    INSERT INTO rankings (epoch_id, model, rank, endpoint_id, provider, base_url, upstream_model, score, status,
+                        reasons, demoted_until, tool_call_success, reliability, throughput, latency, benchmark, probe_samples,
+                        live_samples, ttft_p50_ms, output_tokens_per_second_p50)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
             for model in epoch.models {
                 for entry in model.endpoints {
                     let values: [(any DatabaseValueConvertible)?] = [
@@ -144,7 +144,9 @@ public final class PublishedStore: Sendable {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
             }
             let cutoff = Int64((now.secondsSince1970 - retentionSeconds).rounded(.down))
-            try db.execute(sql: "DELETE FROM rankings WHERE epoch_id IN (SELECT id FROM epochs WHERE computed_at < ? AND id != ?)", arguments: [cutoff, epoch.id])
+            try db.execute(
+                sql: "DELETE FROM rankings WHERE epoch_id IN (SELECT id FROM epochs WHERE computed_at < ? AND id != ?)",
+                arguments: [cutoff, epoch.id])
             try db.execute(sql: "DELETE FROM epochs WHERE computed_at < ? AND id != ?", arguments: [cutoff, epoch.id])
         }
     }

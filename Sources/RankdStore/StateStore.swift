@@ -11,48 +11,48 @@ public final class StateStore: Sendable {
 
     public init(path: String) throws {
         self.path = path
-        pool = try DatabaseFiles.openPool(path: path)
-        try DatabaseFiles.checkVersion(pool, path: path, supported: Self.schemaVersion, ownTable: "minute_buckets")
-        try Self.migrator.migrate(pool)
+        pool = try DatabaseFiles.openMigrated(
+            path: path, supported: Self.schemaVersion, ownTable: "minute_buckets", migrator: Self.migrator)
     }
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE registry (
-                    endpoint_id TEXT PRIMARY KEY NOT NULL,
-                    model TEXT NOT NULL,
-                    provider TEXT NOT NULL,
-                    body TEXT NOT NULL,
-                    updated_at REAL NOT NULL
-                );
-                CREATE TABLE minute_buckets (
-                    endpoint_id TEXT NOT NULL,
-                    minute INTEGER NOT NULL,
-                    source TEXT NOT NULL,
-                    outcome_counts TEXT NOT NULL,
-                    requests INTEGER NOT NULL,
-                    tool_call_requests INTEGER NOT NULL,
-                    ttft_ms_histogram TEXT NOT NULL,
-                    output_tps_histogram TEXT NOT NULL,
-                    PRIMARY KEY (endpoint_id, minute, source)
-                ) WITHOUT ROWID;
-                CREATE INDEX minute_buckets_by_minute ON minute_buckets (minute);
-                CREATE TABLE epochs (
-                    id INTEGER PRIMARY KEY NOT NULL,
-                    computed_at REAL NOT NULL,
-                    policy_hash TEXT NOT NULL,
-                    trigger TEXT NOT NULL,
-                    body TEXT NOT NULL
-                );
-                CREATE INDEX epochs_by_time ON epochs (computed_at);
-                CREATE TABLE demotions (
-                    endpoint_id TEXT PRIMARY KEY NOT NULL,
-                    body TEXT NOT NULL
-                );
-                PRAGMA user_version = 1;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE registry (
+                        endpoint_id TEXT PRIMARY KEY NOT NULL,
+                        model TEXT NOT NULL,
+                        provider TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE minute_buckets (
+                        endpoint_id TEXT NOT NULL,
+                        minute INTEGER NOT NULL,
+                        source TEXT NOT NULL,
+                        outcome_counts TEXT NOT NULL,
+                        requests INTEGER NOT NULL,
+                        tool_call_requests INTEGER NOT NULL,
+                        ttft_ms_histogram TEXT NOT NULL,
+                        output_tps_histogram TEXT NOT NULL,
+                        PRIMARY KEY (endpoint_id, minute, source)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX minute_buckets_by_minute ON minute_buckets (minute);
+                    CREATE TABLE epochs (
+                        id INTEGER PRIMARY KEY NOT NULL,
+                        computed_at REAL NOT NULL,
+                        policy_hash TEXT NOT NULL,
+                        trigger TEXT NOT NULL,
+                        body TEXT NOT NULL
+                    );
+                    CREATE INDEX epochs_by_time ON epochs (computed_at);
+                    CREATE TABLE demotions (
+                        endpoint_id TEXT PRIMARY KEY NOT NULL,
+                        body TEXT NOT NULL
+                    );
+                    PRAGMA user_version = 1;
+                    """)
         }
         return migrator
     }
@@ -115,11 +115,14 @@ public final class StateStore: Sendable {
     /// Buckets from `minute` on, for rebuilding the windows at start-up.
     public func loadBuckets(sinceMinute minute: Int64) throws -> [MinuteBucket] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM minute_buckets WHERE minute >= ? ORDER BY endpoint_id, minute, source", arguments: [minute]).map { row in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM minute_buckets WHERE minute >= ? ORDER BY endpoint_id, minute, source", arguments: [minute]
+            ).map { row in
                 guard let source = ObservationSource(rawValue: row["source"]) else {
                     throw StoreError.corruptRow(file: path, detail: "unknown source \(String(describing: row["source"] as String?))")
                 }
-                return MinuteBucket(endpointID: row["endpoint_id"], minute: row["minute"], source: source, tally: try Self.tally(from: row, file: path))
+                return MinuteBucket(
+                    endpointID: row["endpoint_id"], minute: row["minute"], source: source, tally: try Self.tally(from: row, file: path))
             }
         }
     }
@@ -140,7 +143,8 @@ public final class StateStore: Sendable {
         return Tally(
             outcomeCounts: byOutcome, toolCallRequests: row["tool_call_requests"],
             ttftMilliseconds: LogHistogram(sortedPairs: try DatabaseFiles.decode([[Int64]].self, row["ttft_ms_histogram"], file: file)),
-            outputTokensPerSecond: LogHistogram(sortedPairs: try DatabaseFiles.decode([[Int64]].self, row["output_tps_histogram"], file: file)))
+            outputTokensPerSecond: LogHistogram(
+                sortedPairs: try DatabaseFiles.decode([[Int64]].self, row["output_tps_histogram"], file: file)))
     }
 
     // MARK: Epochs and demotion memory
@@ -150,31 +154,40 @@ public final class StateStore: Sendable {
         try pool.write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
-                arguments: [epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.json(epoch)])
+                arguments: [
+                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.json(epoch),
+                ])
             try db.execute(sql: "DELETE FROM demotions")
             for (id, state) in demotions.sorted(by: { $0.key < $1.key }) where state != DemotionState() {
-                try db.execute(sql: "INSERT INTO demotions (endpoint_id, body) VALUES (?, ?)", arguments: [id, try DatabaseFiles.json(state)])
+                try db.execute(
+                    sql: "INSERT INTO demotions (endpoint_id, body) VALUES (?, ?)", arguments: [id, try DatabaseFiles.json(state)])
             }
         }
     }
 
     public func latestEpoch() throws -> Epoch? {
         try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT body FROM epochs ORDER BY id DESC LIMIT 1").map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
+            try String.fetchOne(db, sql: "SELECT body FROM epochs ORDER BY id DESC LIMIT 1").map {
+                try DatabaseFiles.decode(Epoch.self, $0, file: path)
+            }
         }
     }
 
     public func epoch(id: Int64) throws -> Epoch? {
         try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT body FROM epochs WHERE id = ?", arguments: [id]).map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
+            try String.fetchOne(db, sql: "SELECT body FROM epochs WHERE id = ?", arguments: [id]).map {
+                try DatabaseFiles.decode(Epoch.self, $0, file: path)
+            }
         }
     }
 
     /// Epochs computed at or after `since`, oldest first, at most `limit`.
     public func epochs(since: Timestamp, limit: Int = 1_000) throws -> [Epoch] {
         try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT body FROM epochs WHERE computed_at >= ? ORDER BY id LIMIT ?", arguments: [since.secondsSince1970, limit])
-                .map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
+            try String.fetchAll(
+                db, sql: "SELECT body FROM epochs WHERE computed_at >= ? ORDER BY id LIMIT ?", arguments: [since.secondsSince1970, limit]
+            )
+            .map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
         }
     }
 
@@ -192,9 +205,12 @@ public final class StateStore: Sendable {
     @discardableResult
     public func prune(now: Timestamp, bucketRetentionSeconds: Double, epochRetentionSeconds: Double) throws -> (Int, Int) {
         try pool.write { db in
-            try db.execute(sql: "DELETE FROM minute_buckets WHERE minute < ?", arguments: [now.adding(seconds: -bucketRetentionSeconds).minute])
+            try db.execute(
+                sql: "DELETE FROM minute_buckets WHERE minute < ?", arguments: [now.adding(seconds: -bucketRetentionSeconds).minute])
             let buckets = db.changesCount
-            try db.execute(sql: "DELETE FROM epochs WHERE computed_at < ? AND id < (SELECT MAX(id) FROM epochs)", arguments: [now.secondsSince1970 - epochRetentionSeconds])
+            try db.execute(
+                sql: "DELETE FROM epochs WHERE computed_at < ? AND id < (SELECT MAX(id) FROM epochs)",
+                arguments: [now.secondsSince1970 - epochRetentionSeconds])
             return (buckets, db.changesCount)
         }
     }

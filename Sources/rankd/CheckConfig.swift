@@ -21,8 +21,12 @@ struct CheckConfig: AsyncParsableCommand {
             print("\(file): valid")
             print("  listen \(c.listenAddress), data_dir \(c.dataDirectory), epoch every \(Int(c.epochIntervalSeconds)) s")
             print("  \(c.endpoints.count) endpoint(s) across \(models) model(s); \(c.endpoints.filter { !$0.enabled }.count) disabled")
-            print("  policy \(c.policyFile ?? "built-in") (hash \(loaded.policy.hash)); \(loaded.benchmarks.count) benchmark score(s); \(loaded.probeFiles.count) probe file(s)")
-            print("  ingest token: \(c.tokens.ingest.map { "from \($0)" } ?? "off"); admin token: \(c.tokens.admin.map { "from \($0)" } ?? "off")")
+            print(
+                "  policy \(c.policyFile ?? "built-in") (hash \(loaded.policy.hash)); \(loaded.benchmarks.count) benchmark score(s); \(loaded.probeFiles.count) probe file(s)"
+            )
+            print(
+                "  ingest token: \(c.tokens.ingest.map { "from \($0)" } ?? "off"); admin token: \(c.tokens.admin.map { "from \($0)" } ?? "off")"
+            )
         } catch let errors as ConfigurationErrors {
             print("\(file): \(errors.problems.count) problem(s)")
             for problem in errors.problems { print("  \(problem)") }

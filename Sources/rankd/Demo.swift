@@ -31,7 +31,9 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard parseListenAddress(listen) != nil else { throw ValidationError("--listen \(listen) is not HOST:PORT; write it like 127.0.0.1:8080") }
+        guard parseListenAddress(listen) != nil else {
+            throw ValidationError("--listen \(listen) is not HOST:PORT; write it like 127.0.0.1:8080")
+        }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive seconds") }
         guard (5...3_600).contains(epochInterval) else { throw ValidationError("--epoch-interval must be 5...3600 seconds") }
     }
@@ -40,7 +42,8 @@ struct Demo: AsyncParsableCommand {
         let logger = logging.bootstrap()
         let directory = dataDir ?? NSTemporaryDirectory() + "rankd-demo-\(UUID().uuidString.prefix(8))"
         let yaml = DemoFleet.configurationYAML(listen: listen, dataDirectory: directory, epochIntervalSeconds: epochInterval)
-        let loaded = try ConfigurationLoader.load(yaml: yaml, file: "demo", baseDirectory: FileManager.default.currentDirectoryPath, environment: [:])
+        let loaded = try ConfigurationLoader.load(
+            yaml: yaml, file: "demo", baseDirectory: FileManager.default.currentDirectoryPath, environment: [:])
         let clock = SystemClock()
         let faultAfter = self.faultAfter
         let (app, ranker) = try RankdApplication.build(
@@ -49,7 +52,8 @@ struct Demo: AsyncParsableCommand {
                 [DemoTraffic(ranker: ranker, clock: clock, faultAfterSeconds: faultAfter, logger: logger), DemoReporter(ranker: ranker)]
             })
         _ = ranker
-        print("""
+        print(
+            """
             rankd demo: 8 simulated endpoints, 2 models; swiftinfer breaks tool calls after \(Int(faultAfter)) s.
             API: http://\(listen)/v1/rankings   data: \(directory)/rankings.db   Ctrl-C to stop.
 

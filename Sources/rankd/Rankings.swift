@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import RankdStore
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `rankd rankings`: the current ranks as a table (or JSON), from a running daemon or from rankings.db.
@@ -30,8 +31,10 @@ struct Rankings: AsyncParsableCommand {
             }
             if json {
                 let objects = rows.map { row -> [String: String] in
-                    ["model": row.model, "rank": String(row.rank), "endpoint_id": row.endpointID, "provider": row.provider,
-                     "score": String(row.score), "status": row.status, "reasons": row.reasons]
+                    [
+                        "model": row.model, "rank": String(row.rank), "endpoint_id": row.endpointID, "provider": row.provider,
+                        "score": String(row.score), "status": row.status, "reasons": row.reasons,
+                    ]
                 }
                 let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -40,8 +43,9 @@ struct Rankings: AsyncParsableCommand {
             let table = RankingsTable(
                 epochID: first.epochID, computedAt: String(first.computedAt),
                 rows: rows.map {
-                    .init(model: $0.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status,
-                          score: $0.score, components: [:], reasons: $0.reasons.split(separator: ",").map(String.init))
+                    .init(
+                        model: $0.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status,
+                        score: $0.score, components: [:], reasons: $0.reasons.split(separator: ",").map(String.init))
                 })
             print(table.render(model: model), terminator: "")
             return

@@ -29,7 +29,8 @@ struct RankingsTable {
         computedAt = RFC3339.format(epoch.computedAt)
         rows = epoch.models.flatMap { model in
             model.endpoints.map {
-                Row(model: model.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status.rawValue,
+                Row(
+                    model: model.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status.rawValue,
                     score: $0.score, components: $0.components, reasons: $0.reasons)
             }
         }
@@ -37,7 +38,9 @@ struct RankingsTable {
 
     func render(model filter: String? = nil) -> String {
         var out = "epoch \(epochID) computed \(computedAt)\n"
-        let columns: [(String, String)] = [("tool", "tool_call_success"), ("rel", "reliability"), ("tput", "throughput"), ("lat", "latency"), ("bench", "benchmark")]
+        let columns: [(String, String)] = [
+            ("tool", "tool_call_success"), ("rel", "reliability"), ("tput", "throughput"), ("lat", "latency"), ("bench", "benchmark"),
+        ]
         for model in Array(Set(rows.map(\.model))).sorted() where filter == nil || filter == model {
             out += "\n\(model)\n"
             out += pad("rank", 5) + pad("provider", 14) + pad("status", 18) + pad("score", 7)

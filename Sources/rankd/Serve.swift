@@ -26,7 +26,8 @@ struct Serve: AsyncParsableCommand {
             loaded = try ConfigurationLoader.load(path: config)
             try CommandOverrides.apply(listen: listen, dataDir: dataDir, to: &loaded.configuration)
         } catch let errors as ConfigurationErrors {
-            FileHandle.standardError.write(Data("rankd: refusing to start; \(config) has \(errors.problems.count) problem(s):\n\(errors)\n".utf8))
+            FileHandle.standardError.write(
+                Data("rankd: refusing to start; \(config) has \(errors.problems.count) problem(s):\n\(errors)\n".utf8))
             throw ExitCode(2)
         }
         let (app, _) = try RankdApplication.build(loaded, logger: logger)
@@ -40,7 +41,9 @@ enum CommandOverrides {
     static func apply(listen: String?, dataDir: String?, to configuration: inout RankdConfiguration) throws {
         if let listen {
             guard let parsed = parseListenAddress(listen) else {
-                throw ConfigurationErrors(problems: [ConfigProblem(file: "--listen", path: "", message: "\"\(listen)\" is not HOST:PORT; write it like 127.0.0.1:8080")])
+                throw ConfigurationErrors(problems: [
+                    ConfigProblem(file: "--listen", path: "", message: "\"\(listen)\" is not HOST:PORT; write it like 127.0.0.1:8080")
+                ])
             }
             configuration.listenHost = parsed.host
             configuration.listenPort = parsed.port

@@ -5,10 +5,13 @@ import RankdTestKit
 import Testing
 
 @Suite struct ConfigurationTests {
-    let tokens = ["RANKD_INGEST_TOKEN": String(repeating: "i", count: 32), "RANKD_ADMIN_TOKEN": String(repeating: "a", count: 32), "SHORT": "abc"]
+    let tokens = [
+        "RANKD_INGEST_TOKEN": String(repeating: "i", count: 32), "RANKD_ADMIN_TOKEN": String(repeating: "a", count: 32), "SHORT": "abc",
+    ]
 
     func load(_ yaml: String, environment: [String: String]? = nil) throws -> LoadedConfiguration {
-        try ConfigurationLoader.load(yaml: yaml, file: "rankd.yaml", baseDirectory: RepositoryFiles.path("deploy"), environment: environment ?? tokens)
+        try ConfigurationLoader.load(
+            yaml: yaml, file: "rankd.yaml", baseDirectory: RepositoryFiles.path("deploy"), environment: environment ?? tokens)
     }
 
     func problems(_ yaml: String) -> [ConfigProblem] {
@@ -81,7 +84,10 @@ import Testing
         (minimal + "\n    regions: [Europe]", "endpoints[0].regions[0]", "region code"),
         (minimal + "\n    api_key: sk-123", "endpoints[0].api_key", "never written inline"),
         (minimal + "\n    zdr: sometimes", "endpoints[0].zdr", "true or false"),
-        (minimal + "\n" + minimal.split(separator: "\n").dropFirst().joined(separator: "\n"), "endpoints[1].id", "already used by endpoints[0]"),
+        (
+            minimal + "\n" + minimal.split(separator: "\n").dropFirst().joined(separator: "\n"), "endpoints[1].id",
+            "already used by endpoints[0]"
+        ),
         ("policy_file: /nonexistent/policy.yaml\n" + minimal, "", "built-in policy"),
         ("retention: {minute_buckets_hours: 2}\n" + minimal, "retention.minute_buckets_hours", "long window"),
     ])
@@ -106,10 +112,11 @@ import Testing
             """
         let found = problems(yaml)
         let paths = Set(found.map(\.path))
-        #expect(paths.isSuperset(of: [
-            "listen", "epoch_interval_seconds", "tokens.admin", "endpoints[0].provider", "endpoints[0].model",
-            "endpoints[0].base_url", "endpoints[0].quantization", "endpoints[1].base_url",
-        ]), "got: \(found.map(\.description))")
+        #expect(
+            paths.isSuperset(of: [
+                "listen", "epoch_interval_seconds", "tokens.admin", "endpoints[0].provider", "endpoints[0].model",
+                "endpoints[0].base_url", "endpoints[0].quantization", "endpoints[1].base_url",
+            ]), "got: \(found.map(\.description))")
         // Problems carry their line, so an editor can jump to them.
         #expect(found.first { $0.path == "endpoints[0].quantization" }?.line == 9)
         #expect(found.first { $0.path == "endpoints[0].quantization" }!.description.hasPrefix("rankd.yaml:9: endpoints[0].quantization:"))
@@ -128,10 +135,11 @@ import Testing
                 fast_path: {burst_failure_rate: 2}
                 """, file: "policy.yaml", problems: problems)
         let paths = Set(problems.problems.map(\.path))
-        #expect(paths == [
-            "weights", "windows.short_seconds", "demotion.failure_outlier.z_critical", "demotion.latency_outlier.min_peers",
-            "reliability.ignored_outcomes[1]", "fast_path.burst_failure_rate",
-        ], "got: \(problems.problems.map(\.description))")
+        #expect(
+            paths == [
+                "weights", "windows.short_seconds", "demotion.failure_outlier.z_critical", "demotion.latency_outlier.min_peers",
+                "reliability.ignored_outcomes[1]", "fast_path.burst_failure_rate",
+            ], "got: \(problems.problems.map(\.description))")
     }
 
     @Test func benchmarkRowsAreCheckedWithLineNumbers() {

@@ -98,7 +98,9 @@ import Testing
         var engine = RankingEngine(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
         var results: [RankingEngine.RecordResult] = []
         for second in 0..<5 {
-            results.append(engine.record(Observation(endpointID: id("fast"), time: start.adding(seconds: Double(second)), source: .probe, outcome: .http5xx)))
+            results.append(
+                engine.record(
+                    Observation(endpointID: id("fast"), time: start.adding(seconds: Double(second)), source: .probe, outcome: .http5xx)))
         }
         #expect(results.prefix(4).allSatisfy { $0 == .accepted })
         guard case .fastPath(let trigger) = results[4] else {
@@ -118,7 +120,9 @@ import Testing
         var fired = 0
         for index in 0..<40 {
             let outcome: Outcome = index % 4 == 3 ? .ok : .timeout
-            if detector.record(Observation(endpointID: "e", time: start.adding(seconds: Double(index) * 10), source: .live, outcome: outcome)) != nil {
+            if detector.record(
+                Observation(endpointID: "e", time: start.adding(seconds: Double(index) * 10), source: .live, outcome: outcome)) != nil
+            {
                 fired += 1
             }
         }
@@ -131,7 +135,8 @@ import Testing
         // Alternate ok and wrong tool calls, two per second: never 5 hard failures in a row.
         for index in 0..<20 where trigger == nil {
             let outcome: Outcome = index % 2 == 0 ? .ok : .wrongTool
-            trigger = detector.record(Observation(endpointID: "e", time: start.adding(seconds: Double(index) / 2), source: .live, outcome: outcome))
+            trigger = detector.record(
+                Observation(endpointID: "e", time: start.adding(seconds: Double(index) / 2), source: .live, outcome: outcome))
         }
         #expect(trigger?.reason == ReasonCode.failureBurst)
     }
@@ -142,7 +147,10 @@ import Testing
         // Half fail, but only one request every 10 s: never 10 requests in 30 s.
         for index in 0..<100 {
             let outcome: Outcome = index % 2 == 0 ? .ok : .wrongValue
-            fired = fired || detector.record(Observation(endpointID: "e", time: start.adding(seconds: Double(index) * 10), source: .live, outcome: outcome)) != nil
+            fired =
+                fired
+                || detector.record(
+                    Observation(endpointID: "e", time: start.adding(seconds: Double(index) * 10), source: .live, outcome: outcome)) != nil
         }
         #expect(!fired)
     }

@@ -24,8 +24,10 @@ import Testing
     @Test func figuresMatchTheDocument() {
         let ranking = Self.example().models[0]
         let figures = ranking.endpoints.map { entry in
-            (entry.provider, entry.status, (entry.score * 1000).rounded() / 1000,
-             entry.components.mapValues { ($0 * 1000).rounded() / 1000 })
+            (
+                entry.provider, entry.status, (entry.score * 1000).rounded() / 1000,
+                entry.components.mapValues { ($0 * 1000).rounded() / 1000 }
+            )
         }
         #expect(figures.map(\.0) == ["steadyco", "slowco", "fastco"])
         #expect(figures.map(\.1) == [.ok, .ok, .demoted])

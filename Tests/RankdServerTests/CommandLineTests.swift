@@ -41,13 +41,13 @@ import Testing
         defer { dir.remove() }
         let file = dir.file("bad.yaml")
         try """
-            listen: everywhere
-            endpoints:
-              - provider: acme
-                model: acme/one
-                base_url: ftp://acme
-                quantization: fp7
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        listen: everywhere
+        endpoints:
+          - provider: acme
+            model: acme/one
+            base_url: ftp://acme
+            quantization: fp7
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let run = try rankd(["check-config", file])
         #expect(run.status == 1)
         #expect(run.output.contains("3 problem(s)"), "\(run.output)")
@@ -57,7 +57,9 @@ import Testing
     }
 
     @Test func serveRefusesAnInvalidFileWithTheSameMessages() throws {
-        let run = try rankd(["serve", "--config", RepositoryFiles.path("deploy/rankd.example.yaml"), "--listen", "127.0.0.1:0"], environment: ["RANKD_ADMIN_TOKEN": "", "RANKD_INGEST_TOKEN": ""])
+        let run = try rankd(
+            ["serve", "--config", RepositoryFiles.path("deploy/rankd.example.yaml"), "--listen", "127.0.0.1:0"],
+            environment: ["RANKD_ADMIN_TOKEN": "", "RANKD_INGEST_TOKEN": ""])
         #expect(run.status == 2)
         #expect(run.output.contains("refusing to start"))
         #expect(run.output.contains("tokens.admin: environment variable RANKD_ADMIN_TOKEN is not set"))
@@ -71,12 +73,16 @@ import Testing
         let start = Timestamp(secondsSince1970: 1_767_225_600)
         var engine = RankingEngine(policy: .default, endpoints: ["fast", "steady"].map { Build.endpoint($0) }, now: start)
         for o in Build.observations("steady:\(Build.model)", count: 50, end: start.adding(seconds: 60)) { _ = engine.record(o) }
-        try store.publish(engine.computeEpoch(now: start.adding(seconds: 60), trigger: .scheduled), endpoints: engine.endpoints, at: start, retentionSeconds: 3_600)
+        try store.publish(
+            engine.computeEpoch(now: start.adding(seconds: 60), trigger: .scheduled), endpoints: engine.endpoints, at: start,
+            retentionSeconds: 3_600)
         let run = try rankd(["rankings", "--db", dir.file("rankings.db")])
         #expect(run.status == 0, "\(run.output)")
         let lines = run.output.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix("1    steady ") && $0.contains(" ok ") }, "\(run.output)")
-        #expect(lines.contains { $0.hasPrefix("2    fast ") && $0.contains("insufficient_data") && $0.contains("no_observations") }, "\(run.output)")
+        #expect(
+            lines.contains { $0.hasPrefix("2    fast ") && $0.contains("insufficient_data") && $0.contains("no_observations") },
+            "\(run.output)")
     }
 
     @Test func versionIsPrinted() throws {

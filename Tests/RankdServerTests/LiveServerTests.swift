@@ -44,7 +44,11 @@ import Testing
             let startupEpoch = try #require(ranker.holder.epoch?.id)
             let started = ContinuousClock.now
             for second in 0..<5 {
-                await ranker.record([Observation(endpointID: "fast:\(Build.model)", time: clock.now().adding(seconds: Double(second)), source: .live, outcome: .timeout)])
+                await ranker.record([
+                    Observation(
+                        endpointID: "fast:\(Build.model)", time: clock.now().adding(seconds: Double(second)), source: .live,
+                        outcome: .timeout)
+                ])
             }
             var demoted = false
             while !demoted && ContinuousClock.now - started < .seconds(5) {

@@ -36,7 +36,8 @@ import Testing
         try await ranker.computeAndPublish(.startup)
         var summary = Ranker.RecordSummary()
         for second in 0..<5 {
-            let observation = Observation(endpointID: id("fast"), time: clock.now().adding(seconds: Double(second)), source: .live, outcome: .timeout)
+            let observation = Observation(
+                endpointID: id("fast"), time: clock.now().adding(seconds: Double(second)), source: .live, outcome: .timeout)
             let result = await ranker.record([observation])
             summary.accepted += result.accepted
             summary.fastPathTriggers += result.fastPathTriggers

@@ -120,11 +120,13 @@ import Testing
     @Test func adminRecomputeNeedsTheToken() async throws {
         try await withApp { client, _, _ in
             try await client.execute(uri: "/v1/admin/recompute", method: .post) { #expect($0.status == .unauthorized) }
-            try await client.execute(uri: "/v1/admin/recompute", method: .post, headers: [.authorization: "Bearer wrong-token-0123456789"]) {
+            try await client.execute(uri: "/v1/admin/recompute", method: .post, headers: [.authorization: "Bearer wrong-token-0123456789"])
+            {
                 #expect($0.status == .unauthorized)
             }
             try await client.execute(uri: "/v1/readyz", method: .get) { #expect($0.status == .notFound) }
-            try await client.execute(uri: "/v1/admin/recompute", method: .post, headers: [.authorization: "Bearer admin-token-0123456789"]) { response in
+            try await client.execute(uri: "/v1/admin/recompute", method: .post, headers: [.authorization: "Bearer admin-token-0123456789"])
+            { response in
                 #expect(response.status == .ok)
                 let body = try json(response.body)
                 let epoch = body["epoch"] as! [String: Any]
@@ -137,9 +139,11 @@ import Testing
     @Test func adminApiIsOffWithoutAToken() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (app, _) = try RankdApplication.build(testConfiguration(dir, adminToken: nil), clock: ManualClock(), logger: quietLogger, epochLoop: false)
+        let (app, _) = try RankdApplication.build(
+            testConfiguration(dir, adminToken: nil), clock: ManualClock(), logger: quietLogger, epochLoop: false)
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/admin/recompute", method: .post, headers: [.authorization: "Bearer anything-at-all-here"]) { response in
+            try await client.execute(uri: "/v1/admin/recompute", method: .post, headers: [.authorization: "Bearer anything-at-all-here"]) {
+                response in
                 #expect(response.status == .forbidden)
                 #expect(String(buffer: response.body).contains("tokens.admin"))
             }
@@ -149,7 +153,10 @@ import Testing
     @Test func metricsListTheDocumentedNames() async throws {
         try await withApp { client, ranker, clock in
             for second in 0..<5 {
-                await ranker.record([Observation(endpointID: id("fast"), time: clock.now().adding(seconds: Double(second)), source: .probe, outcome: .http5xx)])
+                await ranker.record([
+                    Observation(
+                        endpointID: id("fast"), time: clock.now().adding(seconds: Double(second)), source: .probe, outcome: .http5xx)
+                ])
             }
             try await ranker.computeAndPublish(.fastPath)
             try await client.execute(uri: "/v1/rankings", method: .get) { _ in }

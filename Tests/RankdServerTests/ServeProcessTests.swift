@@ -3,8 +3,9 @@ import GRDB
 import RankdTestKit
 import Synchronization
 import Testing
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `rankd serve` as a user runs it: the built binary, the shipped example configuration, a real
@@ -18,7 +19,10 @@ import FoundationNetworking
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--config", RepositoryFiles.path("deploy/rankd.example.yaml"), "--listen", "127.0.0.1:0", "--data-dir", dir.path, "--log-format", "json"]
+        process.arguments = [
+            "serve", "--config", RepositoryFiles.path("deploy/rankd.example.yaml"), "--listen", "127.0.0.1:0", "--data-dir", dir.path,
+            "--log-format", "json",
+        ]
         var environment = ProcessInfo.processInfo.environment
         environment["RANKD_ADMIN_TOKEN"] = "admin-token-for-the-test-0123"
         environment["RANKD_INGEST_TOKEN"] = "ingest-token-for-the-test-0123"
@@ -38,7 +42,9 @@ import FoundationNetworking
         var port: Int?
         for _ in 0..<300 where port == nil {
             port = logs.withLock { text in
-                text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression).flatMap { Int(text[$0].split(separator: ":").last!) }
+                text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression).flatMap {
+                    Int(text[$0].split(separator: ":").last!)
+                }
             }
             if port == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
@@ -57,9 +63,11 @@ import FoundationNetworking
         let body = try JSONSerialization.jsonObject(with: model.body) as! [String: Any]
         let entries = body["endpoints"] as! [[String: Any]]
         #expect(entries.count == 4)
-        #expect(entries.allSatisfy { $0["status"] as? String == "insufficient_data" && ($0["reasons"] as? [String]) == ["no_observations"] })
+        #expect(
+            entries.allSatisfy { $0["status"] as? String == "insufficient_data" && ($0["reasons"] as? [String]) == ["no_observations"] })
         let all = try await get("\(base)/v1/rankings")
-        let disabled = ((try JSONSerialization.jsonObject(with: all.body) as! [String: Any])["models"] as! [String: [[String: Any]]])["qwen/qwen3-235b-a22b"]!
+        let disabled = ((try JSONSerialization.jsonObject(with: all.body) as! [String: Any])["models"] as! [String: [[String: Any]]])[
+            "qwen/qwen3-235b-a22b"]!
         #expect(disabled.map { $0["status"] as? String } == ["disabled"])
         #expect(String(decoding: try await get("\(base)/metrics").body, as: UTF8.self).contains("rankd_epochs_total"))
 
@@ -73,10 +81,17 @@ import FoundationNetworking
         print("rankd serve: SIGTERM to exit in \(shutdown)")
 
         // The published file is whole: integrity holds and current_rankings is one complete epoch.
-        let db = try DatabaseQueue(path: dir.file("rankings.db"), configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let db = try DatabaseQueue(
+            path: dir.file("rankings.db"),
+            configuration: {
+                var c = Configuration(); c.readonly = true; return c
+            }())
         let (integrity, rows, epochs, endpoints) = try await db.read { db in
-            (try String.fetchOne(db, sql: "PRAGMA integrity_check"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_rankings"),
-             try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT epoch_id) FROM current_rankings"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM endpoints"))
+            (
+                try String.fetchOne(db, sql: "PRAGMA integrity_check"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_rankings"),
+                try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT epoch_id) FROM current_rankings"),
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM endpoints")
+            )
         }
         #expect(integrity == "ok")
         #expect(rows == 5)

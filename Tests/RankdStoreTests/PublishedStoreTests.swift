@@ -23,10 +23,13 @@ import Testing
                     model: model,
                     endpoints: providers.enumerated().map { index, provider in
                         EndpointRanking(
-                            rank: index + 1, endpointID: "\(provider):\(model)", provider: provider, baseURL: "http://x", upstreamModel: model,
-                            score: marker, status: .ok, components: ["reliability": marker], samples: Samples(probe: id, live: 0), reasons: [],
+                            rank: index + 1, endpointID: "\(provider):\(model)", provider: provider, baseURL: "http://x",
+                            upstreamModel: model,
+                            score: marker, status: .ok, components: ["reliability": marker], samples: Samples(probe: id, live: 0),
+                            reasons: [],
                             demotedUntil: nil,
-                            explanation: Explanation(weights: [:], missingComponents: [], shortWindow: [:], longWindow: [:], stats: EndpointStats()))
+                            explanation: Explanation(
+                                weights: [:], missingComponents: [], shortWindow: [:], longWindow: [:], stats: EndpointStats()))
                     })
             })
     }
@@ -42,7 +45,9 @@ import Testing
             #expect(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") == "1")
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_rankings") == 12)
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM endpoints WHERE quantization = 'fp8'") == 12)
-            let top = try Row.fetchOne(db, sql: "SELECT endpoint_id, rank, status FROM current_rankings WHERE model = ? ORDER BY rank LIMIT 1", arguments: [models[2]])!
+            let top = try Row.fetchOne(
+                db, sql: "SELECT endpoint_id, rank, status FROM current_rankings WHERE model = ? ORDER BY rank LIMIT 1",
+                arguments: [models[2]])!
             #expect(top["endpoint_id"] == "p1:\(models[2])")
         }
         let reopened = try PublishedStore(path: dir.file("rankings.db"))
@@ -73,7 +78,13 @@ import Testing
         let seen = Mutex(Seen())
         let stop = Atomic(false)
         let reader = Thread {
-            guard let queue = try? DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }()) else {
+            guard
+                let queue = try? DatabaseQueue(
+                    path: path,
+                    configuration: {
+                        var c = Configuration(); c.readonly = true; return c
+                    }())
+            else {
                 seen.withLock { $0.bad.append("reader could not open the file") }
                 return
             }

@@ -53,7 +53,9 @@ import Testing
         var live = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start)
         // Two flushes that touch the same minutes: the store must add, not overwrite.
         for batch in 0..<2 {
-            for o in Build.observations(id, count: 120, end: now, spanSeconds: 1_500, failEvery: 3 + batch, ttftMilliseconds: 300 + Double(batch) * 200) {
+            for o in Build.observations(
+                id, count: 120, end: now, spanSeconds: 1_500, failEvery: 3 + batch, ttftMilliseconds: 300 + Double(batch) * 200)
+            {
                 live.record(o)
             }
             try store.addBuckets(live.drainPendingBuckets())
@@ -76,7 +78,9 @@ import Testing
             _ = engine.record(o)
         }
         for index in 0..<5 {
-            _ = engine.record(Observation(endpointID: "b:\(Build.model)", time: start.adding(seconds: 6 + Double(index)), source: .probe, outcome: .timeout))
+            _ = engine.record(
+                Observation(
+                    endpointID: "b:\(Build.model)", time: start.adding(seconds: 6 + Double(index)), source: .probe, outcome: .timeout))
         }
         var saved: [Epoch] = []
         for day in 0..<3 {
@@ -88,7 +92,8 @@ import Testing
         #expect(try store.epoch(id: saved[0].id) == saved[0])
         #expect(try store.loadDemotions() == engine.demotions.filter { $0.value != DemotionState() })
         #expect(try store.loadDemotions()["b:\(Build.model)"]?.level == 1)
-        let (_, epochsDeleted) = try store.prune(now: start.adding(seconds: 2 * 86_400 + 5), bucketRetentionSeconds: 3_600, epochRetentionSeconds: 86_400)
+        let (_, epochsDeleted) = try store.prune(
+            now: start.adding(seconds: 2 * 86_400 + 5), bucketRetentionSeconds: 3_600, epochRetentionSeconds: 86_400)
         #expect(epochsDeleted == 1)
         #expect(try store.epochs(since: start).map(\.id) == [saved[1].id, saved[2].id])
     }

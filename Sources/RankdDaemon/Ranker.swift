@@ -84,17 +84,24 @@ public actor Ranker {
     @discardableResult
     public func record(_ observations: [Observation]) -> RecordSummary {
         var summary = RecordSummary()
+        // (source, result) -> count, so metrics are updated once per batch, not per observation.
+        var counts: [String: [String: Int]] = [:]
         for observation in observations {
+            let result: String
             switch engine.record(observation) {
             case .accepted:
                 summary.accepted += 1
+                result = "accepted"
             case .tooOld:
                 summary.tooOld += 1
+                result = "too_old"
             case .unknownEndpoint:
                 summary.unknownEndpoint += 1
+                result = "unknown_endpoint"
             case .fastPath(let trigger):
                 summary.accepted += 1
                 summary.fastPathTriggers += 1
+                result = "accepted"
                 metrics.fastPathTrigger(reason: trigger.reason)
                 logger.warning(
                     "fast path tripped",
@@ -103,10 +110,10 @@ public actor Ranker {
                     ])
                 triggerContinuation.yield(.fastPath)
             }
+            counts[observation.source.rawValue, default: [:]][result, default: 0] += 1
         }
-        for source in ObservationSource.allCases {
-            let count = observations.filter { $0.source == source }.count
-            if count > 0 { metrics.observations(source: source.rawValue, result: "offered", count: count) }
+        for (source, results) in counts {
+            for (result, count) in results { metrics.observations(source: source, result: result, count: count) }
         }
         return summary
     }

@@ -171,6 +171,7 @@ import Testing
                 }
                 #expect(text.contains(#"rankd_demotions_total{reason="consecutive_failures"} 1"#))
                 #expect(text.contains(#"rankd_epochs_total{trigger="fast_path"} 1"#))
+                #expect(text.contains(#"rankd_observations_total{source="probe",result="accepted"} 5"#), "\(text)")
             }
         }
     }

@@ -27,6 +27,16 @@ let package = Package(
     ],
     targets: [
         .target(name: "RankdCore", swiftSettings: upcoming),
+        .systemLibrary(
+            name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "RankdProber",
+            dependencies: [
+                "RankdCore", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming),
         .target(
             name: "RankdConfig",
             dependencies: ["RankdCore", .product(name: "Yams", package: "Yams")],
@@ -34,6 +44,15 @@ let package = Package(
         .target(
             name: "RankdStore",
             dependencies: ["RankdCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcoming),
+        .target(
+            name: "RankdMock",
+            dependencies: [
+                "RankdCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: upcoming),
         .target(
             name: "RankdServer",
@@ -75,6 +94,14 @@ let package = Package(
         .testTarget(
             name: "RankdStoreTests",
             dependencies: ["RankdCore", "RankdStore", "RankdTestKit", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcoming),
+        .testTarget(
+            name: "RankdProberTests",
+            dependencies: [
+                "RankdCore", "RankdConfig", "RankdProber", "RankdMock", "RankdTestKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: upcoming),
         .testTarget(
             name: "RankdServerTests",

@@ -10,19 +10,19 @@ public struct LoadedConfiguration: Sendable {
     /// Resolved secrets (never logged).
     public var ingestToken: String?
     public var adminToken: String?
-    /// Probe suite files found (their format is checked by the prober).
-    public var probeFiles: [String]
+    /// Probe suites from `probes_dir`, validated.
+    public var probeSuites: [ProbeSuite]
 
     public init(
         configuration: RankdConfiguration, policy: Policy = .default, benchmarks: [BenchmarkScore] = [], ingestToken: String? = nil,
-        adminToken: String? = nil, probeFiles: [String] = []
+        adminToken: String? = nil, probeSuites: [ProbeSuite] = []
     ) {
         self.configuration = configuration
         self.policy = policy
         self.benchmarks = benchmarks
         self.ingestToken = ingestToken
         self.adminToken = adminToken
-        self.probeFiles = probeFiles
+        self.probeSuites = probeSuites
     }
 }
 
@@ -99,7 +99,7 @@ public enum ConfigurationLoader {
             configuration.benchmarksDirectory.map {
                 BenchmarkLoader.loadDirectory($0, endpointIDs: Set(configuration.endpoints.map(\.id)), problems: problems)
             } ?? []
-        let probeFiles = configuration.probesDirectory.map { checkProbeFiles($0, problems: problems) } ?? []
+        let probeSuites = configuration.probesDirectory.map { ProbeSuiteLoader.loadDirectory($0, problems: problems) } ?? []
 
         let ingestToken = configuration.tokens.ingest.flatMap {
             resolveToken($0, key: "tokens.ingest", file: file, environment: environment, problems: problems)
@@ -111,7 +111,7 @@ public enum ConfigurationLoader {
         guard problems.isEmpty else { throw ConfigurationErrors(problems: problems.problems) }
         return LoadedConfiguration(
             configuration: configuration, policy: policy, benchmarks: benchmarks, ingestToken: ingestToken, adminToken: adminToken,
-            probeFiles: probeFiles)
+            probeSuites: probeSuites)
     }
 
     static func resolve(_ path: String, base: String) -> String {
@@ -186,28 +186,6 @@ public enum ConfigurationLoader {
         return token
     }
 
-    private static func checkProbeFiles(_ directory: String, problems: ProblemList) -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            problems.add(
-                ConfigProblem(file: directory, path: "probes_dir", message: "is not a readable folder; create it or remove probes_dir"))
-            return []
-        }
-        var files: [String] = []
-        for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
-            let path = "\(directory)/\(name)"
-            files.append(path)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                problems.add(ConfigProblem(file: path, path: "", message: "cannot be read"))
-                continue
-            }
-            do {
-                _ = try Yams.compose(yaml: text)
-            } catch {
-                problems.add(ConfigProblem(file: path, path: "", message: "is not valid YAML: \(error)"))
-            }
-        }
-        return files
-    }
 }
 
 /// Every problem found, in file order; `description` prints one per line.

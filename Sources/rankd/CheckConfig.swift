@@ -22,7 +22,7 @@ struct CheckConfig: AsyncParsableCommand {
             print("  listen \(c.listenAddress), data_dir \(c.dataDirectory), epoch every \(Int(c.epochIntervalSeconds)) s")
             print("  \(c.endpoints.count) endpoint(s) across \(models) model(s); \(c.endpoints.filter { !$0.enabled }.count) disabled")
             print(
-                "  policy \(c.policyFile ?? "built-in") (hash \(loaded.policy.hash)); \(loaded.benchmarks.count) benchmark score(s); \(loaded.probeFiles.count) probe file(s)"
+                "  policy \(c.policyFile ?? "built-in") (hash \(loaded.policy.hash)); \(loaded.benchmarks.count) benchmark score(s); \(loaded.probeSuites.count) probe suite(s) with \(loaded.probeSuites.map(\.cases.count).reduce(0, +)) case(s)"
             )
             print(
                 "  ingest token: \(c.tokens.ingest.map { "from \($0)" } ?? "off"); admin token: \(c.tokens.admin.map { "from \($0)" } ?? "off")"

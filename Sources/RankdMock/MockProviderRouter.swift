@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import RankdCore
+
+/// The mock provider's routes:
+/// - `POST /{provider}/v1/chat/completions`: OpenAI-compatible, streaming or not;
+/// - `GET /control/providers`: every profile;
+/// - `PUT /control/providers/{provider}`: replace one profile (JSON; missing keys take defaults).
+public func buildMockRouter(fleet: MockFleet) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.post("{provider}/v1/chat/completions") { request, context in
+        let provider = try context.parameters.require("provider")
+        return try await MockResponder(fleet: fleet).respond(provider: provider, request: request)
+    }
+    router.get("control/providers") { _, _ in
+        MockResponder.json(.ok, try JSONEncoder.sorted.encode(fleet.allProfiles))
+    }
+    router.put("control/providers/{provider}") { request, context in
+        let provider = try context.parameters.require("provider")
+        let body = try await request.body.collect(upTo: 64 * 1024)
+        guard let profile = try? JSONDecoder().decode(MockProfile.self, from: Data(body.readableBytesView)) else {
+            return MockResponder.error(.badRequest, "the body must be a JSON profile, e.g. {\"ttft_ms\": 300, \"wrong_value\": 0.25}")
+        }
+        let problems = profile.problems()
+        guard problems.isEmpty else { return MockResponder.error(.badRequest, problems.joined(separator: "; ")) }
+        fleet.setProfile(provider, profile)
+        return MockResponder.json(.ok, try JSONEncoder.sorted.encode(profile))
+    }
+    return router
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}
+
+struct MockResponder {
+    let fleet: MockFleet
+
+    func respond(provider: String, request: Request) async throws -> Response {
+        guard let profile = fleet.profile(provider) else {
+            return Self.error(.notFound, "no simulated provider \"\(provider)\"; known: \(fleet.allProfiles.keys.sorted().joined(separator: ", "))")
+        }
+        fleet.countRequest(provider)
+        let arrived = ContinuousClock.now
+        let body = try await request.body.collect(upTo: 4 << 20)
+        guard let chat = JSONValue.parse(Data(body.readableBytesView)), chat["messages"]?.arrayValue != nil else {
+            return Self.error(.badRequest, "the body must be a chat completion request with messages")
+        }
+        let stream = chat["stream"] == .bool(true)
+        let fault = profile.fault(drawn: fleet.uniform())
+        switch fault {
+        case .http5xx:
+            return Self.error(.serviceUnavailable, "simulated upstream failure")
+        case .http429:
+            var response = Self.error(.tooManyRequests, "simulated rate limit")
+            response.headers[.retryAfter] = String(Int(profile.retryAfterSeconds.rounded(.up)))
+            return response
+        case .hang:
+            try? await Task.sleep(for: .milliseconds(Int64(profile.hangSeconds * 1_000)))
+            return Self.error(.gatewayTimeout, "simulated hang ended")
+        default:
+            break
+        }
+        var (answer, probe, tools) = MockAnswer.correct(request: chat, cases: fleet.casesByPrompt)
+        if let fault { answer = MockAnswer.apply(fault, to: answer, probe: probe, tools: tools) }
+
+        let jitter = { (value: Double) -> Double in
+            profile.jitter > 0 ? value * (1 + profile.jitter * (2 * self.fleet.uniform() - 1)) : value
+        }
+        let ttft = Duration.microseconds(Int64(max(0, jitter(profile.ttftMs)) * 1_000))
+        let tokenInterval = Duration.microseconds(Int64(1_000_000 / max(0.001, jitter(profile.tokensPerSecond))))
+        let model = chat["model"]?.stringValue ?? "mock"
+        let plan = MockStreamPlan(answer: answer, model: model, truncate: fault == .truncated, paddingBytes: profile.paddingBytes)
+        if stream {
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: ResponseBody { writer in
+                    let first = arrived + ttft
+                    for (index, event) in plan.events.enumerated() {
+                        // Absolute deadlines: pacing errors do not add up over a long answer.
+                        let deadline = first + tokenInterval * max(0, index - plan.leadingEvents)
+                        try await Task.sleep(until: index < plan.leadingEvents ? first : deadline, clock: .continuous)
+                        try await writer.write(ByteBuffer(string: event))
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        try await Task.sleep(until: arrived + ttft + tokenInterval * max(0, plan.tokenCount - 1), clock: .continuous)
+        return Self.json(.ok, Data(plan.completeBody.utf8))
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ data: Data) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let body = JSONValue.object(["error": .object(["message": .string(message), "type": .string("mock_error"), "code": .number(Double(status.code))])])
+        return json(status, Data(body.jsonText.utf8))
+    }
+}

@@ -39,7 +39,7 @@ let package = Package(
             swiftSettings: upcoming),
         .target(
             name: "RankdConfig",
-            dependencies: ["RankdCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["RankdCore", "RankdMock", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming),
         .target(
             name: "RankdStore",
@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "RankdDaemon",
             dependencies: [
-                "RankdCore", "RankdConfig", "RankdStore", "RankdServer",
+                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdProber", "RankdMock",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

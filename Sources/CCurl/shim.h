@@ -35,6 +35,14 @@ static inline CURLcode rankd_curl_setopt_header_function(CURL *handle, rankd_cur
     return curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, callback);
 }
 
+typedef int (*rankd_curl_xferinfo_callback)(void *context, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+
+// Called about once a second (more often while data flows); a non-zero return aborts the
+// transfer: how a cancelled Swift task stops a blocked curl_easy_perform.
+static inline CURLcode rankd_curl_setopt_xferinfo_function(CURL *handle, rankd_curl_xferinfo_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
+}
+
 static inline CURLcode rankd_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

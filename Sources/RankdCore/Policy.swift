@@ -11,6 +11,7 @@ public struct Policy: Hashable, Codable, Sendable {
     public var status: StatusRules
     public var demotion: Demotion
     public var fastPath: FastPath
+    public var probing: Probing
 
     /// Component weights; they need not sum to 1 (they are normalised over present components).
     public struct Weights: Hashable, Codable, Sendable {
@@ -117,6 +118,29 @@ public struct Policy: Hashable, Codable, Sendable {
         public init() {}
     }
 
+    /// The synthetic prober's schedule and limits.
+    public struct Probing: Hashable, Codable, Sendable {
+        /// Seconds between probes of a healthy endpoint. Default 60.
+        public var intervalSeconds = 60.0
+        /// Seconds between probes while an endpoint is suspicious (last probe failed) or demoted. Default 15.
+        public var suspiciousIntervalSeconds = 15.0
+        /// Random spread of each interval, as a fraction (0.1 = ±10%). Default 0.1.
+        public var jitter = 0.1
+        /// Probes in flight at once, across all endpoints. Default 8.
+        public var concurrency = 8
+        /// Probe starts per endpoint per rolling minute, at most. Default 6.
+        public var maxPerMinute = 6
+        /// Estimated spend per endpoint per UTC day (from its prices), after which probing pauses. Default 1 USD.
+        public var dailyBudgetUSD = 1.0
+        /// Whole-request timeout. Default 60 s.
+        public var timeoutSeconds = 60.0
+        public var connectTimeoutSeconds = 5.0
+        /// Responses past this are cut (transport error). Default 1 MiB.
+        public var maxResponseBytes = 1 << 20
+
+        public init() {}
+    }
+
     /// Between epochs: demote within seconds on hard failures.
     public struct FastPath: Hashable, Codable, Sendable {
         /// Hard failures (5xx, timeout, transport error) in a row that demote at once. Default 5.
@@ -134,7 +158,7 @@ public struct Policy: Hashable, Codable, Sendable {
     public init(
         weights: Weights = Weights(), windows: Windows = Windows(), sources: SourceWeights = SourceWeights(),
         priors: Priors = Priors(), reliability: Reliability = Reliability(), status: StatusRules = StatusRules(),
-        demotion: Demotion = Demotion(), fastPath: FastPath = FastPath()
+        demotion: Demotion = Demotion(), fastPath: FastPath = FastPath(), probing: Probing = Probing()
     ) {
         self.weights = weights
         self.windows = windows
@@ -144,6 +168,7 @@ public struct Policy: Hashable, Codable, Sendable {
         self.status = status
         self.demotion = demotion
         self.fastPath = fastPath
+        self.probing = probing
     }
 
     public static let `default` = Policy()
@@ -176,6 +201,9 @@ public struct Policy: Hashable, Codable, Sendable {
         if demotion.baseSeconds > demotion.maxSeconds {
             found.append(
                 ("demotion.base_seconds", "is longer than demotion.max_seconds (\(demotion.maxSeconds)); lower it or raise max_seconds"))
+        }
+        if probing.suspiciousIntervalSeconds > probing.intervalSeconds {
+            found.append(("probing.suspicious_interval_seconds", "is longer than probing.interval_seconds; suspicious endpoints are meant to be probed more often"))
         }
         if sources.probeWeight + sources.liveWeight <= 0 {
             found.append(("sources", "probe_weight and live_weight are both 0; make at least one positive"))

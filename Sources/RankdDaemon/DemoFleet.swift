@@ -1,81 +1,81 @@
 import RankdCore
+import RankdMock
 
-/// The built-in demo: one model served by five simulated providers (one fast provider starts
-/// breaking tool calls after `faultAfterSeconds`) and a second model with three healthy ones.
+/// The built-in demo: five simulated providers of one model behind a local mock provider; the
+/// fastest starts answering a quarter of its tool calls with wrong values (HTTP 200) after
+/// `faultAfterSeconds`, and one is slow enough to be a latency outlier.
 public enum DemoFleet {
-    /// How one simulated provider behaves.
-    public struct Profile: Sendable {
-        public var endpointID: String
-        /// Requests per second of simulated traffic.
-        public var requestsPerSecond: Double
-        public var ttftMilliseconds: Double
-        public var tokensPerSecond: Double
-        /// Share of requests failing before/after the fault starts.
-        public var toolFailureRate: Double
-        public var errorRate: Double
-        public var toolFailureRateAfterFault: Double?
-    }
-
     public static let model = "meta-llama/llama-3.3-70b-instruct"
-    public static let secondModel = "qwen/qwen3-235b-a22b"
+    public static let faultyProvider = "swiftinfer"
+    /// Share of the faulty provider's tool calls that go wrong after the onset.
+    public static let faultRate = 0.25
 
-    public static func profiles() -> [Profile] {
-        [
-            Profile(
-                endpointID: "swiftinfer:\(model)", requestsPerSecond: 6, ttftMilliseconds: 180, tokensPerSecond: 190, toolFailureRate: 0.01,
-                errorRate: 0.005, toolFailureRateAfterFault: 0.35),
-            Profile(
-                endpointID: "steadycloud:\(model)", requestsPerSecond: 5, ttftMilliseconds: 420, tokensPerSecond: 85, toolFailureRate: 0.01,
-                errorRate: 0.005),
-            Profile(
-                endpointID: "budgetgpu:\(model)", requestsPerSecond: 4, ttftMilliseconds: 650, tokensPerSecond: 55, toolFailureRate: 0.02,
-                errorRate: 0.01),
-            Profile(
-                endpointID: "eurohost:\(model)", requestsPerSecond: 3, ttftMilliseconds: 380, tokensPerSecond: 95, toolFailureRate: 0.015,
-                errorRate: 0.005),
-            Profile(
-                endpointID: "slowpoke:\(model)", requestsPerSecond: 3, ttftMilliseconds: 2_600, tokensPerSecond: 30, toolFailureRate: 0.01,
-                errorRate: 0.01),
-            Profile(
-                endpointID: "steadycloud:\(secondModel)", requestsPerSecond: 3, ttftMilliseconds: 500, tokensPerSecond: 70,
-                toolFailureRate: 0.02, errorRate: 0.005),
-            Profile(
-                endpointID: "budgetgpu:\(secondModel)", requestsPerSecond: 3, ttftMilliseconds: 700, tokensPerSecond: 50,
-                toolFailureRate: 0.03, errorRate: 0.01),
-            Profile(
-                endpointID: "eurohost:\(secondModel)", requestsPerSecond: 2, ttftMilliseconds: 450, tokensPerSecond: 80,
-                toolFailureRate: 0.02, errorRate: 0.005),
-        ]
+    struct Provider {
+        var slug: String
+        var ttftMs: Double
+        var tokensPerSecond: Double
+        var quantization: String
+        var promptPrice: Double
+        var completionPrice: Double
+        var region: String
     }
 
-    /// The demo's configuration (no secrets; the admin API is off). Base URLs are placeholders on
-    /// loopback: the demo's traffic is simulated in-process, nothing is sent to them.
-    public static func configurationYAML(listen: String, dataDirectory: String, epochIntervalSeconds: Int) -> String {
-        let providers: [(String, String, String, Double, Double, String)] = [
-            ("swiftinfer", model, "fp8", 0.60, 0.80, "us"), ("steadycloud", model, "bf16", 0.88, 0.88, "us"),
-            ("budgetgpu", model, "int4", 0.12, 0.30, "us"), ("eurohost", model, "fp8", 0.70, 0.90, "eu"),
-            ("slowpoke", model, "fp16", 0.35, 0.40, "us"), ("steadycloud", secondModel, "bf16", 0.22, 0.88, "us"),
-            ("budgetgpu", secondModel, "fp8", 0.13, 0.60, "us"), ("eurohost", secondModel, "fp8", 0.20, 0.80, "eu"),
-        ]
+    static let providers = [
+        Provider(slug: "swiftinfer", ttftMs: 180, tokensPerSecond: 190, quantization: "fp8", promptPrice: 0.60, completionPrice: 0.80, region: "us"),
+        Provider(slug: "steadycloud", ttftMs: 420, tokensPerSecond: 85, quantization: "bf16", promptPrice: 0.88, completionPrice: 0.88, region: "us"),
+        Provider(slug: "budgetgpu", ttftMs: 650, tokensPerSecond: 55, quantization: "int4", promptPrice: 0.12, completionPrice: 0.30, region: "us"),
+        Provider(slug: "eurohost", ttftMs: 380, tokensPerSecond: 95, quantization: "fp8", promptPrice: 0.70, completionPrice: 0.90, region: "eu"),
+        Provider(slug: "slowpoke", ttftMs: 2_600, tokensPerSecond: 30, quantization: "fp16", promptPrice: 0.35, completionPrice: 0.40, region: "us"),
+    ]
+
+    static func profile(_ provider: Provider, faulty: Bool) -> MockProfile {
+        var profile = MockProfile()
+        profile.ttftMs = provider.ttftMs
+        profile.tokensPerSecond = provider.tokensPerSecond
+        profile.jitter = 0.15
+        if faulty { profile.wrongValue = faultRate }
+        return profile
+    }
+
+    public static func scenario(faultAfterSeconds: Double) -> MockScenario {
+        let start = Dictionary(uniqueKeysWithValues: providers.map { ($0.slug, profile($0, faulty: false)) })
+        let faulty = providers.first { $0.slug == faultyProvider }!
+        return MockScenario(providers: start, steps: [.init(atSeconds: faultAfterSeconds, provider: faultyProvider, profile: profile(faulty, faulty: true))])
+    }
+
+    /// The demo's policy: the default, with probes paced for a one-minute story.
+    public static func policy() -> Policy {
+        var policy = Policy.default
+        policy.probing.intervalSeconds = 1
+        policy.probing.suspiciousIntervalSeconds = 0.5
+        policy.probing.maxPerMinute = 120
+        policy.probing.concurrency = 10
+        policy.probing.timeoutSeconds = 10
+        return policy
+    }
+
+    /// The demo's configuration; `mockBaseURL` is the local mock provider (`http://127.0.0.1:PORT`).
+    public static func configurationYAML(listen: String, dataDirectory: String, epochIntervalSeconds: Int, mockBaseURL: String, probesDirectory: String) -> String {
         var yaml = """
             listen: "\(listen)"
             data_dir: "\(dataDirectory)"
             epoch_interval_seconds: \(epochIntervalSeconds)
+            probes_dir: "\(probesDirectory)"
             endpoints:
 
             """
-        for (index, (provider, model, quantization, prompt, completion, region)) in providers.enumerated() {
+        for provider in providers {
             yaml += """
-                  - provider: \(provider)
+                  - provider: \(provider.slug)
                     model: \(model)
-                    base_url: http://127.0.0.1:9\(index)/\(provider)/v1
-                    quantization: \(quantization)
-                    pricing: {prompt_per_million_usd: \(prompt), completion_per_million_usd: \(completion)}
+                    base_url: \(mockBaseURL)/\(provider.slug)/v1
+                    quantization: \(provider.quantization)
+                    pricing: {prompt_per_million_usd: \(provider.promptPrice), completion_per_million_usd: \(provider.completionPrice)}
                     context_length: 131072
                     supported_parameters: [tools, tool_choice, response_format]
-                    data_collection: \(provider == "budgetgpu" ? "allow" : "deny")
-                    zdr: \(provider == "eurohost")
-                    regions: [\(region)]
+                    data_collection: \(provider.slug == "budgetgpu" ? "allow" : "deny")
+                    zdr: \(provider.slug == "eurohost")
+                    regions: [\(provider.region)]
 
                 """
         }

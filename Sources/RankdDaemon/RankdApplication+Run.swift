@@ -6,8 +6,9 @@ import UnixSignals
 extension RankdApplication {
     /// Runs the application until SIGTERM/SIGINT (graceful: the epoch in progress finishes, minute
     /// buckets are flushed, the server drains), or until `stopAfter` has passed.
-    public static func run(_ app: App, logger: Logger, stopAfter: Duration? = nil) async throws {
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+    /// - Parameter alsoRun: services to run beside it (the demo's mock provider), stopped with it.
+    public static func run(_ app: App, logger: Logger, alsoRun: [any Service] = [], stopAfter: Duration? = nil) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = alsoRun.map { .init(service: $0) } + [.init(service: app)]
         if let stopAfter {
             services.append(
                 .init(service: StopAfter(duration: stopAfter, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import RankdConfig
 import RankdCore
+import RankdProber
 import RankdServer
 import ServiceLifecycle
 
@@ -13,10 +14,11 @@ public enum RankdApplication {
 
     /// - Parameters:
     ///   - epochLoop: run the epoch loop (off in router tests, which compute epochs by hand).
+    ///   - probing: run the synthetic prober when probe suites are configured.
     ///   - extraServices: more long-running services to run in the same group (demo traffic, later the prober).
     ///   - onServerRunning: told the bound port once the server listens (useful with port 0).
     public static func build(
-        _ loaded: LoadedConfiguration, clock: any WallClock = SystemClock(), logger: Logger, epochLoop: Bool = true,
+        _ loaded: LoadedConfiguration, clock: any WallClock = SystemClock(), logger: Logger, epochLoop: Bool = true, probing: Bool = true,
         extraServices: @Sendable (Ranker) -> [any Service] = { _ in [] },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> (app: App, ranker: Ranker) {
@@ -34,7 +36,29 @@ public enum RankdApplication {
         if epochLoop {
             app.addServices(EpochService(ranker: ranker, intervalSeconds: configuration.epochIntervalSeconds, logger: logger))
         }
+        if probing && !loaded.probeSuites.isEmpty {
+            app.addServices(makeProber(loaded, ranker: ranker, clock: clock, logger: logger))
+        }
         for service in extraServices(ranker) { app.addServices(service) }
         return (app, ranker)
+    }
+}
+
+extension RankdApplication {
+    /// The prober, feeding the ranker, probing demoted endpoints at the suspicious interval.
+    static func makeProber(_ loaded: LoadedConfiguration, ranker: Ranker, clock: any WallClock, logger: Logger) -> ProbeScheduler {
+        let rule = loaded.policy.probing
+        let runner = ProbeRunner(
+            timeouts: .init(
+                connectMilliseconds: Int(rule.connectTimeoutSeconds * 1_000), totalMilliseconds: Int(rule.timeoutSeconds * 1_000),
+                maxResponseBytes: rule.maxResponseBytes))
+        let holder = ranker.holder
+        return ProbeScheduler(
+            endpoints: loaded.configuration.endpoints, suites: loaded.probeSuites, runner: runner, clock: clock, rule: rule,
+            seed: UInt64(clock.now().secondsSince1970.rounded()), logger: logger,
+            demotedEndpoints: {
+                Set(holder.epoch?.models.flatMap(\.endpoints).filter { $0.status == .demoted }.map(\.endpointID) ?? [])
+            },
+            record: { result in await ranker.record([result.observation]) })
     }
 }

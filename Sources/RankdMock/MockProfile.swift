@@ -25,7 +25,7 @@ public struct MockProfile: Codable, Hashable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case ttftMs = "ttft_ms"
         case tokensPerSecond = "tokens_per_second"
         case jitter
@@ -43,6 +43,7 @@ public struct MockProfile: Codable, Hashable, Sendable {
     }
 
     public init(from decoder: any Decoder) throws {
+        // Unknown keys are reported by the scenario loader and the control route, not here.
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = MockProfile.defaults
         ttftMs = try c.decodeIfPresent(Double.self, forKey: .ttftMs) ?? d.ttftMs
@@ -110,4 +111,8 @@ public struct MockProfile: Codable, Hashable, Sendable {
         if Fault.allCases.map(probability(of:)).reduce(0, +) > 1 { found.append("fault probabilities add up to more than 1") }
         return found
     }
+}
+
+extension MockProfile.CodingKeys {
+    public static var allKeyNames: [String] { allCases.map(\.rawValue) }
 }

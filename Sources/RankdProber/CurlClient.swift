@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import RankdCore
+import Synchronization
 
 /// One chat-completion request, as the prober sends it.
 public struct ChatRequest: Sendable {
@@ -54,20 +55,26 @@ public struct CurlClient: Sendable {
         _ = Self.globalInit
     }
 
+    /// Sends the request. Cancelling the calling task aborts the transfer within about a second
+    /// (the result is then `.failed("cancelled")`).
     public func send(_ request: ChatRequest) async -> ChatExchange {
-        await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: Self.perform(request))
+        let transfer = Transfer(stream: request.stream, cap: request.maxResponseBytes)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let thread = Thread {
+                    continuation.resume(returning: Self.perform(request, transfer: transfer))
+                }
+                thread.name = "rankd-curl"
+                thread.stackSize = 1 << 20
+                thread.start()
             }
-            thread.name = "rankd-curl"
-            thread.stackSize = 1 << 20
-            thread.start()
+        } onCancel: {
+            transfer.cancelled.store(true, ordering: .relaxed)
         }
     }
 
     /// Blocking; call from a thread of its own.
-    static func perform(_ request: ChatRequest) -> ChatExchange {
-        let transfer = Transfer(stream: request.stream, cap: request.maxResponseBytes)
+    static func perform(_ request: ChatRequest, transfer: Transfer) -> ChatExchange {
         guard let handle = curl_easy_init() else {
             return transfer.exchange(.failed("curl_easy_init failed"), httpVersion: 0)
         }
@@ -107,6 +114,12 @@ public struct CurlClient: Sendable {
             return size * count
         }
         rankd_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
+        rankd_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
+        rankd_curl_setopt_xferinfo_function(handle) { pointer, _, _, _, _ in
+            guard let pointer else { return 0 }
+            return Unmanaged<Transfer>.fromOpaque(pointer).takeUnretainedValue().cancelled.load(ordering: .relaxed) ? 1 : 0
+        }
+        rankd_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
 
         let code = request.body.withUnsafeBytes { bytes -> CURLcode in
             rankd_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, bytes.count)
@@ -125,6 +138,8 @@ public struct CurlClient: Sendable {
         case CURLE_OK:
             if !request.stream { transfer.finishComplete() }
             result = .completed(status: status, retryAfterSeconds: transfer.retryAfterSeconds)
+        case CURLE_ABORTED_BY_CALLBACK:
+            result = .failed("cancelled")
         case CURLE_OPERATION_TIMEDOUT:
             result = .timeout
         case CURLE_WRITE_ERROR where transfer.exceededCap, CURLE_FILESIZE_EXCEEDED:
@@ -138,8 +153,10 @@ public struct CurlClient: Sendable {
     }
 }
 
-/// Per-transfer state touched only by the transfer's own thread (curl callbacks run on it).
-final class Transfer {
+/// Per-transfer state. Everything but `cancelled` is touched only by the transfer's own thread
+/// (curl callbacks run on it); `cancelled` is atomic.
+final class Transfer: @unchecked Sendable {
+    let cancelled = Atomic<Bool>(false)
     let stream: Bool
     let cap: Int
     var start: UInt64 = 0

@@ -17,6 +17,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Data directory for state.db and rankings.db; overrides the file's data_dir.")
     var dataDir: String?
 
+    @Flag(inversion: .prefixedNo, help: "Run the synthetic prober (when probes_dir is configured).")
+    var probe = true
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -30,7 +33,7 @@ struct Serve: AsyncParsableCommand {
                 Data("rankd: refusing to start; \(config) has \(errors.problems.count) problem(s):\n\(errors)\n".utf8))
             throw ExitCode(2)
         }
-        let (app, _) = try RankdApplication.build(loaded, logger: logger)
+        let (app, _) = try RankdApplication.build(loaded, logger: logger, probing: probe)
         logger.info("rankd \(Rankd.version) listening", metadata: ["listen": .string(loaded.configuration.listenAddress)])
         try await RankdApplication.run(app, logger: logger)
     }

@@ -15,7 +15,7 @@ import Testing
     @Test(arguments: faults.flatMap { fault in [true, false].map { (fault.0, fault.1, $0) } })
     func faultIsClassified(fault: MockProfile.Fault?, expected: Outcome, stream: Bool) async throws {
         try await withMock(["acme": profile { p in
-            p.hangSeconds = 3
+            p.hangSeconds = 1.5
             switch fault {
             case .http5xx: p.http5xx = 1
             case .http429: p.http429 = 1
@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test func hangIsCutByTheTimeout() async throws {
-        try await withMock(["acme": profile { $0.hang = 1; $0.hangSeconds = 10 }]) { base, _ in
+        try await withMock(["acme": profile { $0.hang = 1; $0.hangSeconds = 2 }]) { base, _ in
             let runner = ProbeRunner(timeouts: .init(totalMilliseconds: 500))
             let started = ContinuousClock.now
             let result = await runner.run(probeCase("order-lookup"), on: endpoint("acme", base: base)) { Timestamp(secondsSince1970: 0) }

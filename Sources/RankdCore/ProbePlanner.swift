@@ -1,0 +1,115 @@
+/// Decides when each endpoint is probed next: every interval (shorter while suspicious), with
+/// jitter, never more than `max_per_minute` starts per endpoint, never before a provider's
+/// Retry-After, and not once its daily budget is spent. Pure: time and randomness come in.
+public struct ProbePlanner: Sendable {
+    public let rule: Policy.Probing
+    private var states: [String: State] = [:]
+    private var generator: SplitMix64
+
+    struct State: Sendable {
+        var nextDue: Timestamp
+        var recentStarts: [Timestamp] = []
+        var inFlight = false
+        var suspicious = false
+        var spentUSD = 0.0
+        var budgetDay: Int64 = 0
+        var nextCase = 0
+    }
+
+    /// Why an endpoint is not probed now (for logs and `rankd probe`).
+    public enum Hold: Hashable, Sendable {
+        case notDue
+        case inFlight
+        case rateCap
+        case budgetSpent
+    }
+
+    /// - Parameter endpointIDs: the enabled endpoints; their first probes are spread over one interval.
+    public init(rule: Policy.Probing, endpointIDs: [String], now: Timestamp, seed: UInt64) {
+        self.rule = rule
+        generator = SplitMix64(seed: seed)
+        let ids = endpointIDs.sorted()
+        for (index, id) in ids.enumerated() {
+            // Staggered start: a fleet does not get probed all in the same second.
+            let offset = ids.count > 1 ? rule.intervalSeconds * Double(index) / Double(ids.count) * 0.25 : 0
+            states[id] = State(nextDue: now.adding(seconds: offset))
+        }
+    }
+
+    /// Endpoints that may start a probe now, most overdue first, at most `limit`.
+    public mutating func takeDue(now: Timestamp, limit: Int) -> [(endpointID: String, caseIndex: Int)] {
+        guard limit > 0 else { return [] }
+        var due: [(String, Timestamp)] = []
+        for (id, state) in states where hold(state, now: now) == nil {
+            due.append((id, state.nextDue))
+        }
+        due.sort { ($0.1, $0.0) < ($1.1, $1.0) }
+        var taken: [(String, Int)] = []
+        for (id, _) in due.prefix(limit) {
+            states[id]!.inFlight = true
+            states[id]!.recentStarts.append(now)
+            taken.append((id, states[id]!.nextCase))
+            states[id]!.nextCase += 1
+        }
+        return taken
+    }
+
+    /// Why `endpointID` would not start now, or nil when it would.
+    public func hold(_ endpointID: String, now: Timestamp) -> Hold? {
+        states[endpointID].flatMap { hold($0, now: now) }
+    }
+
+    private func hold(_ state: State, now: Timestamp) -> Hold? {
+        if state.inFlight { return .inFlight }
+        if now < state.nextDue { return .notDue }
+        if state.recentStarts.filter({ now.seconds(since: $0) < 60 }).count >= rule.maxPerMinute { return .rateCap }
+        if rule.dailyBudgetUSD > 0, state.budgetDay == Self.day(now), state.spentUSD >= rule.dailyBudgetUSD { return .budgetSpent }
+        return nil
+    }
+
+    /// Records a finished probe and schedules the next one.
+    /// - Parameters:
+    ///   - failed: the outcome was not `ok` (the endpoint becomes suspicious).
+    ///   - demoted: the endpoint is demoted in the current epoch (also probed more often, to see recovery).
+    ///   - retryAfterSeconds: the provider asked to wait (429 Retry-After); honoured as a floor.
+    ///   - costUSD: estimated spend of this probe.
+    public mutating func finished(_ endpointID: String, now: Timestamp, failed: Bool, demoted: Bool, retryAfterSeconds: Double?, costUSD: Double) {
+        guard var state = states[endpointID] else { return }
+        state.inFlight = false
+        state.suspicious = failed || demoted
+        let day = Self.day(now)
+        if state.budgetDay != day {
+            state.budgetDay = day
+            state.spentUSD = 0
+        }
+        state.spentUSD += costUSD
+        state.recentStarts.removeAll { now.seconds(since: $0) >= 60 }
+        let base = state.suspicious ? rule.suspiciousIntervalSeconds : rule.intervalSeconds
+        let spread = rule.jitter > 0 ? Double.random(in: -rule.jitter...rule.jitter, using: &generator) : 0
+        var wait = base * (1 + spread)
+        if let retryAfterSeconds { wait = max(wait, retryAfterSeconds) }
+        state.nextDue = now.adding(seconds: wait)
+        states[endpointID] = state
+    }
+
+    /// Marks an endpoint demoted (or not) from the latest epoch, so its next probe comes sooner.
+    public mutating func setDemoted(_ endpointID: String, _ demoted: Bool, now: Timestamp) {
+        guard var state = states[endpointID], demoted, !state.suspicious else { return }
+        state.suspicious = true
+        let sooner = now.adding(seconds: rule.suspiciousIntervalSeconds)
+        if sooner < state.nextDue { state.nextDue = sooner }
+        states[endpointID] = state
+    }
+
+    public func nextDue(_ endpointID: String) -> Timestamp? { states[endpointID]?.nextDue }
+
+    public func spentToday(_ endpointID: String) -> Double { states[endpointID]?.spentUSD ?? 0 }
+
+    static func day(_ time: Timestamp) -> Int64 { Int64((time.secondsSince1970 / 86_400).rounded(.down)) }
+
+    /// Estimated cost of one request: prompt and completion tokens at the endpoint's prices.
+    public static func cost(promptTokens: Int, completionTokens: Int, pricing: Pricing) -> Double {
+        Double(promptTokens) * pricing.promptPerMillionTokensUSD / 1_000_000
+            + Double(completionTokens) * pricing.completionPerMillionTokensUSD / 1_000_000 + pricing.perRequestUSD
+    }
+}

@@ -18,6 +18,14 @@ extension RankdApplication {
     }
 }
 
+extension RankdApplication {
+    /// Runs services until SIGTERM/SIGINT (`rankd mock-provider`).
+    public static func runServices(_ services: [any Service], logger: Logger) async throws {
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
 /// Ends the group gracefully after a fixed time (`rankd demo --duration`).
 struct StopAfter: Service {
     let duration: Duration

@@ -83,15 +83,16 @@ struct MockResponder {
                 body: ResponseBody { writer in
                     let first = arrived + ttft
                     for (index, event) in plan.events.enumerated() {
-                        // Absolute deadlines: pacing errors do not add up over a long answer.
-                        let deadline = first + tokenInterval * max(0, index - plan.leadingEvents)
-                        try await Task.sleep(until: index < plan.leadingEvents ? first : deadline, clock: .continuous)
+                        // Absolute deadlines: pacing errors do not add up over a long answer. Token k
+                        // (0-based, counting a leading tool header) goes out at first + k × interval.
+                        let deadline = first + tokenInterval * max(0, index - plan.leadingEvents + plan.leadingTokens)
+                        try await Task.sleep(until: index < plan.leadingEvents ? first : deadline, tolerance: .zero, clock: .continuous)
                         try await writer.write(ByteBuffer(string: event))
                     }
                     try await writer.finish(nil)
                 })
         }
-        try await Task.sleep(until: arrived + ttft + tokenInterval * max(0, plan.tokenCount - 1), clock: .continuous)
+        try await Task.sleep(until: arrived + ttft + tokenInterval * max(0, plan.tokenCount - 1), tolerance: .zero, clock: .continuous)
         return Self.json(.ok, Data(plan.completeBody.utf8))
     }
 

@@ -7,6 +7,8 @@ struct MockStreamPlan {
     private(set) var events: [String] = []
     /// Events sent together at the first-token time (padding, role and tool header).
     private(set) var leadingEvents = 0
+    /// Leading events that are tokens themselves (the tool-call header, which names the function).
+    private(set) var leadingTokens = 0
     /// Token deltas (what `usage.completion_tokens` reports).
     private(set) var tokenCount = 0
     let completeBody: String
@@ -53,7 +55,8 @@ struct MockStreamPlan {
             message = .object(["role": .string("assistant"), "content": .string(text)])
         }
         // The tool header (with the function name) is the first token; content deltas are tokens.
-        let tokens = tokenEvents.count + (leading.contains { $0.contains("tool_calls") } ? 1 : 0)
+        leadingTokens = leading.contains { $0.contains("tool_calls") } ? 1 : 0
+        let tokens = tokenEvents.count + leadingTokens
         tokenCount = tokens
         if truncate {
             events = leading + tokenEvents.prefix(tokenEvents.count / 2)

@@ -83,6 +83,9 @@ public struct CurlClient: Sendable {
         var headers: UnsafeMutablePointer<curl_slist>?
         headers = curl_slist_append(headers, "Content-Type: application/json")
         headers = curl_slist_append(headers, request.stream ? "Accept: text/event-stream" : "Accept: application/json")
+        // curl sends `Expect: 100-continue` for bodies over 1 KiB and waits for the go-ahead: a
+        // round trip (or a 1 s stall with servers that never answer it) added to every TTFT.
+        headers = curl_slist_append(headers, "Expect:")
         if let key = request.apiKey, !key.isEmpty { headers = curl_slist_append(headers, "Authorization: Bearer \(key)") }
         defer { curl_slist_free_all(headers) }
 

@@ -68,13 +68,12 @@ public struct ChatResponseAssembler: Sendable {
                 let index = call["index"]?.numberValue.map(Int.init) ?? position
                 var current = callsByIndex[index] ?? ToolCall(id: nil, name: "", arguments: "")
                 if let id = call["id"]?.stringValue { current.id = id }
-                if let name = call["function"]?["name"]?.stringValue { current.name += name }
-                if let arguments = call["function"]?["arguments"]?.stringValue {
-                    current.arguments += arguments
-                    if !arguments.isEmpty { tokens += 1 }
-                } else if call["function"]?["name"] != nil {
-                    tokens += 1
-                }
+                let name = call["function"]?["name"]?.stringValue ?? ""
+                let arguments = call["function"]?["arguments"]?.stringValue ?? ""
+                current.name += name
+                current.arguments += arguments
+                // The delta naming the function is output too: it is the first token of a call.
+                if !name.isEmpty || !arguments.isEmpty { tokens += 1 }
                 callsByIndex[index] = current
             }
         }

@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "RankdServerTests",
             dependencies: [
-                "RankdCore", "RankdServer", "RankdDaemon", "RankdConfig", "RankdStore", "RankdTestKit",
+                "RankdCore", "RankdServer", "RankdDaemon", "RankdConfig", "RankdStore", "RankdTestKit", "RankdMock", "RankdProber",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

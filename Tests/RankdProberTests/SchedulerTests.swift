@@ -1,0 +1,40 @@
+import Foundation
+import Logging
+import RankdCore
+import RankdMock
+import RankdProber
+import RankdTestKit
+import Synchronization
+import Testing
+
+struct RealClock: WallClock {
+    func now() -> Timestamp { Timestamp(secondsSince1970: Date().timeIntervalSince1970) }
+}
+
+/// The probe loop against the mock over real libcurl.
+@Suite struct SchedulerTests {
+    @Test func retryAfterIsHonouredWhileHealthyPeersKeepTheirPace() async throws {
+        try await withMock(["limited": profile { $0.http429 = 1; $0.retryAfterSeconds = 30 }, "healthy": profile()]) { base, fleet in
+            var rule = Policy.Probing()
+            rule.intervalSeconds = 0.2
+            rule.suspiciousIntervalSeconds = 0.2
+            rule.jitter = 0
+            rule.maxPerMinute = 1_000
+            let recorded = Mutex<[Outcome]>([])
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let scheduler = ProbeScheduler(
+                endpoints: [endpoint("limited", base: base), endpoint("healthy", base: base)], suites: [shippedSuite], runner: ProbeRunner(),
+                clock: RealClock(), rule: rule, seed: 1, logger: logger, tick: .milliseconds(20),
+                record: { result in recorded.withLock { $0.append(result.verdict.outcome) } })
+            let task = Task { try await scheduler.run() }
+            try await Task.sleep(for: .seconds(2))
+            task.cancel()
+            _ = try? await task.value
+            let served = fleet.requestsServed
+            #expect(served["limited"] == 1, "a 429 with Retry-After 30 s must hold further probes: \(served)")
+            #expect((served["healthy"] ?? 0) >= 5, "the healthy peer kept its 0.2 s pace: \(served)")
+            #expect(recorded.withLock { $0.contains(.http429) })
+        }
+    }
+}

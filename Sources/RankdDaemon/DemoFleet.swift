@@ -46,9 +46,9 @@ public enum DemoFleet {
     /// The demo's policy: the default, with probes paced for a one-minute story.
     public static func policy() -> Policy {
         var policy = Policy.default
-        policy.probing.intervalSeconds = 1
-        policy.probing.suspiciousIntervalSeconds = 0.5
-        policy.probing.maxPerMinute = 120
+        policy.probing.intervalSeconds = 0.5
+        policy.probing.suspiciousIntervalSeconds = 0.25
+        policy.probing.maxPerMinute = 240
         policy.probing.concurrency = 10
         policy.probing.timeoutSeconds = 10
         return policy

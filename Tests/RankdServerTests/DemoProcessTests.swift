@@ -1,0 +1,45 @@
+import Foundation
+import RankdStore
+import RankdTestKit
+import Testing
+
+/// `rankd demo` as a user runs it: the faulty provider (25% wrong tool-call values, HTTP 200) must
+/// be demoted within 3 epochs of the onset, and `rankd rankings` must show why.
+@Suite struct DemoProcessTests {
+    @Test func faultyProviderIsDemotedWithinThreeEpochs() async throws {
+        let binary = RepositoryFiles.rankdExecutable
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build rankd first (swift build --build-tests)")
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let epochSeconds = 10.0
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.currentDirectoryURL = URL(fileURLWithPath: RepositoryFiles.root)
+        process.arguments = [
+            "demo", "--listen", "127.0.0.1:0", "--data-dir", dir.path, "--fault-after", "15", "--duration", "50",
+            "--epoch-interval", String(Int(epochSeconds)), "--log-level", "warning",
+        ]
+        let outputPath = dir.file("demo.out")
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let started = ContinuousClock.now
+        while process.isRunning && ContinuousClock.now - started < .seconds(90) { try await Task.sleep(for: .milliseconds(200)) }
+        if process.isRunning { process.terminate() }
+        let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "\(printed.suffix(2_000))")
+
+        let line = try #require(printed.split(separator: "\n").first { $0.hasPrefix("-> swiftinfer demoted") }, "no demotion line in:\n\(printed.suffix(3_000))")
+        let seconds = try #require(Double(line.split(separator: " ")[3]))
+        print("demo: swiftinfer demoted \(seconds) s after the fault started (epochs every \(Int(epochSeconds)) s)")
+        #expect(seconds <= 3 * epochSeconds)
+        #expect(line.contains("tool_call_failure_outlier"))
+
+        let rows = try PublishedReader.currentRankings(path: dir.file("rankings.db"), model: "meta-llama/llama-3.3-70b-instruct")
+        let faulty = try #require(rows.first { $0.provider == "swiftinfer" })
+        #expect(faulty.status == "demoted")
+        #expect(faulty.reasons.contains("tool_call_failure_outlier"))
+        #expect(rows.last { $0.status != "demoted" }.map { $0.rank < faulty.rank } ?? false, "demoted after every healthy endpoint")
+    }
+}

@@ -113,15 +113,21 @@ public enum PolicyLoader {
         fast.finish()
 
         let probing = fields.fields("probing")
-        policy.probing.intervalSeconds = probing.double("interval_seconds", default: policy.probing.intervalSeconds, range: 0.1...86_400, unit: "seconds")
-        policy.probing.suspiciousIntervalSeconds = probing.double("suspicious_interval_seconds", default: policy.probing.suspiciousIntervalSeconds, range: 0.1...86_400, unit: "seconds")
+        policy.probing.intervalSeconds = probing.double(
+            "interval_seconds", default: policy.probing.intervalSeconds, range: 0.1...86_400, unit: "seconds")
+        policy.probing.suspiciousIntervalSeconds = probing.double(
+            "suspicious_interval_seconds", default: policy.probing.suspiciousIntervalSeconds, range: 0.1...86_400, unit: "seconds")
         policy.probing.jitter = probing.double("jitter", default: policy.probing.jitter, range: 0...0.9)
         policy.probing.concurrency = probing.int("concurrency", default: policy.probing.concurrency, range: 1...1_000)
         policy.probing.maxPerMinute = probing.int("max_per_minute", default: policy.probing.maxPerMinute, range: 1...6_000)
-        policy.probing.dailyBudgetUSD = probing.double("daily_budget_usd", default: policy.probing.dailyBudgetUSD, range: 0...1_000_000, unit: "USD")
-        policy.probing.timeoutSeconds = probing.double("timeout_seconds", default: policy.probing.timeoutSeconds, range: 0.1...600, unit: "seconds")
-        policy.probing.connectTimeoutSeconds = probing.double("connect_timeout_seconds", default: policy.probing.connectTimeoutSeconds, range: 0.1...60, unit: "seconds")
-        policy.probing.maxResponseBytes = probing.int("max_response_bytes", default: policy.probing.maxResponseBytes, range: 1_024...(256 << 20), unit: "bytes")
+        policy.probing.dailyBudgetUSD = probing.double(
+            "daily_budget_usd", default: policy.probing.dailyBudgetUSD, range: 0...1_000_000, unit: "USD")
+        policy.probing.timeoutSeconds = probing.double(
+            "timeout_seconds", default: policy.probing.timeoutSeconds, range: 0.1...600, unit: "seconds")
+        policy.probing.connectTimeoutSeconds = probing.double(
+            "connect_timeout_seconds", default: policy.probing.connectTimeoutSeconds, range: 0.1...60, unit: "seconds")
+        policy.probing.maxResponseBytes = probing.int(
+            "max_response_bytes", default: policy.probing.maxResponseBytes, range: 1_024...(256 << 20), unit: "bytes")
         probing.finish()
         fields.finish()
 

@@ -9,7 +9,8 @@ public enum ProbeSuiteLoader {
 
     public static func loadDirectory(_ directory: String, problems: ProblemList) -> [ProbeSuite] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            problems.add(ConfigProblem(file: directory, path: "probes_dir", message: "is not a readable folder; create it or remove probes_dir"))
+            problems.add(
+                ConfigProblem(file: directory, path: "probes_dir", message: "is not a readable folder; create it or remove probes_dir"))
             return []
         }
         return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().compactMap { name in
@@ -64,8 +65,11 @@ public enum ProbeSuiteLoader {
             let toolNames = entry.stringList("tools", default: [])
             var caseTools: [ToolDefinition] = []
             for (offset, toolName) in toolNames.enumerated() {
-                if let tool = tools[toolName] { caseTools.append(tool) } else {
-                    entry.reportKey("tools", suffix: "[\(offset)]", "\"\(toolName)\" is not defined under tools:; define it or fix the name")
+                if let tool = tools[toolName] {
+                    caseTools.append(tool)
+                } else {
+                    entry.reportKey(
+                        "tools", suffix: "[\(offset)]", "\"\(toolName)\" is not defined under tools:; define it or fix the name")
                 }
             }
             let choiceText = entry.string("tool_choice") ?? "auto"
@@ -84,7 +88,10 @@ public enum ProbeSuiteLoader {
             let maxTokens = entry.int("max_tokens", default: 256, range: 1...32_768)
             let expectation = readExpectation(entry.fields("expect"), tools: caseTools)
             entry.finish()
-            cases.append(ProbeCase(id: id, messages: messages, tools: caseTools, toolChoice: choice, stream: stream, maxTokens: maxTokens, expectation: expectation))
+            cases.append(
+                ProbeCase(
+                    id: id, messages: messages, tools: caseTools, toolChoice: choice, stream: stream, maxTokens: maxTokens,
+                    expectation: expectation))
         }
         if cases.isEmpty { fields.report("cases", nil, "lists no cases; add at least one") }
         fields.finish()
@@ -129,7 +136,9 @@ public enum ProbeSuiteLoader {
             for (key, value) in mapping {
                 let name = key.string ?? "\(key)"
                 if properties[name] == nil {
-                    expect.report("\(expect.keyPath("arguments")).\(name)", value, "is not a parameter of \(tool); its parameters: \(properties.keys.sorted().joined(separator: ", "))")
+                    expect.report(
+                        "\(expect.keyPath("arguments")).\(name)", value,
+                        "is not a parameter of \(tool); its parameters: \(properties.keys.sorted().joined(separator: ", "))")
                 }
                 arguments[name] = matcher(value, path: "\(expect.keyPath("arguments")).\(name)", expect: expect)
             }

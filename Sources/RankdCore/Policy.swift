@@ -203,7 +203,11 @@ public struct Policy: Hashable, Codable, Sendable {
                 ("demotion.base_seconds", "is longer than demotion.max_seconds (\(demotion.maxSeconds)); lower it or raise max_seconds"))
         }
         if probing.suspiciousIntervalSeconds > probing.intervalSeconds {
-            found.append(("probing.suspicious_interval_seconds", "is longer than probing.interval_seconds; suspicious endpoints are meant to be probed more often"))
+            found.append(
+                (
+                    "probing.suspicious_interval_seconds",
+                    "is longer than probing.interval_seconds; suspicious endpoints are meant to be probed more often"
+                ))
         }
         if sources.probeWeight + sources.liveWeight <= 0 {
             found.append(("sources", "probe_weight and live_weight are both 0; make at least one positive"))

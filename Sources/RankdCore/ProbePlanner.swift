@@ -73,7 +73,9 @@ public struct ProbePlanner: Sendable {
     ///   - demoted: the endpoint is demoted in the current epoch (also probed more often, to see recovery).
     ///   - retryAfterSeconds: the provider asked to wait (429 Retry-After); honoured as a floor.
     ///   - costUSD: estimated spend of this probe.
-    public mutating func finished(_ endpointID: String, now: Timestamp, failed: Bool, demoted: Bool, retryAfterSeconds: Double?, costUSD: Double) {
+    public mutating func finished(
+        _ endpointID: String, now: Timestamp, failed: Bool, demoted: Bool, retryAfterSeconds: Double?, costUSD: Double
+    ) {
         guard var state = states[endpointID] else { return }
         state.inFlight = false
         state.suspicious = failed || demoted

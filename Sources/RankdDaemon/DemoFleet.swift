@@ -21,11 +21,20 @@ public enum DemoFleet {
     }
 
     static let providers = [
-        Provider(slug: "swiftinfer", ttftMs: 180, tokensPerSecond: 190, quantization: "fp8", promptPrice: 0.60, completionPrice: 0.80, region: "us"),
-        Provider(slug: "steadycloud", ttftMs: 420, tokensPerSecond: 85, quantization: "bf16", promptPrice: 0.88, completionPrice: 0.88, region: "us"),
-        Provider(slug: "budgetgpu", ttftMs: 650, tokensPerSecond: 55, quantization: "int4", promptPrice: 0.12, completionPrice: 0.30, region: "us"),
-        Provider(slug: "eurohost", ttftMs: 380, tokensPerSecond: 95, quantization: "fp8", promptPrice: 0.70, completionPrice: 0.90, region: "eu"),
-        Provider(slug: "slowpoke", ttftMs: 2_600, tokensPerSecond: 30, quantization: "fp16", promptPrice: 0.35, completionPrice: 0.40, region: "us"),
+        Provider(
+            slug: "swiftinfer", ttftMs: 180, tokensPerSecond: 190, quantization: "fp8", promptPrice: 0.60, completionPrice: 0.80,
+            region: "us"),
+        Provider(
+            slug: "steadycloud", ttftMs: 420, tokensPerSecond: 85, quantization: "bf16", promptPrice: 0.88, completionPrice: 0.88,
+            region: "us"),
+        Provider(
+            slug: "budgetgpu", ttftMs: 650, tokensPerSecond: 55, quantization: "int4", promptPrice: 0.12, completionPrice: 0.30,
+            region: "us"),
+        Provider(
+            slug: "eurohost", ttftMs: 380, tokensPerSecond: 95, quantization: "fp8", promptPrice: 0.70, completionPrice: 0.90, region: "eu"),
+        Provider(
+            slug: "slowpoke", ttftMs: 2_600, tokensPerSecond: 30, quantization: "fp16", promptPrice: 0.35, completionPrice: 0.40,
+            region: "us"),
     ]
 
     static func profile(_ provider: Provider, faulty: Bool) -> MockProfile {
@@ -40,7 +49,9 @@ public enum DemoFleet {
     public static func scenario(faultAfterSeconds: Double) -> MockScenario {
         let start = Dictionary(uniqueKeysWithValues: providers.map { ($0.slug, profile($0, faulty: false)) })
         let faulty = providers.first { $0.slug == faultyProvider }!
-        return MockScenario(providers: start, steps: [.init(atSeconds: faultAfterSeconds, provider: faultyProvider, profile: profile(faulty, faulty: true))])
+        return MockScenario(
+            providers: start, steps: [.init(atSeconds: faultAfterSeconds, provider: faultyProvider, profile: profile(faulty, faulty: true))]
+        )
     }
 
     /// The demo's policy: the default, with probes paced for a one-minute story.
@@ -55,7 +66,9 @@ public enum DemoFleet {
     }
 
     /// The demo's configuration; `mockBaseURL` is the local mock provider (`http://127.0.0.1:PORT`).
-    public static func configurationYAML(listen: String, dataDirectory: String, epochIntervalSeconds: Int, mockBaseURL: String, probesDirectory: String) -> String {
+    public static func configurationYAML(
+        listen: String, dataDirectory: String, epochIntervalSeconds: Int, mockBaseURL: String, probesDirectory: String
+    ) -> String {
         var yaml = """
             listen: "\(listen)"
             data_dir: "\(dataDirectory)"

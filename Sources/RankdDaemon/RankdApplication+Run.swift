@@ -21,7 +21,9 @@ extension RankdApplication {
 extension RankdApplication {
     /// Runs services until SIGTERM/SIGINT (`rankd mock-provider`).
     public static func runServices(_ services: [any Service], logger: Logger) async throws {
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

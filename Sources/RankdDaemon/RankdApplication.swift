@@ -48,10 +48,7 @@ extension RankdApplication {
     /// The prober, feeding the ranker, probing demoted endpoints at the suspicious interval.
     static func makeProber(_ loaded: LoadedConfiguration, ranker: Ranker, clock: any WallClock, logger: Logger) -> ProbeScheduler {
         let rule = loaded.policy.probing
-        let runner = ProbeRunner(
-            timeouts: .init(
-                connectMilliseconds: Int(rule.connectTimeoutSeconds * 1_000), totalMilliseconds: Int(rule.timeoutSeconds * 1_000),
-                maxResponseBytes: rule.maxResponseBytes))
+        let runner = ProbeRunner(rule: rule)
         let holder = ranker.holder
         return ProbeScheduler(
             endpoints: loaded.configuration.endpoints, suites: loaded.probeSuites, runner: runner, clock: clock, rule: rule,

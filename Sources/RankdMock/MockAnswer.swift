@@ -7,10 +7,13 @@ public enum MockAnswer: Hashable, Sendable {
     case text(String)
 
     /// The correct answer to a chat request.
-    static func correct(request: JSONValue, cases: [String: ProbeCase]) -> (answer: MockAnswer, probe: ProbeCase?, tools: [ToolDefinition]) {
+    static func correct(request: JSONValue, cases: [String: ProbeCase]) -> (answer: MockAnswer, probe: ProbeCase?, tools: [ToolDefinition])
+    {
         let tools = (request["tools"]?.arrayValue ?? []).compactMap { tool -> ToolDefinition? in
             guard let name = tool["function"]?["name"]?.stringValue else { return nil }
-            return ToolDefinition(name: name, description: tool["function"]?["description"]?.stringValue ?? "", parameters: tool["function"]?["parameters"] ?? .object([:]))
+            return ToolDefinition(
+                name: name, description: tool["function"]?["description"]?.stringValue ?? "",
+                parameters: tool["function"]?["parameters"] ?? .object([:]))
         }
         let prompt = (request["messages"]?.arrayValue ?? []).last { $0["role"]?.stringValue == "user" }?["content"]?.stringValue ?? ""
         if let probe = cases[prompt] {
@@ -26,7 +29,9 @@ public enum MockAnswer: Hashable, Sendable {
             }
         }
         let choice = request["tool_choice"]
-        guard !tools.isEmpty, choice?.stringValue != "none" else { return (.text("This is a simulated answer from rankd's mock provider."), nil, tools) }
+        guard !tools.isEmpty, choice?.stringValue != "none" else {
+            return (.text("This is a simulated answer from rankd's mock provider."), nil, tools)
+        }
         let forced = choice?["function"]?["name"]?.stringValue
         let tool = tools.first { $0.name == forced } ?? tools[0]
         return (.toolCall(name: tool.name, arguments: synthesize(schema: tool.parameters).jsonText), nil, tools)
@@ -132,14 +137,15 @@ public enum MockAnswer: Hashable, Sendable {
         switch value {
         case .number(let number): return [.number(number + 1), .number(number - 1), .number(number * 2)]
         case .string(let text):
-            let shifted = String(text.unicodeScalars.map { scalar -> Character in
-                switch scalar.value {
-                case 48...57: Character(Unicode.Scalar(48 + (scalar.value - 48 + 1) % 10)!)
-                case 65...90: Character(Unicode.Scalar(65 + (scalar.value - 65 + 1) % 26)!)
-                case 97...122: Character(Unicode.Scalar(97 + (scalar.value - 97 + 1) % 26)!)
-                default: Character(scalar)
-                }
-            })
+            let shifted = String(
+                text.unicodeScalars.map { scalar -> Character in
+                    switch scalar.value {
+                    case 48...57: Character(Unicode.Scalar(48 + (scalar.value - 48 + 1) % 10)!)
+                    case 65...90: Character(Unicode.Scalar(65 + (scalar.value - 65 + 1) % 26)!)
+                    case 97...122: Character(Unicode.Scalar(97 + (scalar.value - 97 + 1) % 26)!)
+                    default: Character(scalar)
+                    }
+                })
             return [.string(shifted), .string("wrong-\(text)")]
         case .array: return [.array([])]
         case .object(let object):

@@ -44,7 +44,8 @@ struct MockResponder {
 
     func respond(provider: String, request: Request) async throws -> Response {
         guard let profile = fleet.profile(provider) else {
-            return Self.error(.notFound, "no simulated provider \"\(provider)\"; known: \(fleet.allProfiles.keys.sorted().joined(separator: ", "))")
+            return Self.error(
+                .notFound, "no simulated provider \"\(provider)\"; known: \(fleet.allProfiles.keys.sorted().joined(separator: ", "))")
         }
         fleet.countRequest(provider)
         let arrived = ContinuousClock.now
@@ -101,7 +102,9 @@ struct MockResponder {
     }
 
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = JSONValue.object(["error": .object(["message": .string(message), "type": .string("mock_error"), "code": .number(Double(status.code))])])
+        let body = JSONValue.object([
+            "error": .object(["message": .string(message), "type": .string("mock_error"), "code": .number(Double(status.code))])
+        ])
         return json(status, Data(body.jsonText.utf8))
     }
 }

@@ -40,9 +40,12 @@ public struct MockScenarioService: Service {
         let start = ContinuousClock.now
         for step in steps {
             let deadline = start + .milliseconds(Int64(step.atSeconds * 1_000))
-            guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(until: deadline, clock: .continuous) })) != nil else { return }
+            guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(until: deadline, clock: .continuous) })) != nil else {
+                return
+            }
             fleet.setProfile(step.provider, step.profile)
-            logger.notice("mock scenario step", metadata: ["provider": .string(step.provider), "at_seconds": .stringConvertible(step.atSeconds)])
+            logger.notice(
+                "mock scenario step", metadata: ["provider": .string(step.provider), "at_seconds": .stringConvertible(step.atSeconds)])
         }
         // Stay up until shutdown, so a finished schedule does not end the group.
         try? await gracefulShutdown()

@@ -31,22 +31,27 @@ struct MockStreamPlan {
         case .toolCall(let name, let arguments):
             let header: JSONValue = .object([
                 "role": .string("assistant"),
-                "tool_calls": .array([.object([
-                    "index": .number(0), "id": .string("call_mock_1"), "type": .string("function"),
-                    "function": .object(["name": .string(name), "arguments": .string("")]),
-                ])]),
+                "tool_calls": .array([
+                    .object([
+                        "index": .number(0), "id": .string("call_mock_1"), "type": .string("function"),
+                        "function": .object(["name": .string(name), "arguments": .string("")]),
+                    ])
+                ]),
             ])
             leading.append(chunk(header))
             tokenEvents = Self.pieces(arguments, size: 4).map { piece in
-                chunk(.object(["tool_calls": .array([.object(["index": .number(0), "function": .object(["arguments": .string(piece)])])])]))
+                chunk(
+                    .object(["tool_calls": .array([.object(["index": .number(0), "function": .object(["arguments": .string(piece)])])])]))
             }
             finishReason = "tool_calls"
             message = .object([
                 "role": .string("assistant"), "content": .null,
-                "tool_calls": .array([.object([
-                    "id": .string("call_mock_1"), "type": .string("function"),
-                    "function": .object(["name": .string(name), "arguments": .string(arguments)]),
-                ])]),
+                "tool_calls": .array([
+                    .object([
+                        "id": .string("call_mock_1"), "type": .string("function"),
+                        "function": .object(["name": .string(name), "arguments": .string(arguments)]),
+                    ])
+                ]),
             ])
         case .text(let text):
             leading.append(chunk(.object(["role": .string("assistant"), "content": .string("")])))
@@ -61,15 +66,23 @@ struct MockStreamPlan {
         if truncate {
             events = leading + tokenEvents.prefix(tokenEvents.count / 2)
         } else {
-            let usage: JSONValue = .object(["prompt_tokens": .number(64), "completion_tokens": .number(Double(tokens)), "total_tokens": .number(Double(64 + tokens))])
-            let usageEvent: JSONValue = .object(["id": .string(id), "object": .string("chat.completion.chunk"), "model": .string(model), "choices": .array([]), "usage": usage])
-            events = leading + tokenEvents + [chunk(.object([:]), finish: finishReason), "data: \(usageEvent.jsonText)\n\n", "data: [DONE]\n\n"]
+            let usage: JSONValue = .object([
+                "prompt_tokens": .number(64), "completion_tokens": .number(Double(tokens)), "total_tokens": .number(Double(64 + tokens)),
+            ])
+            let usageEvent: JSONValue = .object([
+                "id": .string(id), "object": .string("chat.completion.chunk"), "model": .string(model), "choices": .array([]),
+                "usage": usage,
+            ])
+            events =
+                leading + tokenEvents + [chunk(.object([:]), finish: finishReason), "data: \(usageEvent.jsonText)\n\n", "data: [DONE]\n\n"]
         }
         leadingEvents = leading.count
         let body: JSONValue = .object([
             "id": .string(id), "object": .string("chat.completion"), "model": .string(model),
             "choices": .array([.object(["index": .number(0), "message": message, "finish_reason": .string(finishReason)])]),
-            "usage": .object(["prompt_tokens": .number(64), "completion_tokens": .number(Double(tokens)), "total_tokens": .number(Double(64 + tokens))]),
+            "usage": .object([
+                "prompt_tokens": .number(64), "completion_tokens": .number(Double(tokens)), "total_tokens": .number(Double(64 + tokens)),
+            ]),
         ])
         let text = body.jsonText + String(repeating: " ", count: paddingBytes)
         completeBody = truncate ? String(text.prefix(text.count / 2)) : text

@@ -147,7 +147,8 @@ public struct CurlClient: Sendable {
             result = .timeout
         case CURLE_WRITE_ERROR where transfer.exceededCap, CURLE_FILESIZE_EXCEEDED:
             result = .tooLarge(limitBytes: request.maxResponseBytes)
-        case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_HTTP2_STREAM, CURLE_HTTP2, CURLE_GOT_NOTHING where status > 0 || transfer.receivedBytes > 0:
+        case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_HTTP2_STREAM, CURLE_HTTP2,
+            CURLE_GOT_NOTHING where status > 0 || transfer.receivedBytes > 0:
             result = .cutOff(status: status)
         default:
             result = .failed(String(cString: curl_easy_strerror(code)))

@@ -20,6 +20,14 @@ public struct ProbeRunner: Sendable {
         }
     }
 
+    /// A runner with the policy's timeouts and size cap.
+    public init(rule: Policy.Probing) {
+        self.init(
+            timeouts: Timeouts(
+                connectMilliseconds: Int(rule.connectTimeoutSeconds * 1_000), totalMilliseconds: Int(rule.timeoutSeconds * 1_000),
+                maxResponseBytes: rule.maxResponseBytes))
+    }
+
     /// One finished probe: the observation for the ranker, the verdict and the raw exchange.
     public struct Result: Sendable {
         public var observation: Observation

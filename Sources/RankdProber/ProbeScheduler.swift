@@ -46,7 +46,8 @@ public struct ProbeScheduler: Service {
             return
         }
         let state = SchedulerState(ProbePlanner(rule: rule, endpointIDs: Array(endpoints.keys), now: clock.now(), seed: seed))
-        logger.info("prober started", metadata: ["endpoints": .stringConvertible(endpoints.count), "cases": .stringConvertible(cases.count)])
+        logger.info(
+            "prober started", metadata: ["endpoints": .stringConvertible(endpoints.count), "cases": .stringConvertible(cases.count)])
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let now = clock.now()

@@ -36,12 +36,15 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard parseListenAddress(listen) != nil else { throw ValidationError("--listen \(listen) is not HOST:PORT; write it like 127.0.0.1:8080") }
+        guard parseListenAddress(listen) != nil else {
+            throw ValidationError("--listen \(listen) is not HOST:PORT; write it like 127.0.0.1:8080")
+        }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive seconds") }
         guard (5...3_600).contains(epochInterval) else { throw ValidationError("--epoch-interval must be 5...3600 seconds") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: probes, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("--probes \(probes) is not a folder; run from the rankd repository or pass --probes PATH/TO/scoring/probes")
+            throw ValidationError(
+                "--probes \(probes) is not a folder; run from the rankd repository or pass --probes PATH/TO/scoring/probes")
         }
     }
 
@@ -52,10 +55,12 @@ struct Demo: AsyncParsableCommand {
         let mockBase = "http://127.0.0.1:\(mockPort)"
         let probesPath = URL(fileURLWithPath: probes).standardizedFileURL.path
         let yaml = DemoFleet.configurationYAML(
-            listen: listen, dataDirectory: directory, epochIntervalSeconds: epochInterval, mockBaseURL: mockBase, probesDirectory: probesPath)
+            listen: listen, dataDirectory: directory, epochIntervalSeconds: epochInterval, mockBaseURL: mockBase,
+            probesDirectory: probesPath)
         var loaded: LoadedConfiguration
         do {
-            loaded = try ConfigurationLoader.load(yaml: yaml, file: "demo", baseDirectory: FileManager.default.currentDirectoryPath, environment: [:])
+            loaded = try ConfigurationLoader.load(
+                yaml: yaml, file: "demo", baseDirectory: FileManager.default.currentDirectoryPath, environment: [:])
         } catch let errors as ConfigurationErrors {
             print("rankd demo: \(errors)")
             throw ExitCode(2)
@@ -66,12 +71,17 @@ struct Demo: AsyncParsableCommand {
         let fleet = MockFleet(profiles: scenario.providers, suites: loaded.probeSuites)
         var mockLogger = logger
         mockLogger.logLevel = max(logger.logLevel, .warning)
-        let mock = Application(router: buildMockRouter(fleet: fleet), configuration: .init(address: .hostname("127.0.0.1", port: mockPort), serverName: "rankd-mock"), logger: mockLogger)
+        let mock = Application(
+            router: buildMockRouter(fleet: fleet),
+            configuration: .init(address: .hostname("127.0.0.1", port: mockPort), serverName: "rankd-mock"), logger: mockLogger)
         let faultAfter = self.faultAfter
-        let (app, _) = try RankdApplication.build(loaded, logger: logger, extraServices: { ranker in
-            [DemoReporter(ranker: ranker, faultAfterSeconds: faultAfter)]
-        })
-        print("""
+        let (app, _) = try RankdApplication.build(
+            loaded, logger: logger,
+            extraServices: { ranker in
+                [DemoReporter(ranker: ranker, faultAfterSeconds: faultAfter)]
+            })
+        print(
+            """
             rankd demo: 5 simulated providers of \(DemoFleet.model), served by a local mock provider at \(mockBase),
             probed over HTTP with \(loaded.probeSuites.map(\.cases.count).reduce(0, +)) tool-calling cases. At \(Int(faultAfter)) s \(DemoFleet.faultyProvider), the fastest,
             starts answering \(Int(DemoFleet.faultRate * 100))% of tool calls with wrong values (HTTP 200): watch it fall to the back.
@@ -110,7 +120,9 @@ struct DemoReporter: Service {
                     faulty.reasons.contains(ReasonCode.toolCallFailureOutlier)
                 {
                     reported = true
-                    print("-> \(DemoFleet.faultyProvider) demoted \(String(format: "%.1f", seconds - faultAfterSeconds)) s after the fault started (\(faulty.reasons.joined(separator: ",")))")
+                    print(
+                        "-> \(DemoFleet.faultyProvider) demoted \(String(format: "%.1f", seconds - faultAfterSeconds)) s after the fault started (\(faulty.reasons.joined(separator: ",")))"
+                    )
                 }
                 print("")
                 fflush(nil)

@@ -36,8 +36,10 @@ struct MockProviderCommand: AsyncParsableCommand {
         guard let address = parseListenAddress(listen) else { throw ValidationError("--listen \(listen) is not HOST:PORT") }
         let loadedScenario: MockScenario
         do {
-            loadedScenario = try scenario.map(MockScenarioLoader.load(path:))
-                ?? MockScenario(providers: Dictionary(uniqueKeysWithValues: providers.split(separator: ",").map { (String($0), MockProfile()) }))
+            loadedScenario =
+                try scenario.map(MockScenarioLoader.load(path:))
+                ?? MockScenario(
+                    providers: Dictionary(uniqueKeysWithValues: providers.split(separator: ",").map { (String($0), MockProfile()) }))
         } catch let errors as ConfigurationErrors {
             print("rankd mock-provider: \(errors.problems.count) problem(s):\n\(errors)")
             throw ExitCode(2)
@@ -53,13 +55,15 @@ struct MockProviderCommand: AsyncParsableCommand {
         }
         let fleet = MockFleet(profiles: loadedScenario.providers, suites: suites, seed: seed)
         let app = Application(
-            router: buildMockRouter(fleet: fleet), configuration: .init(address: .hostname(address.host, port: address.port), serverName: "rankd-mock"),
+            router: buildMockRouter(fleet: fleet),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "rankd-mock"),
             logger: logger)
         for provider in loadedScenario.providers.keys.sorted() {
             print("http://\(listen)/\(provider)/v1/chat/completions")
         }
         print("control: GET/PUT http://\(listen)/control/providers[/NAME]")
         fflush(nil)
-        try await RankdApplication.runServices([app, MockScenarioService(fleet: fleet, steps: loadedScenario.steps, logger: logger)], logger: logger)
+        try await RankdApplication.runServices(
+            [app, MockScenarioService(fleet: fleet, steps: loadedScenario.steps, logger: logger)], logger: logger)
     }
 }

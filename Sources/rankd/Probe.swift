@@ -36,14 +36,12 @@ struct Probe: AsyncParsableCommand {
         if let endpoint {
             endpoints = endpoints.filter { $0.id == endpoint }
             guard !endpoints.isEmpty else {
-                throw ValidationError("no enabled endpoint \"\(endpoint)\"; known: \(loaded.configuration.endpoints.map(\.id).joined(separator: ", "))")
+                throw ValidationError(
+                    "no enabled endpoint \"\(endpoint)\"; known: \(loaded.configuration.endpoints.map(\.id).joined(separator: ", "))")
             }
         }
         let rule = loaded.policy.probing
-        let runner = ProbeRunner(
-            timeouts: .init(
-                connectMilliseconds: Int(rule.connectTimeoutSeconds * 1_000), totalMilliseconds: Int(rule.timeoutSeconds * 1_000),
-                maxResponseBytes: rule.maxResponseBytes))
+        let runner = ProbeRunner(rule: rule)
         var anyFailed = false
         for endpoint in endpoints {
             let results = await withTaskGroup(of: ProbeRunner.Result.self) { group in

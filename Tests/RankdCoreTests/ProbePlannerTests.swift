@@ -34,7 +34,10 @@ import Testing
     }
 
     @Test func rateCapAndConcurrencyLimit() {
-        var plan = planner({ $0.intervalSeconds = 1; $0.suspiciousIntervalSeconds = 1; $0.maxPerMinute = 3 }, ids: ["a", "b", "c"])
+        var plan = planner(
+            {
+                $0.intervalSeconds = 1; $0.suspiciousIntervalSeconds = 1; $0.maxPerMinute = 3
+            }, ids: ["a", "b", "c"])
         #expect(plan.takeDue(now: start.adding(seconds: 1), limit: 2).count == 2, "concurrency limit")
         var starts = 0
         var now = start.adding(seconds: 2)
@@ -51,7 +54,9 @@ import Testing
     }
 
     @Test func dailyBudgetPausesUntilTheNextUTCDay() {
-        var plan = planner({ $0.intervalSeconds = 1; $0.dailyBudgetUSD = 0.01 })
+        var plan = planner({
+            $0.intervalSeconds = 1; $0.dailyBudgetUSD = 0.01
+        })
         var now = Timestamp(secondsSince1970: 1_767_225_600 + 3_600)
         var started = 0
         for _ in 0..<20 {
@@ -85,7 +90,9 @@ import Testing
     }
 
     @Test func costComesFromTheEndpointsPrices() {
-        let cost = ProbePlanner.cost(promptTokens: 1_000, completionTokens: 500, pricing: Pricing(promptPerMillionTokensUSD: 2, completionPerMillionTokensUSD: 10, perRequestUSD: 0.001))
+        let cost = ProbePlanner.cost(
+            promptTokens: 1_000, completionTokens: 500,
+            pricing: Pricing(promptPerMillionTokensUSD: 2, completionPerMillionTokensUSD: 10, perRequestUSD: 0.001))
         #expect(abs(cost - (0.002 + 0.005 + 0.001)) < 1e-12)
     }
 }

@@ -6,18 +6,25 @@ import Testing
 @Suite struct ProbeValidationTests {
     static let weather = ToolDefinition(
         name: "get_weather", description: "",
-        parameters: JSONValue.parse(#"{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"],"additionalProperties":false}"#)!)
-    static let order = ToolDefinition(name: "lookup_order", description: "", parameters: JSONValue.parse(#"{"type":"object","properties":{"order_id":{"type":"string"}},"required":["order_id"]}"#)!)
+        parameters: JSONValue.parse(
+            #"{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"],"additionalProperties":false}"#
+        )!)
+    static let order = ToolDefinition(
+        name: "lookup_order", description: "",
+        parameters: JSONValue.parse(#"{"type":"object","properties":{"order_id":{"type":"string"}},"required":["order_id"]}"#)!)
     static let probe = ProbeCase(
         id: "t", messages: [ChatMessage(role: "user", content: "weather in Paris")], tools: [weather, order],
         expectation: .toolCall(tool: "get_weather", arguments: ["city": .equals(.string("Paris"))]))
 
     /// An SSE stream of one tool call whose arguments arrive in pieces, cut at awkward places.
     static func stream(name: String, arguments: String, finish: Bool = true) -> String {
-        var text = #"data: {"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"\#(name)","arguments":""}}]}}]}"# + "\n\n"
+        var text =
+            #"data: {"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"\#(name)","arguments":""}}]}}]}"#
+            + "\n\n"
         for piece in stride(from: 0, to: arguments.count, by: 3).map({ Array(arguments)[$0..<min($0 + 3, arguments.count)] }) {
             let escaped = String(piece).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            text += #"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\#(escaped)"}}]}}]}"# + "\r\n\r\n"
+            text +=
+                #"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\#(escaped)"}}]}}]}"# + "\r\n\r\n"
         }
         if finish { text += "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n" }
         return text
@@ -66,24 +73,38 @@ import Testing
 
     @Test func noToolCallAndTheControlCase() {
         var text = ChatResponseAssembler()
-        _ = text.feedStream(Data("data: {\"choices\":[{\"delta\":{\"content\":\"Hola\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".utf8))
-        #expect(ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: text, probe: Self.probe).outcome == .noToolCall)
+        _ = text.feedStream(
+            Data("data: {\"choices\":[{\"delta\":{\"content\":\"Hola\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".utf8))
+        #expect(
+            ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: text, probe: Self.probe).outcome
+                == .noToolCall)
         var control = Self.probe
         control.expectation = .noToolCall
-        #expect(ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: text, probe: control).outcome == .ok)
+        #expect(
+            ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: text, probe: control).outcome
+                == .ok)
         var called = ChatResponseAssembler()
         _ = called.feedStream(Data(Self.stream(name: "get_weather", arguments: #"{"city":"Paris"}"#).utf8))
-        #expect(ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: called, probe: control).outcome == .wrongTool)
+        #expect(
+            ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: called, probe: control).outcome
+                == .wrongTool)
     }
 
     @Test func nonStreamedAnswersAndUsage() {
         var assembler = ChatResponseAssembler()
-        assembler.feedComplete(Data(#"{"choices":[{"message":{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"completion_tokens":9}}"#.utf8))
+        assembler.feedComplete(
+            Data(
+                #"{"choices":[{"message":{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"completion_tokens":9}}"#
+                    .utf8))
         #expect(assembler.outputTokens == 9)
-        #expect(ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: assembler, probe: Self.probe).outcome == .ok)
+        #expect(
+            ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: assembler, probe: Self.probe)
+                .outcome == .ok)
         var broken = ChatResponseAssembler()
         broken.feedComplete(Data(#"{"choices":[{"message""#.utf8))
-        #expect(ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: broken, probe: Self.probe).outcome == .truncated)
+        #expect(
+            ProbeValidator.classify(transport: .completed(status: 200, retryAfterSeconds: nil), response: broken, probe: Self.probe).outcome
+                == .truncated)
     }
 
     @Test func streamedTokensAreCountedFromDeltasWithoutUsage() {
@@ -105,7 +126,10 @@ import Testing
         (#"{"type":"string","pattern":"^[A-Z]{3}$"}"#, #""sfo""#, false),
         (#"{"type":["string","null"]}"#, #"null"#, true),
         (#"{"anyOf":[{"type":"string"},{"type":"integer"}]}"#, #"true"#, false),
-        (#"{"type":"object","properties":{"c":{"type":"object","properties":{"e":{"type":"string"}},"required":["e"]}}}"#, #"{"c":{}}"#, false),
+        (
+            #"{"type":"object","properties":{"c":{"type":"object","properties":{"e":{"type":"string"}},"required":["e"]}}}"#, #"{"c":{}}"#,
+            false
+        ),
         (#"{"type":"boolean"}"#, #"1"#, false),
     ])
     func schemaSubset(schema: String, value: String, valid: Bool) {

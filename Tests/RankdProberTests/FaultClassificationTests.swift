@@ -14,23 +14,27 @@ import Testing
 
     @Test(arguments: faults.flatMap { fault in [true, false].map { (fault.0, fault.1, $0) } })
     func faultIsClassified(fault: MockProfile.Fault?, expected: Outcome, stream: Bool) async throws {
-        try await withMock(["acme": profile { p in
-            p.hangSeconds = 1.5
-            switch fault {
-            case .http5xx: p.http5xx = 1
-            case .http429: p.http429 = 1
-            case .hang: p.hang = 1
-            case .truncated: p.truncated = 1
-            case .malformedArgs: p.malformedArgs = 1
-            case .wrongTool: p.wrongTool = 1
-            case .schemaViolation: p.schemaViolation = 1
-            case .wrongValue: p.wrongValue = 1
-            case nil: break
+        try await withMock([
+            "acme": profile { p in
+                p.hangSeconds = 1.5
+                switch fault {
+                case .http5xx: p.http5xx = 1
+                case .http429: p.http429 = 1
+                case .hang: p.hang = 1
+                case .truncated: p.truncated = 1
+                case .malformedArgs: p.malformedArgs = 1
+                case .wrongTool: p.wrongTool = 1
+                case .schemaViolation: p.schemaViolation = 1
+                case .wrongValue: p.wrongValue = 1
+                case nil: break
+                }
             }
-        }]) { base, _ in
+        ]) { base, _ in
             let runner = ProbeRunner(timeouts: .init(connectMilliseconds: 1_000, totalMilliseconds: 800))
             for id in ["flights-sfo-jfk", "ticket-nested-enum", "order-lookup"] {
-                let result = await runner.run(probeCase(id, stream: stream), on: endpoint("acme", base: base)) { Timestamp(secondsSince1970: 0) }
+                let result = await runner.run(probeCase(id, stream: stream), on: endpoint("acme", base: base)) {
+                    Timestamp(secondsSince1970: 0)
+                }
                 #expect(result.verdict.outcome == expected, "\(id) stream=\(stream): \(result.verdict) \(result.exchange.transport)")
                 #expect(result.observation.source == .probe)
                 if expected == .http429 {
@@ -55,7 +59,11 @@ import Testing
     }
 
     @Test func hangIsCutByTheTimeout() async throws {
-        try await withMock(["acme": profile { $0.hang = 1; $0.hangSeconds = 2 }]) { base, _ in
+        try await withMock([
+            "acme": profile {
+                $0.hang = 1; $0.hangSeconds = 2
+            }
+        ]) { base, _ in
             let runner = ProbeRunner(timeouts: .init(totalMilliseconds: 500))
             let started = ContinuousClock.now
             let result = await runner.run(probeCase("order-lookup"), on: endpoint("acme", base: base)) { Timestamp(secondsSince1970: 0) }
@@ -69,7 +77,9 @@ import Testing
     func oversizedBodyIsCutByTheCap(stream: Bool) async throws {
         try await withMock(["acme": profile { $0.paddingBytes = 300_000 }]) { base, _ in
             let runner = ProbeRunner(timeouts: .init(maxResponseBytes: 100_000))
-            let result = await runner.run(probeCase("order-lookup", stream: stream), on: endpoint("acme", base: base)) { Timestamp(secondsSince1970: 0) }
+            let result = await runner.run(probeCase("order-lookup", stream: stream), on: endpoint("acme", base: base)) {
+                Timestamp(secondsSince1970: 0)
+            }
             #expect(result.exchange.transport == .tooLarge(limitBytes: 100_000))
             #expect(result.verdict.outcome == .transportError)
         }
@@ -77,13 +87,17 @@ import Testing
 
     @Test func refusedConnectionIsATransportError() async throws {
         let runner = ProbeRunner(timeouts: .init(connectMilliseconds: 500, totalMilliseconds: 1_000))
-        let result = await runner.run(probeCase("order-lookup"), on: endpoint("acme", base: "http://127.0.0.1:9")) { Timestamp(secondsSince1970: 0) }
+        let result = await runner.run(probeCase("order-lookup"), on: endpoint("acme", base: "http://127.0.0.1:9")) {
+            Timestamp(secondsSince1970: 0)
+        }
         #expect(result.verdict.outcome == .transportError)
     }
 
     @Test func unknownProviderIsA404() async throws {
         try await withMock(["acme": profile()]) { base, _ in
-            let result = await ProbeRunner().run(probeCase("order-lookup"), on: endpoint("nobody", base: base)) { Timestamp(secondsSince1970: 0) }
+            let result = await ProbeRunner().run(probeCase("order-lookup"), on: endpoint("nobody", base: base)) {
+                Timestamp(secondsSince1970: 0)
+            }
             #expect(result.verdict.outcome == .http4xx)
         }
     }

@@ -28,14 +28,17 @@ func withMock<T: Sendable>(_ profiles: [String: MockProfile], _ body: @Sendable 
     let fleet = MockFleet(profiles: profiles, suites: [shippedSuite])
     var logger = Logger(label: "mock")
     logger.logLevel = .critical
-    let app = Application(router: buildMockRouter(fleet: fleet), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+    let app = Application(
+        router: buildMockRouter(fleet: fleet), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
     return try await app.test(.live) { client in
         try await body("http://127.0.0.1:\(client.port!)", fleet)
     }
 }
 
 func endpoint(_ provider: String, base: String) -> Endpoint {
-    Endpoint(id: "\(provider):acme/model", model: "acme/model", provider: provider, baseURL: "\(base)/\(provider)/v1", upstreamModel: "acme/model")
+    Endpoint(
+        id: "\(provider):acme/model", model: "acme/model", provider: provider, baseURL: "\(base)/\(provider)/v1",
+        upstreamModel: "acme/model")
 }
 
 func profile(_ configure: (inout MockProfile) -> Void = { _ in }) -> MockProfile {

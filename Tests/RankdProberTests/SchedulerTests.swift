@@ -14,7 +14,11 @@ struct RealClock: WallClock {
 /// The probe loop against the mock over real libcurl.
 @Suite struct SchedulerTests {
     @Test func retryAfterIsHonouredWhileHealthyPeersKeepTheirPace() async throws {
-        try await withMock(["limited": profile { $0.http429 = 1; $0.retryAfterSeconds = 30 }, "healthy": profile()]) { base, fleet in
+        try await withMock([
+            "limited": profile {
+                $0.http429 = 1; $0.retryAfterSeconds = 30
+            }, "healthy": profile(),
+        ]) { base, fleet in
             var rule = Policy.Probing()
             rule.intervalSeconds = 0.2
             rule.suspiciousIntervalSeconds = 0.2
@@ -24,7 +28,8 @@ struct RealClock: WallClock {
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let scheduler = ProbeScheduler(
-                endpoints: [endpoint("limited", base: base), endpoint("healthy", base: base)], suites: [shippedSuite], runner: ProbeRunner(),
+                endpoints: [endpoint("limited", base: base), endpoint("healthy", base: base)], suites: [shippedSuite],
+                runner: ProbeRunner(),
                 clock: RealClock(), rule: rule, seed: 1, logger: logger, tick: .milliseconds(20),
                 record: { result in recorded.withLock { $0.append(result.verdict.outcome) } })
             let task = Task { try await scheduler.run() }

@@ -30,7 +30,9 @@ import Testing
         let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 0, "\(printed.suffix(2_000))")
 
-        let line = try #require(printed.split(separator: "\n").first { $0.hasPrefix("-> swiftinfer demoted") }, "no demotion line in:\n\(printed.suffix(3_000))")
+        let line = try #require(
+            printed.split(separator: "\n").first { $0.hasPrefix("-> swiftinfer demoted") }, "no demotion line in:\n\(printed.suffix(3_000))"
+        )
         let seconds = try #require(Double(line.split(separator: " ")[3]))
         print("demo: swiftinfer demoted \(seconds) s after the fault started (epochs every \(Int(epochSeconds)) s)")
         #expect(seconds <= 3 * epochSeconds)

@@ -31,19 +31,28 @@ import Testing
         configuration.listenPort = 0
         configuration.dataDirectory = dir.path
         configuration.endpoints = (0..<20).map { index in
-            Endpoint(id: "hang\(index):acme/model", model: "acme/model", provider: "hang\(index)", baseURL: "\(mockBase)/hang/v1", upstreamModel: "acme/model")
+            Endpoint(
+                id: "hang\(index):acme/model", model: "acme/model", provider: "hang\(index)", baseURL: "\(mockBase)/hang/v1",
+                upstreamModel: "acme/model")
         }
         var policy = Policy.default
         policy.probing.concurrency = 20
         policy.probing.intervalSeconds = 1
         policy.probing.suspiciousIntervalSeconds = 1
-        let loaded = LoadedConfiguration(configuration: configuration, policy: policy, probeSuites: [ProbeSuite(name: "one", cases: [probeCaseForLoad])])
+        let loaded = LoadedConfiguration(
+            configuration: configuration, policy: policy, probeSuites: [ProbeSuite(name: "one", cases: [probeCaseForLoad])])
         return try RankdApplication.build(loaded, clock: SystemClock(), logger: quietLogger, probing: probing).app
     }
 
     @Test func rankingsStayFastWhileTwentyProbesHang() async throws {
-        let fleet = MockFleet(profiles: ["hang": { var p = MockProfile(); p.hang = 1; p.hangSeconds = 6; return p }()], suites: [])
-        let mock = Application(router: buildMockRouter(fleet: fleet), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quietLogger)
+        let fleet = MockFleet(
+            profiles: [
+                "hang": {
+                    var p = MockProfile(); p.hang = 1; p.hangSeconds = 6; return p
+                }()
+            ], suites: [])
+        let mock = Application(
+            router: buildMockRouter(fleet: fleet), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quietLogger)
         try await mock.test(.live) { mockClient in
             let base = "http://127.0.0.1:\(mockClient.port!)"
             let baselineDir = try TemporaryDirectory()
@@ -63,7 +72,9 @@ import Testing
                 let hanging = fleet.requestsServed["hang"] ?? 0
                 return (try await p99(client, count: 400), hanging)
             }
-            print("GET /v1/rankings p99: \(String(format: "%.2f", baseline)) ms without probing, \(String(format: "%.2f", underLoad)) ms with \(hanging) probes hanging (ratio \(String(format: "%.2f", underLoad / baseline)))")
+            print(
+                "GET /v1/rankings p99: \(String(format: "%.2f", baseline)) ms without probing, \(String(format: "%.2f", underLoad)) ms with \(hanging) probes hanging (ratio \(String(format: "%.2f", underLoad / baseline)))"
+            )
             #expect(hanging >= 20)
             #expect(underLoad < 10, "p99 \(underLoad) ms while probes hang")
         }

@@ -43,16 +43,28 @@ public enum JSONSchemaValidator {
             if let itemSchema = rules["items"] {
                 for (index, item) in items.enumerated() { found += violations(of: item, against: itemSchema, path: "\(path)[\(index)]") }
             }
-            if let minimum = rules["minItems"]?.numberValue, Double(items.count) < minimum { found.append("\(path): fewer than \(Int(minimum)) items") }
-            if let maximum = rules["maxItems"]?.numberValue, Double(items.count) > maximum { found.append("\(path): more than \(Int(maximum)) items") }
+            if let minimum = rules["minItems"]?.numberValue, Double(items.count) < minimum {
+                found.append("\(path): fewer than \(Int(minimum)) items")
+            }
+            if let maximum = rules["maxItems"]?.numberValue, Double(items.count) > maximum {
+                found.append("\(path): more than \(Int(maximum)) items")
+            }
         case .number(let number):
             if let minimum = rules["minimum"]?.numberValue, number < minimum { found.append("\(path): \(number) is below \(minimum)") }
             if let maximum = rules["maximum"]?.numberValue, number > maximum { found.append("\(path): \(number) is above \(maximum)") }
-            if let minimum = rules["exclusiveMinimum"]?.numberValue, number <= minimum { found.append("\(path): \(number) is not above \(minimum)") }
-            if let maximum = rules["exclusiveMaximum"]?.numberValue, number >= maximum { found.append("\(path): \(number) is not below \(maximum)") }
+            if let minimum = rules["exclusiveMinimum"]?.numberValue, number <= minimum {
+                found.append("\(path): \(number) is not above \(minimum)")
+            }
+            if let maximum = rules["exclusiveMaximum"]?.numberValue, number >= maximum {
+                found.append("\(path): \(number) is not below \(maximum)")
+            }
         case .string(let text):
-            if let minimum = rules["minLength"]?.numberValue, Double(text.count) < minimum { found.append("\(path): shorter than \(Int(minimum))") }
-            if let maximum = rules["maxLength"]?.numberValue, Double(text.count) > maximum { found.append("\(path): longer than \(Int(maximum))") }
+            if let minimum = rules["minLength"]?.numberValue, Double(text.count) < minimum {
+                found.append("\(path): shorter than \(Int(minimum))")
+            }
+            if let maximum = rules["maxLength"]?.numberValue, Double(text.count) > maximum {
+                found.append("\(path): longer than \(Int(maximum))")
+            }
             if let pattern = rules["pattern"]?.stringValue, text.range(of: pattern, options: .regularExpression) == nil {
                 found.append("\(path): does not match \(pattern)")
             }
@@ -62,10 +74,14 @@ public enum JSONSchemaValidator {
         if let all = rules["allOf"]?.arrayValue {
             for sub in all { found += violations(of: value, against: sub, path: path) }
         }
-        if let any = rules["anyOf"]?.arrayValue, !any.isEmpty, !any.contains(where: { violations(of: value, against: $0, path: path).isEmpty }) {
+        if let any = rules["anyOf"]?.arrayValue, !any.isEmpty,
+            !any.contains(where: { violations(of: value, against: $0, path: path).isEmpty })
+        {
             found.append("\(path): matches none of anyOf")
         }
-        if let one = rules["oneOf"]?.arrayValue, !one.isEmpty, one.filter({ violations(of: value, against: $0, path: path).isEmpty }).count != 1 {
+        if let one = rules["oneOf"]?.arrayValue, !one.isEmpty,
+            one.filter({ violations(of: value, against: $0, path: path).isEmpty }).count != 1
+        {
             found.append("\(path): does not match exactly one of oneOf")
         }
         return found

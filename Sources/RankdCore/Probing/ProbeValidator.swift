@@ -33,7 +33,8 @@ public enum ProbeValidator {
         case .failed(let message): return ProbeVerdict(.transportError, message)
         case .cutOff(let status) where !(200..<300).contains(status): return statusVerdict(status, retryAfter: nil)
         case .cutOff: return ProbeVerdict(.truncated, "the connection closed mid-answer")
-        case .completed(let status, let retryAfter) where !(200..<300).contains(status): return statusVerdict(status, retryAfter: retryAfter)
+        case .completed(let status, let retryAfter) where !(200..<300).contains(status):
+            return statusVerdict(status, retryAfter: retryAfter)
         case .completed: break
         }
         if let error = response.streamError { return ProbeVerdict(.truncated, error) }
@@ -50,7 +51,8 @@ public enum ProbeValidator {
             guard !response.toolCalls.isEmpty else { return ProbeVerdict(.noToolCall, "expected a call to \(expectedTool)") }
             for (index, call) in response.toolCalls.enumerated() {
                 guard let tool = probe.tool(named: call.name) else {
-                    return ProbeVerdict(.wrongTool, "called \(call.name.isEmpty ? "a nameless function" : call.name), which was not offered")
+                    return ProbeVerdict(
+                        .wrongTool, "called \(call.name.isEmpty ? "a nameless function" : call.name), which was not offered")
                 }
                 if index == 0 && call.name != expectedTool {
                     return ProbeVerdict(.wrongTool, "called \(call.name), expected \(expectedTool)")
@@ -63,7 +65,8 @@ public enum ProbeValidator {
                 if index == 0 {
                     for (key, matcher) in expectedArguments.sorted(by: { $0.key < $1.key }) {
                         guard let value = arguments[key], matcher.matches(value) else {
-                            return ProbeVerdict(.wrongValue, "\(key) = \(arguments[key]?.jsonText ?? "missing"), expected \(matcher.example.jsonText)")
+                            return ProbeVerdict(
+                                .wrongValue, "\(key) = \(arguments[key]?.jsonText ?? "missing"), expected \(matcher.example.jsonText)")
                         }
                     }
                 }

@@ -3,15 +3,19 @@ import RankdCore
 import ServiceLifecycle
 
 /// The epoch loop: one epoch at start, then one every interval and whenever the fast path asks;
-/// on graceful shutdown it finishes the epoch in progress, flushes buckets and returns.
+/// minute buckets are written to `state.db` every `flushIntervalSeconds` in between, so a crash
+/// loses seconds of observations, not an epoch's worth. On graceful shutdown it finishes the epoch
+/// in progress, flushes buckets and returns.
 public struct EpochService: Service {
     let ranker: Ranker
     let intervalSeconds: Double
+    let flushIntervalSeconds: Double
     let logger: Logger
 
-    public init(ranker: Ranker, intervalSeconds: Double, logger: Logger) {
+    public init(ranker: Ranker, intervalSeconds: Double, flushIntervalSeconds: Double = 10, logger: Logger) {
         self.ranker = ranker
         self.intervalSeconds = intervalSeconds
+        self.flushIntervalSeconds = flushIntervalSeconds
         self.logger = logger
     }
 
@@ -24,6 +28,16 @@ public struct EpochService: Service {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: .seconds(interval)) } catch { return }
                     ranker.requestEpoch(.scheduled)
+                }
+            }
+            let flushInterval = self.flushIntervalSeconds
+            let logger = self.logger
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: .seconds(flushInterval)) } catch { return }
+                    do { try await ranker.flush() } catch {
+                        logger.error("could not write minute buckets", metadata: ["error": .string("\(error)")])
+                    }
                 }
             }
             for await trigger in ranker.triggers.cancelOnGracefulShutdown() {

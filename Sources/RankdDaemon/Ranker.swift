@@ -17,6 +17,7 @@ public actor Ranker {
     let published: PublishedStore
     let retention: RankdConfiguration.Retention
     private var engine: RankingEngine
+    private var unsavedBuckets: [MinuteBucket] = []
     private let triggerContinuation: AsyncStream<EpochTrigger>.Continuation
     /// Requests for an epoch out of schedule (fast path); coalesced: one pending is enough.
     public nonisolated let triggers: AsyncStream<EpochTrigger>
@@ -133,7 +134,7 @@ public actor Ranker {
         let before = engine.demotions
         let epoch = engine.computeEpoch(now: now, trigger: trigger)
         do {
-            try state.addBuckets(engine.drainPendingBuckets())
+            try saveBuckets()
             try state.saveEpoch(epoch, demotions: engine.demotions)
             try published.publish(epoch, endpoints: engine.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
             try state.prune(
@@ -173,11 +174,16 @@ public actor Ranker {
 
     /// Writes what is still in memory (minute buckets) to `state.db`; called on shutdown.
     public func flush() throws {
-        try state.addBuckets(engine.drainPendingBuckets())
+        try saveBuckets()
     }
 
-    public func finishTriggers() {
-        triggerContinuation.finish()
+    /// Writes pending minute buckets in one transaction; on failure they are kept for the next
+    /// attempt (nothing was committed, so nothing is counted twice).
+    private func saveBuckets() throws {
+        unsavedBuckets += engine.drainPendingBuckets()
+        guard !unsavedBuckets.isEmpty else { return }
+        try state.addBuckets(unsavedBuckets)
+        unsavedBuckets.removeAll()
     }
 
     /// Window totals of one endpoint, for tests and diagnostics.

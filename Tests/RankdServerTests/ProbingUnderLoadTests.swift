@@ -76,7 +76,10 @@ import Testing
                 "GET /v1/rankings p99: \(String(format: "%.2f", baseline)) ms without probing, \(String(format: "%.2f", underLoad)) ms with \(hanging) probes hanging (ratio \(String(format: "%.2f", underLoad / baseline)))"
             )
             #expect(hanging >= 20)
-            #expect(underLoad < 10, "p99 \(underLoad) ms while probes hang")
+            // Judged against the baseline of this run, so a busy machine does not fail it; a blocked
+            // concurrency pool would show as hundreds of milliseconds. On a quiet machine both
+            // figures are under 2 ms (see docs/probe-suite.md).
+            #expect(underLoad <= 3 * baseline + 2, "p99 \(underLoad) ms while probes hang, \(baseline) ms without")
         }
     }
 }

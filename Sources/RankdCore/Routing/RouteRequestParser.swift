@@ -1,0 +1,159 @@
+/// Reads a `POST /v1/route` body (or query parameters turned into JSON) strictly: an unknown field
+/// or a wrong type is an error naming the field and saying what is expected.
+public enum RouteRequestParser {
+    public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
+        /// Dotted path, e.g. `provider.max_price.prompt`.
+        public var field: String
+        public var message: String
+
+        public var description: String { "\(field): \(message)" }
+    }
+
+    /// Every problem of one request.
+    public struct FieldErrors: Error, Hashable, Sendable {
+        public var errors: [FieldError]
+    }
+
+    static let topKeys: Set<String> = ["model", "provider", "parameters", "seed", "request_id"]
+    static let providerKeys: Set<String> = [
+        "order", "allow_fallbacks", "require_parameters", "data_collection", "zdr", "only", "ignore", "quantizations", "sort",
+        "max_price", "preferred_min_throughput", "preferred_max_latency", "region",
+    ]
+
+    public static func parse(_ body: JSONValue) -> Result<RouteRequest, FieldErrors> {
+        var errors: [FieldError] = []
+        guard case .object(let object) = body else {
+            return .failure(FieldErrors(errors: [FieldError(field: "body", message: "must be a JSON object like {\"model\": \"author/name\", \"provider\": {...}}")]))
+        }
+        for key in object.keys.sorted() where !topKeys.contains(key) {
+            errors.append(FieldError(field: key, message: "is not a known field; known: \(topKeys.sorted().joined(separator: ", "))"))
+        }
+        var request = RouteRequest(model: "")
+        if let model = object["model"]?.stringValue, !model.isEmpty {
+            request.model = model
+        } else {
+            errors.append(FieldError(field: "model", message: "is required: the model slug, e.g. meta-llama/llama-3.3-70b-instruct"))
+        }
+        if let parameters = object["parameters"] {
+            request.parameters = strings(parameters, field: "parameters", errors: &errors) ?? []
+        }
+        switch object["seed"] {
+        case .number(let seed)? where seed >= 0 && seed == seed.rounded(): request.seed = UInt64(min(seed, 9e18))
+        case nil: break
+        default: errors.append(FieldError(field: "seed", message: "must be a non-negative whole number"))
+        }
+        if let requestID = object["request_id"] {
+            if let text = requestID.stringValue, object["seed"] == nil {
+                request.seed = fnv1a(text)
+            } else if requestID.stringValue == nil {
+                errors.append(FieldError(field: "request_id", message: "must be a string"))
+            }
+        }
+        if let provider = object["provider"] {
+            request.preferences = preferences(provider, errors: &errors)
+        }
+        return errors.isEmpty ? .success(request) : .failure(FieldErrors(errors: errors))
+    }
+
+    static func preferences(_ value: JSONValue, errors: inout [FieldError]) -> ProviderPreferences {
+        var preferences = ProviderPreferences()
+        guard case .object(let object) = value else {
+            errors.append(FieldError(field: "provider", message: "must be an object of preferences"))
+            return preferences
+        }
+        for key in object.keys.sorted() where !providerKeys.contains(key) {
+            errors.append(FieldError(field: "provider.\(key)", message: "is not a known preference; known: \(providerKeys.sorted().joined(separator: ", "))"))
+        }
+        preferences.order = object["order"].flatMap { strings($0, field: "provider.order", errors: &errors) }
+        preferences.only = object["only"].flatMap { strings($0, field: "provider.only", errors: &errors) }
+        preferences.ignore = object["ignore"].flatMap { strings($0, field: "provider.ignore", errors: &errors) }
+        preferences.allowFallbacks = bool(object["allow_fallbacks"], field: "provider.allow_fallbacks", default: true, errors: &errors)
+        preferences.requireParameters = bool(object["require_parameters"], field: "provider.require_parameters", default: false, errors: &errors)
+        preferences.zdr = bool(object["zdr"], field: "provider.zdr", default: false, errors: &errors)
+        if let collection = object["data_collection"] {
+            if let parsed = collection.stringValue.flatMap(DataCollection.init(rawValue:)) { preferences.dataCollection = parsed } else {
+                errors.append(FieldError(field: "provider.data_collection", message: "must be \"allow\" or \"deny\""))
+            }
+        }
+        if let quantizations = object["quantizations"].flatMap({ strings($0, field: "provider.quantizations", errors: &errors) }) {
+            let known: Set<String> = ["int4", "int8", "fp4", "mxfp4", "nvfp4", "fp6", "fp8", "mxfp8", "fp16", "bf16", "fp32", "unknown"]
+            for (index, name) in quantizations.enumerated() where !known.contains(name.lowercased()) {
+                errors.append(FieldError(field: "provider.quantizations[\(index)]", message: "\"\(name)\" is not one of \(known.sorted().joined(separator: ", "))"))
+            }
+            preferences.quantizations = quantizations
+        }
+        if let sort = object["sort"] {
+            // OpenRouter also accepts {"by": "price", "partition": ...}; rankd reads `by`.
+            let name = sort.stringValue ?? sort["by"]?.stringValue
+            if let parsed = name.flatMap(ProviderPreferences.Sort.init(rawValue:)) { preferences.sort = parsed } else {
+                errors.append(FieldError(field: "provider.sort", message: "must be \"price\", \"throughput\" or \"latency\""))
+            }
+        }
+        if let maxPrice = object["max_price"] {
+            if case .object(let prices) = maxPrice {
+                for key in prices.keys.sorted() where !["prompt", "completion", "request"].contains(key) {
+                    errors.append(FieldError(field: "provider.max_price.\(key)", message: "is not supported; use prompt, completion or request (USD)"))
+                }
+                preferences.maxPrice = ProviderPreferences.MaxPrice(
+                    prompt: number(prices["prompt"], field: "provider.max_price.prompt", errors: &errors),
+                    completion: number(prices["completion"], field: "provider.max_price.completion", errors: &errors),
+                    request: number(prices["request"], field: "provider.max_price.request", errors: &errors))
+            } else {
+                errors.append(FieldError(field: "provider.max_price", message: "must be an object like {\"prompt\": 1, \"completion\": 2}"))
+            }
+        }
+        preferences.preferredMinThroughput = percentileNumber(object["preferred_min_throughput"], field: "provider.preferred_min_throughput", errors: &errors)
+        preferences.preferredMaxLatencySeconds = percentileNumber(object["preferred_max_latency"], field: "provider.preferred_max_latency", errors: &errors)
+        if let region = object["region"] {
+            preferences.regions = region.stringValue.map { [$0] } ?? strings(region, field: "provider.region", errors: &errors)
+        }
+        return preferences
+    }
+
+    static func strings(_ value: JSONValue, field: String, errors: inout [FieldError]) -> [String]? {
+        guard case .array(let items) = value, items.allSatisfy({ $0.stringValue != nil }) else {
+            errors.append(FieldError(field: field, message: "must be a list of strings"))
+            return nil
+        }
+        return items.compactMap(\.stringValue)
+    }
+
+    static func bool(_ value: JSONValue?, field: String, default fallback: Bool, errors: inout [FieldError]) -> Bool {
+        guard let value else { return fallback }
+        guard case .bool(let flag) = value else {
+            errors.append(FieldError(field: field, message: "must be true or false"))
+            return fallback
+        }
+        return flag
+    }
+
+    static func number(_ value: JSONValue?, field: String, errors: inout [FieldError]) -> Double? {
+        guard let value else { return nil }
+        guard case .number(let number) = value, number >= 0 else {
+            errors.append(FieldError(field: field, message: "must be a number ≥ 0"))
+            return nil
+        }
+        return number
+    }
+
+    /// A number (the p50 cut-off) or `{"p50": n, ...}`; rankd compares p50 (the only percentile it keeps per window).
+    static func percentileNumber(_ value: JSONValue?, field: String, errors: inout [FieldError]) -> Double? {
+        guard let value else { return nil }
+        if case .object(let object) = value {
+            for key in object.keys.sorted() where key != "p50" {
+                errors.append(FieldError(field: "\(field).\(key)", message: "is not supported yet; give p50"))
+            }
+            return number(object["p50"], field: "\(field).p50", errors: &errors)
+        }
+        return number(value, field: field, errors: &errors)
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}

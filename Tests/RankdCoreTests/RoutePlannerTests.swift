@@ -1,0 +1,140 @@
+import RankdCore
+import RankdTestKit
+import Testing
+
+/// Provider preferences over one model's ranking, case by case.
+@Suite struct RoutePlannerTests {
+    /// Five endpoints in rank order: a (ok), b (ok), c (ok), d (insufficient data), e (demoted, cheapest).
+    static let fleet: [(provider: String, status: EndpointStatus, prompt: Double, completion: Double, tps: Double, ttft: Double, quantization: String, zdr: Bool, collection: DataCollection, regions: [String], parameters: [String])] = [
+        ("a", .ok, 0.9, 0.9, 60, 300, "fp8", false, .deny, ["us"], ["tools", "tool_choice", "response_format"]),
+        ("b", .ok, 0.5, 0.5, 150, 900, "bf16", true, .deny, ["eu-west-1"], ["tools", "tool_choice"]),
+        ("c", .ok, 1.5, 1.5, 90, 200, "int4", false, .allow, ["us"], ["tools", "tool_choice", "response_format"]),
+        ("d", .insufficientData, 0.7, 0.7, 0, 0, "fp8", true, .deny, ["eu"], ["tools"]),
+        ("e", .demoted, 0.1, 0.1, 200, 100, "fp8", true, .deny, ["us"], ["tools", "tool_choice", "response_format"]),
+    ]
+
+    static let registry: [String: Endpoint] = Dictionary(uniqueKeysWithValues: fleet.map { spec in
+        var endpoint = Build.endpoint(spec.provider, promptPrice: spec.prompt, completionPrice: spec.completion)
+        endpoint.quantization = spec.quantization
+        endpoint.zeroDataRetention = spec.zdr
+        endpoint.dataCollection = spec.collection
+        endpoint.regions = spec.regions
+        endpoint.supportedParameters = spec.parameters
+        return (endpoint.id, endpoint)
+    })
+
+    static let ranking = ModelRanking(
+        model: Build.model,
+        endpoints: fleet.enumerated().map { index, spec in
+            EndpointRanking(
+                rank: index + 1, endpointID: "\(spec.provider):\(Build.model)", provider: spec.provider, baseURL: "http://x", upstreamModel: Build.model,
+                score: 1 - Double(index) / 10, status: spec.status, components: [:], samples: Samples(probe: 0, live: 0), reasons: [], demotedUntil: nil,
+                explanation: Explanation(
+                    weights: [:], missingComponents: [], shortWindow: [:], longWindow: [:],
+                    stats: EndpointStats(ttftP50Milliseconds: spec.ttft > 0 ? spec.ttft : nil, outputTokensPerSecondP50: spec.tps > 0 ? spec.tps : nil)))
+        })
+
+    func route(_ json: String) -> Result<RouteAnswer, NoEligibleEndpoint> {
+        let request = try! RouteRequestParser.parse(JSONValue.parse(json)!).get()
+        return RoutePlanner.route(request, ranking: Self.ranking, epochID: 7, registry: Self.registry)
+    }
+
+    func order(_ json: String) -> [String] {
+        (try? route(json).get().endpoints.map(\.entry.provider)) ?? []
+    }
+
+    func excluded(_ json: String) -> [String: String] {
+        let answer = try? route(json).get()
+        return Dictionary(uniqueKeysWithValues: (answer?.excluded ?? []).map { ($0.provider, $0.reason) })
+    }
+
+    static let m = #""model": "meta-llama/llama-3.3-70b-instruct""#
+
+    @Test(arguments: [
+        // Tools: the quality order, demoted last.
+        (#"{\#(m), "parameters": ["tools"]}"#, ["a", "b", "c", "d", "e"], RouteMode.quality),
+        // Explicit order, fallbacks on: listed first, as given (demoted included), then the rest by rank.
+        (#"{\#(m), "parameters": ["tools"], "provider": {"order": ["e", "c"]}}"#, ["e", "c", "a", "b", "d"], .explicitOrder),
+        // Explicit order without fallbacks: only the listed ones.
+        (#"{\#(m), "parameters": ["tools"], "provider": {"order": ["c", "a"], "allow_fallbacks": false}}"#, ["c", "a"], .explicitOrder),
+        // sort: price with the cheapest endpoint demoted: it stays last.
+        (#"{\#(m), "parameters": ["tools"], "provider": {"sort": "price"}}"#, ["b", "d", "a", "c", "e"], .sortPrice),
+        (#"{\#(m), "parameters": ["tools"], "provider": {"sort": {"by": "throughput"}}}"#, ["b", "c", "a", "d", "e"], .sortThroughput),
+        (#"{\#(m), "parameters": ["tools"], "provider": {"sort": "latency"}}"#, ["c", "a", "b", "d", "e"], .sortLatency),
+        // Preferred throughput: misses move back, demoted still last.
+        (#"{\#(m), "parameters": ["tools"], "provider": {"preferred_min_throughput": 80}}"#, ["b", "c", "a", "d", "e"], .quality),
+        (#"{\#(m), "parameters": ["tools"], "provider": {"preferred_max_latency": 0.5}}"#, ["a", "c", "b", "d", "e"], .quality),
+    ])
+    func ordering(json: String, expected: [String], mode: RouteMode) throws {
+        let answer = try route(json).get()
+        #expect(answer.endpoints.map(\.entry.provider) == expected)
+        #expect(answer.mode == mode)
+        #expect(answer.epochID == 7)
+    }
+
+    @Test(arguments: [
+        (#"{\#(m), "provider": {"only": ["a", "b"]}}"#, ["c": "only", "d": "only", "e": "only"]),
+        (#"{\#(m), "provider": {"ignore": ["b"]}}"#, ["b": "ignore"]),
+        (#"{\#(m), "provider": {"only": ["b", "c"], "ignore": ["b"]}}"#, ["a": "only", "b": "ignore", "d": "only", "e": "only"]),
+        (#"{\#(m), "provider": {"only": ["c:meta-llama/llama-3.3-70b-instruct"]}}"#, ["a": "only", "b": "only", "d": "only", "e": "only"]),
+        (#"{\#(m), "parameters": ["tools", "response_format"]}"#, ["b": "unsupported_parameter:response_format", "d": "unsupported_parameter:response_format"]),
+        (#"{\#(m), "parameters": ["tools", "tool_choice"], "provider": {"require_parameters": true}}"#, ["d": "require_parameters:tool_choice"]),
+        (#"{\#(m), "parameters": ["tools", "tool_choice"]}"#, [:]),
+        (#"{\#(m), "provider": {"data_collection": "deny"}}"#, ["c": "data_collection"]),
+        (#"{\#(m), "provider": {"zdr": true}}"#, ["a": "zdr", "c": "zdr"]),
+        (#"{\#(m), "provider": {"quantizations": ["fp8", "BF16"]}}"#, ["c": "quantizations"]),
+        (#"{\#(m), "provider": {"region": "eu"}}"#, ["a": "region", "c": "region", "e": "region"]),
+        (#"{\#(m), "provider": {"max_price": {"prompt": 0.8}}}"#, ["a": "max_price.prompt", "c": "max_price.prompt"]),
+        (#"{\#(m), "provider": {"order": ["a"], "allow_fallbacks": false}}"#, ["b": "allow_fallbacks", "c": "allow_fallbacks", "d": "allow_fallbacks", "e": "allow_fallbacks"]),
+    ])
+    func filters(json: String, expected: [String: String]) {
+        #expect(excluded(json) == expected)
+        let kept = Set(order(json))
+        #expect(kept == Set(["a", "b", "c", "d", "e"]).subtracting(expected.keys))
+    }
+
+    @Test func excludingEverythingSaysWhy() {
+        guard case .failure(let none) = route(#"{\#(Self.m), "provider": {"max_price": {"prompt": 0.01}}}"#) else {
+            Issue.record("expected no eligible endpoint")
+            return
+        }
+        #expect(none.excluded.count == 5)
+        #expect(Set(none.excluded.map(\.reason)) == ["max_price.prompt"])
+    }
+
+    @Test func withoutToolsTheOrderIsPriceWeightedReproducibleAndDemotedLast() throws {
+        var firsts: [String: Int] = [:]
+        for seed in 0..<2_000 {
+            let answer = try route(#"{\#(Self.m), "seed": \#(seed)}"#).get()
+            #expect(answer.mode == .priceWeighted)
+            #expect(answer.endpoints.last?.entry.provider == "e", "demoted last even though cheapest")
+            firsts[answer.endpoints[0].entry.provider, default: 0] += 1
+        }
+        // Weights 1/price²: b (1.0) 1, d (1.4) 0.51, a (1.8) 0.31, c (3.0) 0.11.
+        let share = Double(firsts["b"] ?? 0) / 2_000
+        #expect(abs(share - 1 / (1 + 0.5102 + 0.3086 + 0.1111)) < 0.04, "b first in \(share)")
+        #expect((firsts["b"] ?? 0) > (firsts["c"] ?? 0) * 5)
+        #expect(order(#"{\#(Self.m), "request_id": "req-1"}"#) == order(#"{\#(Self.m), "request_id": "req-1"}"#))
+    }
+
+    @Test(arguments: [
+        (#"{"model": 3}"#, "model"),
+        (#"{\#(m), "provider": {"sort": "cheapest"}}"#, "provider.sort"),
+        (#"{\#(m), "provider": {"only": "a"}}"#, "provider.only"),
+        (#"{\#(m), "provider": {"allow_fallbacks": "no"}}"#, "provider.allow_fallbacks"),
+        (#"{\#(m), "provider": {"order": ["a"], "fallbacks": true}}"#, "provider.fallbacks"),
+        (#"{\#(m), "provider": {"max_price": {"prompt": -1}}}"#, "provider.max_price.prompt"),
+        (#"{\#(m), "provider": {"max_price": {"image": 1}}}"#, "provider.max_price.image"),
+        (#"{\#(m), "provider": {"quantizations": ["fp7"]}}"#, "provider.quantizations[0]"),
+        (#"{\#(m), "provider": {"data_collection": "sometimes"}}"#, "provider.data_collection"),
+        (#"{\#(m), "tools": []}"#, "tools"),
+        (#"{\#(m), "seed": -4}"#, "seed"),
+    ])
+    func badRequestsNameTheField(json: String, field: String) {
+        guard case .failure(let errors) = RouteRequestParser.parse(JSONValue.parse(json)!) else {
+            Issue.record("\(json) was accepted")
+            return
+        }
+        #expect(errors.errors.map(\.field).contains(field), "\(errors.errors)")
+    }
+}

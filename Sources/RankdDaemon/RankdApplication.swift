@@ -26,7 +26,7 @@ public enum RankdApplication {
         let ranker = try Ranker(loaded: loaded, clock: clock, logger: logger)
         let router = buildRouter(
             ServerDependencies(
-                holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken,
+                holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: configuration.endpoints,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         var app = Application(
             router: router,

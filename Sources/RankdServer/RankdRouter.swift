@@ -8,11 +8,14 @@ public struct ServerDependencies: Sendable {
     public var adminToken: String?
     public var recompute: @Sendable () async throws -> Epoch
     public var cacheMaxAgeSeconds: Int
+    /// Endpoint attributes (prices, parameters, policies, regions) for routing preferences.
+    public var registry: [String: Endpoint]
 
     public init(
-        holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, cacheMaxAgeSeconds: Int = 5,
+        holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], cacheMaxAgeSeconds: Int = 5,
         recompute: @escaping @Sendable () async throws -> Epoch
     ) {
+        self.registry = Dictionary(registry.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.holder = holder
         self.metrics = metrics
         self.adminToken = adminToken
@@ -27,7 +30,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics).endpoints)
     router.addRoutes(
-        RankingsController(holder: dependencies.holder, maxAgeSeconds: dependencies.cacheMaxAgeSeconds).endpoints, atPath: "/v1")
+        RankingsController(holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds).endpoints, atPath: "/v1")
     router.addRoutes(AdminController(adminToken: dependencies.adminToken, recompute: dependencies.recompute).endpoints, atPath: "/v1")
+    router.addRoutes(RouteController(holder: dependencies.holder, registry: dependencies.registry).endpoints, atPath: "/v1")
     return router
 }

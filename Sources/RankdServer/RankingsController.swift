@@ -9,10 +9,13 @@ public struct RankingsController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
     /// `Cache-Control: max-age` in seconds; short, since the fast path can publish at any time.
     let maxAgeSeconds: Int
+    /// Answers `GET /v1/rankings/{model}?only=...` (preferences as query parameters).
+    let route: RouteController<Context>
 
-    public init(holder: EpochHolder, maxAgeSeconds: Int = 5) {
+    public init(holder: EpochHolder, registry: [String: Endpoint], maxAgeSeconds: Int = 5) {
         self.holder = holder
         self.maxAgeSeconds = maxAgeSeconds
+        route = RouteController(holder: holder, registry: registry)
     }
 
     public var endpoints: RouteCollection<Context> {
@@ -32,6 +35,11 @@ public struct RankingsController<Context: RequestContext>: Sendable {
         guard let published = holder.published else { return Self.notReady }
         let joined = segments.map(String.init).joined(separator: "/")
         let slug = joined.removingPercentEncoding ?? joined
+        let query = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        if !query.isEmpty, published.modelBodies[slug] != nil {
+            // Preferences given: the routing answer for this model (same parser as POST /v1/route).
+            return route.answer(RouteQuery.body(model: slug, query: query).flatMap(RouteRequestParser.parse))
+        }
         guard let body = published.modelBodies[slug] else {
             let known = published.modelBodies.keys.sorted().prefix(20).joined(separator: ", ")
             return JSONResponse.error(

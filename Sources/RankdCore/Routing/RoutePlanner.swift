@@ -10,7 +10,11 @@ public enum RoutePlanner {
         var eligible: [EndpointRanking] = []
         var excluded: [Exclusion] = []
         for entry in ranking.endpoints {
-            guard let endpoint = registry[entry.endpointID] else { continue }
+            // An endpoint of the epoch that the registry no longer has (configuration changed since).
+            guard let endpoint = registry[entry.endpointID] else {
+                excluded.append(Exclusion(endpointID: entry.endpointID, provider: entry.provider, reason: "not_in_registry"))
+                continue
+            }
             if let reason = exclusionReason(entry, endpoint, request) {
                 excluded.append(Exclusion(endpointID: entry.endpointID, provider: entry.provider, reason: reason))
             } else {

@@ -7,11 +7,20 @@ public enum RouteRequestParser {
         public var message: String
 
         public var description: String { "\(field): \(message)" }
+
+        public init(field: String, message: String) {
+            self.field = field
+            self.message = message
+        }
     }
 
     /// Every problem of one request.
     public struct FieldErrors: Error, Hashable, Sendable {
         public var errors: [FieldError]
+
+        public init(errors: [FieldError]) {
+            self.errors = errors
+        }
     }
 
     static let topKeys: Set<String> = ["model", "provider", "parameters", "seed", "request_id"]

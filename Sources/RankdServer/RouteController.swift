@@ -1,0 +1,131 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import RankdCore
+
+/// `POST /v1/route`: which endpoints, in which order, for one request under OpenRouter-style
+/// provider preferences. Decode, plan (pure `RoutePlanner`), encode.
+public struct RouteController<Context: RequestContext>: Sendable {
+    let holder: EpochHolder
+    let registry: [String: Endpoint]
+
+    public init(holder: EpochHolder, registry: [String: Endpoint]) {
+        self.holder = holder
+        self.registry = registry
+    }
+
+    public var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.post("route") { request, _ in
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            guard let json = JSONValue.parse(Data(body.readableBytesView)) else {
+                return JSONResponse.error(.badRequest, code: "invalid_json", "the body is not JSON; send {\"model\": ..., \"provider\": {...}, \"parameters\": [...]}")
+            }
+            return answer(RouteRequestParser.parse(json))
+        }
+        return routes
+    }
+
+    func answer(_ parsed: Result<RouteRequest, RouteRequestParser.FieldErrors>) -> Response {
+        let request: RouteRequest
+        switch parsed {
+        case .failure(let problems):
+            return JSONResponse.encode(
+                RouteJSON.Invalid(
+                    error: .init(code: "invalid_request", message: problems.errors.map(\.description).joined(separator: "; ")),
+                    fields: problems.errors.map { .init(field: $0.field, message: $0.message) }),
+                status: .badRequest)
+        case .success(let value):
+            request = value
+        }
+        guard let epoch = holder.epoch else { return RankingsController<Context>.notReady }
+        guard let ranking = epoch.ranking(for: request.model) else {
+            return JSONResponse.error(.notFound, code: "unknown_model", "no model \"\(request.model)\" in epoch \(epoch.id)")
+        }
+        switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: registry) {
+        case .success(let answer):
+            return JSONResponse.encode(RouteJSON.Answer(answer))
+        case .failure(let none):
+            return JSONResponse.encode(
+                RouteJSON.NoneEligible(
+                    error: .init(code: "no_eligible_endpoint", message: "no endpoint of \(none.model) satisfies the preferences; see excluded for why"),
+                    excluded: none.excluded.map(RouteJSON.Excluded.init)),
+                status: .notFound)
+        }
+    }
+}
+
+/// JSON shapes of routing answers (DESIGN.md: `{"epoch_id", "mode", "endpoints", "excluded"}`).
+enum RouteJSON {
+    struct Answer: Encodable {
+        var epochID: Int64
+        var mode: String
+        var endpoints: [Routed]
+        var excluded: [Excluded]
+
+        init(_ answer: RouteAnswer) {
+            epochID = answer.epochID
+            mode = answer.mode.rawValue
+            endpoints = answer.endpoints.map { Routed(entry: EpochJSON.Entry(entry: $0.entry), belowPreference: $0.belowPreference) }
+            excluded = answer.excluded.map(Excluded.init)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case mode, endpoints, excluded
+            case epochID = "epoch_id"
+        }
+    }
+
+    /// An entry of the rankings shape plus `below_preference`.
+    struct Routed: Encodable {
+        var entry: EpochJSON.Entry
+        var belowPreference: Bool
+
+        func encode(to encoder: any Encoder) throws {
+            try entry.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(belowPreference, forKey: .belowPreference)
+        }
+
+        enum Key: String, CodingKey {
+            case belowPreference = "below_preference"
+        }
+    }
+
+    struct Excluded: Encodable {
+        var endpointID: String
+        var provider: String
+        var reason: String
+
+        init(_ exclusion: Exclusion) {
+            endpointID = exclusion.endpointID
+            provider = exclusion.provider
+            reason = exclusion.reason
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case provider, reason
+            case endpointID = "endpoint_id"
+        }
+    }
+
+    struct Detail: Encodable {
+        var code: String
+        var message: String
+    }
+
+    struct NoneEligible: Encodable {
+        var error: Detail
+        var excluded: [Excluded]
+    }
+
+    struct FieldProblem: Encodable {
+        var field: String
+        var message: String
+    }
+
+    struct Invalid: Encodable {
+        var error: Detail
+        var fields: [FieldProblem]
+    }
+}

@@ -5,6 +5,7 @@ import RankdConfig
 import RankdCore
 import RankdProber
 import RankdServer
+import RankdStore
 import ServiceLifecycle
 
 /// Builds the whole daemon: stores, ranker, epoch loop and HTTP server, as one Hummingbird
@@ -27,6 +28,10 @@ public enum RankdApplication {
         let router = buildRouter(
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: configuration.endpoints,
+                history: HistorySource(
+                    epochs: { since, until, limit in try ranker.history.epochs(since: since, until: until, limit: limit) },
+                    epoch: { id in try ranker.history.epoch(id: id) }),
+                clock: clock,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         var app = Application(
             router: router,

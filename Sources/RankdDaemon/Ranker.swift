@@ -14,6 +14,8 @@ public actor Ranker {
     let clock: any WallClock
     let logger: Logger
     let state: StateStore
+    /// Read-only use of the state store for history answers (GRDB's pool reads concurrently).
+    public nonisolated var history: StateStore { state }
     let published: PublishedStore
     let retention: RankdConfiguration.Retention
     private var engine: RankingEngine

@@ -10,11 +10,16 @@ public struct ServerDependencies: Sendable {
     public var cacheMaxAgeSeconds: Int
     /// Endpoint attributes (prices, parameters, policies, regions) for routing preferences.
     public var registry: [String: Endpoint]
+    /// Epoch history for `/v1/history` and `/v1/epochs`; nil serves no history routes.
+    public var history: HistorySource?
+    public var clock: any WallClock
 
     public init(
-        holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], cacheMaxAgeSeconds: Int = 5,
-        recompute: @escaping @Sendable () async throws -> Epoch
+        holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
+        clock: any WallClock, cacheMaxAgeSeconds: Int = 5, recompute: @escaping @Sendable () async throws -> Epoch
     ) {
+        self.history = history
+        self.clock = clock
         self.registry = Dictionary(registry.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.holder = holder
         self.metrics = metrics
@@ -33,5 +38,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
         RankingsController(holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds).endpoints, atPath: "/v1")
     router.addRoutes(AdminController(adminToken: dependencies.adminToken, recompute: dependencies.recompute).endpoints, atPath: "/v1")
     router.addRoutes(RouteController(holder: dependencies.holder, registry: dependencies.registry).endpoints, atPath: "/v1")
+    if let history = dependencies.history {
+        router.addRoutes(HistoryController(source: history, clock: dependencies.clock).endpoints, atPath: "/v1")
+    }
     return router
 }

@@ -182,10 +182,11 @@ public final class StateStore: Sendable {
     }
 
     /// Epochs computed at or after `since`, oldest first, at most `limit`.
-    public func epochs(since: Timestamp, limit: Int = 1_000) throws -> [Epoch] {
+    public func epochs(since: Timestamp, until: Timestamp? = nil, limit: Int = 1_000) throws -> [Epoch] {
         try pool.read { db in
             try String.fetchAll(
-                db, sql: "SELECT body FROM epochs WHERE computed_at >= ? ORDER BY id LIMIT ?", arguments: [since.secondsSince1970, limit]
+                db, sql: "SELECT body FROM epochs WHERE computed_at >= ? AND computed_at <= ? ORDER BY id LIMIT ?",
+                arguments: [since.secondsSince1970, until?.secondsSince1970 ?? Double.greatestFiniteMagnitude, limit]
             )
             .map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
         }

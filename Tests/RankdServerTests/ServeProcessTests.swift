@@ -71,6 +71,20 @@ import Testing
         #expect(disabled.map { $0["status"] as? String } == ["disabled"])
         #expect(String(decoding: try await get("\(base)/metrics").body, as: UTF8.self).contains("rankd_epochs_total"))
 
+        // `rankd history` against the running daemon: a table with a rank sparkline.
+        let history = Process()
+        history.executableURL = URL(fileURLWithPath: binary)
+        history.arguments = ["history", "--url", base, "--model", "meta-llama/llama-3.3-70b-instruct", "--provider", "deepinfra"]
+        let historyOutput = Pipe()
+        history.standardOutput = historyOutput
+        try history.run()
+        let historyText = String(decoding: historyOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        history.waitUntilExit()
+        #expect(history.terminationStatus == 0, "\(historyText)")
+        #expect(historyText.contains("deepinfra:meta-llama/llama-3.3-70b-instruct"), "\(historyText)")
+        #expect(historyText.contains("insufficient_data"))
+        #expect(historyText.contains { "▁▂▃▄▅▆▇█".contains($0) }, "a sparkline: \(historyText)")
+
         let signalled = ContinuousClock.now
         kill(process.processIdentifier, SIGTERM)
         while process.isRunning && ContinuousClock.now - signalled < .seconds(10) { try await Task.sleep(for: .milliseconds(10)) }

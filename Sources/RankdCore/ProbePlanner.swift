@@ -87,7 +87,7 @@ public struct ProbePlanner: Sendable {
         state.spentUSD += costUSD
         state.recentStarts.removeAll { now.seconds(since: $0) >= 60 }
         let base = state.suspicious ? rule.suspiciousIntervalSeconds : rule.intervalSeconds
-        let spread = rule.jitter > 0 ? Double.random(in: -rule.jitter...rule.jitter, using: &generator) : 0
+        let spread = rule.jitter > 0 ? (generator.uniform() * 2 - 1) * rule.jitter : 0
         var wait = base * (1 + spread)
         if let retryAfterSeconds { wait = max(wait, retryAfterSeconds) }
         state.nextDue = now.adding(seconds: wait)

@@ -30,7 +30,7 @@ public final class MockFleet: Sendable {
 
     /// A uniform number in 0..<1 from the shared seeded generator.
     func uniform() -> Double {
-        generator.withLock { Double.random(in: 0..<1, using: &$0) }
+        generator.withLock { $0.uniform() }
     }
 
     func countRequest(_ provider: String) {

@@ -34,6 +34,8 @@ public struct ProbeRunner: Sendable {
         public var verdict: ProbeVerdict
         public var exchange: ChatExchange
         public var caseID: String
+        /// Size of the request body sent, for cost estimates.
+        public var requestBytes: Int
     }
 
     public init(
@@ -63,6 +65,6 @@ public struct ProbeRunner: Sendable {
             ttftMilliseconds: answered ? exchange.ttftMilliseconds : nil,
             latencyMilliseconds: answered ? exchange.totalMilliseconds : nil,
             outputTokensPerSecond: answered ? exchange.outputTokensPerSecond : nil)
-        return Result(observation: observation, verdict: verdict, exchange: exchange, caseID: probe.id)
+        return Result(observation: observation, verdict: verdict, exchange: exchange, caseID: probe.id, requestBytes: body.count)
     }
 }

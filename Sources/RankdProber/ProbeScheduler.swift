@@ -77,7 +77,8 @@ public struct ProbeScheduler: Service {
         let result = await runner.run(probe, on: endpoint) { clock.now() }
         if case .failed("cancelled") = result.exchange.transport { return }
         let retryAfter: Double? = if case .completed(_, let seconds) = result.exchange.transport { seconds } else { nil }
-        let promptTokens = probe.requestBody(model: endpoint.upstreamModel).jsonText.utf8.count / 4
+        // About four bytes of JSON per prompt token: an estimate, as providers tokenize differently.
+        let promptTokens = result.requestBytes / 4
         let cost = ProbePlanner.cost(promptTokens: promptTokens, completionTokens: result.exchange.outputTokens, pricing: endpoint.pricing)
         state.planner.withLock {
             $0.finished(

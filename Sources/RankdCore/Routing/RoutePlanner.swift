@@ -127,7 +127,7 @@ public enum RoutePlanner {
         var result: [EndpointRanking] = []
         while !pool.isEmpty {
             let weights = pool.map { 1 / pow2(max(0.01, blendedPrice(registry[$0.endpointID]!.pricing))) }
-            var draw = Double.random(in: 0..<weights.reduce(0, +), using: &generator)
+            var draw = generator.uniform() * weights.reduce(0, +)
             var index = 0
             while index < weights.count - 1 && draw >= weights[index] {
                 draw -= weights[index]

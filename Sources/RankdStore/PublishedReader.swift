@@ -13,7 +13,11 @@ public enum PublishedReader {
         public var reasons: String
         public var epochID: Int64
         public var computedAt: Int64
+        /// Components by name (only those the endpoint has).
+        public var components: [String: Double]
     }
+
+    static let componentColumns = ["tool_call_success", "reliability", "throughput", "latency", "benchmark"]
 
     public static func currentRankings(path: String, model: String? = nil) throws -> [Row] {
         guard FileManager.default.fileExists(atPath: path) else {
@@ -22,12 +26,14 @@ public enum PublishedReader {
         let queue = try DatabaseQueue(path: path, configuration: DatabaseFiles.configuration(readonly: true))
         return try queue.read { db in
             let sql =
-                "SELECT model, rank, endpoint_id, provider, score, status, reasons, epoch_id, computed_at FROM current_rankings"
+                "SELECT model, rank, endpoint_id, provider, score, status, reasons, epoch_id, computed_at, "
+                + componentColumns.joined(separator: ", ") + " FROM current_rankings"
                 + (model == nil ? "" : " WHERE model = ?") + " ORDER BY model, rank"
             return try GRDB.Row.fetchAll(db, sql: sql, arguments: model.map { [$0] } ?? []).map { row in
                 Row(
                     model: row["model"], rank: row["rank"], endpointID: row["endpoint_id"], provider: row["provider"], score: row["score"],
-                    status: row["status"], reasons: row["reasons"], epochID: row["epoch_id"], computedAt: row["computed_at"])
+                    status: row["status"], reasons: row["reasons"], epochID: row["epoch_id"], computedAt: row["computed_at"],
+                    components: componentColumns.reduce(into: [:]) { components, name in components[name] = row[name] as Double? })
             }
         }
     }

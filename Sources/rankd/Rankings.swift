@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RankdCore
 import RankdStore
 
 #if canImport(FoundationNetworking)
@@ -41,11 +42,11 @@ struct Rankings: AsyncParsableCommand {
                 return
             }
             let table = RankingsTable(
-                epochID: first.epochID, computedAt: String(first.computedAt),
+                epochID: first.epochID, computedAt: RFC3339.format(Timestamp(secondsSince1970: Double(first.computedAt))),
                 rows: rows.map {
                     .init(
                         model: $0.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status,
-                        score: $0.score, components: [:], reasons: $0.reasons.split(separator: ",").map(String.init))
+                        score: $0.score, components: $0.components, reasons: $0.reasons.split(separator: ",").map(String.init))
                 })
             print(table.render(model: model), terminator: "")
             return

@@ -79,7 +79,7 @@ import Testing
         let run = try rankd(["rankings", "--db", dir.file("rankings.db")])
         #expect(run.status == 0, "\(run.output)")
         let lines = run.output.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("1    steady ") && $0.contains(" ok ") }, "\(run.output)")
+        #expect(lines.contains { $0.hasPrefix("1    steady ") && $0.contains(" ok ") && $0.contains("1.00") }, "\(run.output)")
         #expect(
             lines.contains { $0.hasPrefix("2    fast ") && $0.contains("insufficient_data") && $0.contains("no_observations") },
             "\(run.output)")

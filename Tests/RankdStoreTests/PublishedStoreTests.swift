@@ -140,5 +140,6 @@ import Testing
         let rows = try PublishedReader.currentRankings(path: dir.file("rankings.db"), model: models[0])
         #expect(rows.map(\.rank) == [1, 2, 3, 4])
         #expect(rows.allSatisfy { $0.epochID == 3 && $0.model == models[0] })
+        #expect(rows.allSatisfy { $0.components == ["reliability": 0.003] }, "\(rows.map(\.components))")
     }
 }

@@ -129,6 +129,11 @@ public enum PolicyLoader {
         policy.probing.maxResponseBytes = probing.int(
             "max_response_bytes", default: policy.probing.maxResponseBytes, range: 1_024...(256 << 20), unit: "bytes")
         probing.finish()
+
+        let publication = fields.fields("publication")
+        policy.publication.cacheMaxAgeSeconds = publication.int(
+            "cache_max_age_seconds", default: policy.publication.cacheMaxAgeSeconds, range: 0...3_600, unit: "seconds")
+        publication.finish()
         fields.finish()
 
         for problem in policy.problems() {

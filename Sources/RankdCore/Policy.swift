@@ -12,6 +12,7 @@ public struct Policy: Hashable, Codable, Sendable {
     public var demotion: Demotion
     public var fastPath: FastPath
     public var probing: Probing
+    public var publication: Publication
 
     /// Component weights; they need not sum to 1 (they are normalised over present components).
     public struct Weights: Hashable, Codable, Sendable {
@@ -118,6 +119,14 @@ public struct Policy: Hashable, Codable, Sendable {
         public init() {}
     }
 
+    /// How answers are served.
+    public struct Publication: Hashable, Codable, Sendable {
+        /// `Cache-Control: max-age` of ranking answers; short, since the fast path can publish at any time. Default 5 s.
+        public var cacheMaxAgeSeconds = 5
+
+        public init() {}
+    }
+
     /// The synthetic prober's schedule and limits.
     public struct Probing: Hashable, Codable, Sendable {
         /// Seconds between probes of a healthy endpoint. Default 60.
@@ -158,7 +167,8 @@ public struct Policy: Hashable, Codable, Sendable {
     public init(
         weights: Weights = Weights(), windows: Windows = Windows(), sources: SourceWeights = SourceWeights(),
         priors: Priors = Priors(), reliability: Reliability = Reliability(), status: StatusRules = StatusRules(),
-        demotion: Demotion = Demotion(), fastPath: FastPath = FastPath(), probing: Probing = Probing()
+        demotion: Demotion = Demotion(), fastPath: FastPath = FastPath(), probing: Probing = Probing(),
+        publication: Publication = Publication()
     ) {
         self.weights = weights
         self.windows = windows
@@ -169,6 +179,7 @@ public struct Policy: Hashable, Codable, Sendable {
         self.demotion = demotion
         self.fastPath = fastPath
         self.probing = probing
+        self.publication = publication
     }
 
     public static let `default` = Policy()

@@ -31,7 +31,7 @@ public enum RankdApplication {
                 history: HistorySource(
                     epochs: { since, until, limit in try ranker.history.epochs(since: since, until: until, limit: limit) },
                     epoch: { id in try ranker.history.epoch(id: id) }),
-                clock: clock,
+                clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         var app = Application(
             router: router,

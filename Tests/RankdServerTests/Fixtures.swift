@@ -6,7 +6,7 @@ import RankdTestKit
 /// A daemon configuration in a temporary data directory, listening on an ephemeral loopback port.
 func testConfiguration(
     _ dir: TemporaryDirectory, providers: [String] = ["fast", "steady", "slow"], adminToken: String? = "admin-token-0123456789",
-    epochIntervalSeconds: Double = 300
+    epochIntervalSeconds: Double = 300, cacheMaxAgeSeconds: Int = 5
 ) -> LoadedConfiguration {
     var configuration = RankdConfiguration()
     configuration.listenHost = "127.0.0.1"
@@ -14,7 +14,9 @@ func testConfiguration(
     configuration.dataDirectory = dir.path
     configuration.epochIntervalSeconds = epochIntervalSeconds
     configuration.endpoints = providers.map { Build.endpoint($0) } + [Build.endpoint("solo", model: "acme/solo-1")]
-    return LoadedConfiguration(configuration: configuration, adminToken: adminToken)
+    var policy = Policy.default
+    policy.publication.cacheMaxAgeSeconds = cacheMaxAgeSeconds
+    return LoadedConfiguration(configuration: configuration, policy: policy, adminToken: adminToken)
 }
 
 let quietLogger: Logger = {

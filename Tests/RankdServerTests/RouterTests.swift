@@ -117,6 +117,17 @@ import Testing
         }
     }
 
+    @Test func cacheMaxAgeComesFromThePolicy() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (app, ranker) = try RankdApplication.build(
+            testConfiguration(dir, cacheMaxAgeSeconds: 2), clock: ManualClock(), logger: quietLogger, epochLoop: false)
+        try await ranker.computeAndPublish(.startup)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/rankings", method: .get) { #expect($0.headers[.cacheControl] == "max-age=2") }
+        }
+    }
+
     @Test func adminRecomputeNeedsTheToken() async throws {
         try await withApp { client, _, _ in
             try await client.execute(uri: "/v1/admin/recompute", method: .post) { #expect($0.status == .unauthorized) }

@@ -94,9 +94,9 @@ public struct ProbePlanner: Sendable {
         states[endpointID] = state
     }
 
-    /// Marks an endpoint demoted (or not) from the latest epoch, so its next probe comes sooner.
-    public mutating func setDemoted(_ endpointID: String, _ demoted: Bool, now: Timestamp) {
-        guard var state = states[endpointID], demoted, !state.suspicious else { return }
+    /// Marks an endpoint demoted in the latest epoch, so its next probe comes sooner.
+    public mutating func markDemoted(_ endpointID: String, now: Timestamp) {
+        guard var state = states[endpointID], !state.suspicious else { return }
         state.suspicious = true
         let sooner = now.adding(seconds: rule.suspiciousIntervalSeconds)
         if sooner < state.nextDue { state.nextDue = sooner }

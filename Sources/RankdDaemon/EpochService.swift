@@ -23,18 +23,10 @@ public struct EpochService: Service {
         await compute(.startup)
         await withDiscardingTaskGroup { group in
             let ranker = self.ranker
-            let interval = self.intervalSeconds
-            group.addTask {
-                while !Task.isCancelled {
-                    do { try await Task.sleep(for: .seconds(interval)) } catch { return }
-                    ranker.requestEpoch(.scheduled)
-                }
-            }
-            let flushInterval = self.flushIntervalSeconds
             let logger = self.logger
+            group.addTask { await Self.every(intervalSeconds) { ranker.requestEpoch(.scheduled) } }
             group.addTask {
-                while !Task.isCancelled {
-                    do { try await Task.sleep(for: .seconds(flushInterval)) } catch { return }
+                await Self.every(flushIntervalSeconds) {
                     do { try await ranker.flush() } catch {
                         logger.error("could not write minute buckets", metadata: ["error": .string("\(error)")])
                     }
@@ -51,6 +43,14 @@ public struct EpochService: Service {
             logger.error("could not flush minute buckets at shutdown", metadata: ["error": .string("\(error)")])
         }
         logger.info("epoch loop stopped")
+    }
+
+    /// Runs `action` every `seconds` until the task is cancelled.
+    private static func every(_ seconds: Double, _ action: @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(seconds)) } catch { return }
+            await action()
+        }
     }
 
     private func compute(_ trigger: EpochTrigger) async {

@@ -54,7 +54,7 @@ public struct ProbeScheduler: Service {
                 let demoted = demotedEndpoints()
                 let free = rule.concurrency - state.inFlight.load(ordering: .relaxed)
                 let due = state.planner.withLock { planner in
-                    for id in demoted { planner.setDemoted(id, true, now: now) }
+                    for id in demoted { planner.markDemoted(id, now: now) }
                     return planner.takeDue(now: now, limit: free)
                 }
                 for (id, caseIndex) in due {

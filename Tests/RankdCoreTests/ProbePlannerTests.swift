@@ -73,7 +73,7 @@ import Testing
         var plan = planner()
         _ = plan.takeDue(now: start, limit: 8)
         plan.finished("a", now: start, failed: false, demoted: false, retryAfterSeconds: nil, costUSD: 0)
-        plan.setDemoted("a", true, now: start.adding(seconds: 1))
+        plan.markDemoted("a", now: start.adding(seconds: 1))
         #expect(plan.nextDue("a") == start.adding(seconds: 16))
     }
 

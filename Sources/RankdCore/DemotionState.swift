@@ -6,6 +6,8 @@
 public struct DemotionState: Hashable, Codable, Sendable {
     /// Set while demoted: the earliest end of the current demotion.
     public var demotedUntil: Timestamp?
+    /// Set while demoted: when the current demotion began.
+    public var demotedAt: Timestamp?
     /// Level of the latest demotion (1 for a first one).
     public var level: Int
     /// Last time a rule fired for this endpoint.
@@ -49,12 +51,14 @@ public struct DemotionState: Hashable, Codable, Sendable {
                 level = decayedLevel(at: now, policy: policy) + 1
                 let seconds = min(policy.baseSeconds * Double(level), policy.maxSeconds)
                 demotedUntil = now.adding(seconds: seconds)
+                demotedAt = now
                 releasedAt = nil
             }
             lastTriggeredAt = now
             reasons = firing
         } else if isDemoted, let release = earliestRelease(policy: policy), now >= release {
             demotedUntil = nil
+            demotedAt = nil
             releasedAt = now
             reasons = []
         }

@@ -34,6 +34,8 @@ public enum EpochTrigger: String, Codable, Sendable {
     case startup
     /// `rankd replay`.
     case replay
+    /// An operator override was made, withdrawn or expired.
+    case override
 }
 
 /// One model's endpoints in rank order.
@@ -83,6 +85,10 @@ public enum ReasonCode {
     public static let noObservations = "no_observations"
     public static let belowMinimumSamples = "below_minimum_samples"
     public static let disabledInConfig = "disabled_in_config"
+    public static let operatorPinned = "operator_pinned"
+    public static let operatorDisabled = "operator_disabled"
+    public static let operatorDemoted = "operator_demoted"
+    public static let operatorUndemoted = "operator_undemoted"
 }
 
 /// One endpoint's place in an epoch, with everything needed to explain it.
@@ -101,6 +107,10 @@ public struct EndpointRanking: Hashable, Codable, Sendable {
     public var samples: Samples
     public var reasons: [String]
     public var demotedUntil: Timestamp?
+    /// When the current demotion began (nil unless demoted).
+    public var demotedSince: Timestamp?
+    /// The operator override in force for this endpoint, if any.
+    public var override: Override?
     public var explanation: Explanation
 
     public init(

@@ -12,6 +12,8 @@ public struct RankingEngine: Sendable {
     private var detector: FastPathDetector
     private var pendingFastPathReasons: [String: [String]] = [:]
     private var endpointIDs: Set<String>
+    /// Operator overrides not yet ended (ended ones are dropped at each epoch).
+    public private(set) var overrides: [Override] = []
 
     public init(
         policy: Policy, endpoints: [Endpoint], benchmarks: [String: Double] = [:], now: Timestamp,
@@ -60,7 +62,9 @@ public struct RankingEngine: Sendable {
         for endpoint in endpoints { stats[endpoint.id] = aggregator.stats(for: endpoint.id) }
         let input = ScoringInput(
             epochID: lastEpochID + 1, now: now, trigger: trigger, policy: policy, endpoints: endpoints, stats: stats,
-            benchmarks: benchmarks, demotions: demotions, fastPathReasons: pendingFastPathReasons)
+            benchmarks: benchmarks, demotions: demotions, fastPathReasons: pendingFastPathReasons,
+            overrides: Override.active(overrides, at: now))
+        overrides.removeAll { !$0.isActive(at: now) }
         let result = Scorer.score(input)
         demotions = result.demotions
         pendingFastPathReasons.removeAll()
@@ -76,6 +80,12 @@ public struct RankingEngine: Sendable {
 
     /// Minute tallies held in memory.
     public var storedMinuteCount: Int { aggregator.storedMinuteCount }
+
+    /// Replaces the operator overrides the next epochs apply (ended ones are ignored).
+    public mutating func setOverrides(_ overrides: [Override]) { self.overrides = overrides }
+
+    /// The earliest expiry among overrides in force: an epoch is due then.
+    public var nextOverrideExpiry: Timestamp? { overrides.filter { $0.revokedAt == nil }.map(\.expiresAt).min() }
 
     /// Replaces benchmark scores (admin API, reload).
     public mutating func setBenchmarks(_ benchmarks: [String: Double]) { self.benchmarks = benchmarks }

@@ -14,12 +14,15 @@ public struct ScoringInput: Sendable {
     public var demotions: [String: DemotionState]
     /// Fast-path reason codes seen since the previous epoch, per endpoint id.
     public var fastPathReasons: [String: [String]]
+    /// Operator overrides in force at `time`, by endpoint id.
+    public var overrides: [String: Override]
 
     public init(
         epochID: Int64, now: Timestamp, trigger: EpochTrigger, policy: Policy, endpoints: [Endpoint],
         stats: [String: WindowStats], benchmarks: [String: Double] = [:], demotions: [String: DemotionState] = [:],
-        fastPathReasons: [String: [String]] = [:]
+        fastPathReasons: [String: [String]] = [:], overrides: [String: Override] = [:]
     ) {
+        self.overrides = overrides
         self.epochID = epochID
         self.time = now
         self.trigger = trigger
@@ -78,11 +81,18 @@ public enum Scorer {
             var status = EndpointStatus.ok
             var reasons: [String] = []
             var demotedUntil: Timestamp?
+            var demotedSince: Timestamp?
             let longTotal = windowStats.long.combined.total
+            let dataStatus = { () -> (EndpointStatus, [String]) in
+                longTotal >= Int64(policy.status.minimumSamples)
+                    ? (.ok, []) : (.insufficientData, [longTotal == 0 ? ReasonCode.noObservations : ReasonCode.belowMinimumSamples])
+            }
+            let override = input.overrides[endpoint.id]
             if !endpoint.enabled {
                 status = .disabled
                 reasons = [ReasonCode.disabledInConfig]
             } else {
+                // The rules run whatever the override, so the demotion memory stays the rules' own.
                 var state = demotions[endpoint.id] ?? DemotionState()
                 let fired = firing[endpoint.id] ?? []
                 state.update(firing: fired, now: input.time, policy: policy.demotion)
@@ -91,10 +101,23 @@ public enum Scorer {
                     status = .demoted
                     reasons = state.reasons + (fired.isEmpty ? [ReasonCode.recovering] : [])
                     demotedUntil = state.earliestRelease(policy: policy.demotion)
-                } else if longTotal < Int64(policy.status.minimumSamples) {
-                    status = .insufficientData
-                    reasons = [longTotal == 0 ? ReasonCode.noObservations : ReasonCode.belowMinimumSamples]
+                    demotedSince = state.demotedAt
+                } else {
+                    (status, reasons) = dataStatus()
                 }
+                switch override?.action {
+                case .disable?:
+                    (status, reasons, demotedUntil, demotedSince) = (.disabled, [], nil, nil)
+                case .demote?:
+                    if status != .demoted { (demotedUntil, demotedSince) = (override!.expiresAt, override!.createdAt) }
+                    status = .demoted
+                case .pin?, .undemote?:
+                    // The rules' reasons stay visible, so the reader sees what the operator overrode.
+                    if status == .demoted { (status, demotedUntil, demotedSince) = (dataStatus().0, nil, nil) }
+                case nil:
+                    break
+                }
+                if let override { reasons.insert(override.action.reasonCode, at: 0) }
             }
             entries.append(
                 EndpointRanking(
@@ -106,22 +129,28 @@ public enum Scorer {
                         weights: named(weights), missingComponents: missing.map(\.rawValue).sorted(),
                         shortWindow: named(short), longWindow: named(long),
                         stats: rawStats(windowStats.short.combined, benchmark: input.benchmarks[endpoint.id], policy: policy))))
+            entries[entries.count - 1].demotedSince = demotedSince
+            entries[entries.count - 1].override = endpoint.enabled ? override : nil
         }
 
         // Never demote every endpoint: when all enabled ones are demoted, rank them by score and say so.
+        // An operator's demotion is a decision, not a measurement: it stands.
         var modelReasons: [String] = []
         let enabledEntries = entries.indices.filter { entries[$0].status != .disabled }
         if !enabledEntries.isEmpty, enabledEntries.allSatisfy({ entries[$0].status == .demoted }) {
             modelReasons.append(ReasonCode.allEndpointsDegraded)
-            for index in enabledEntries {
+            for index in enabledEntries where entries[index].override?.action != .demote {
                 let total = stats[entries[index].endpointID]!.long.combined.total
                 entries[index].status = total < Int64(policy.status.minimumSamples) ? .insufficientData : .ok
                 entries[index].reasons.append(ReasonCode.allEndpointsDegraded)
                 entries[index].demotedUntil = nil
+                entries[index].demotedSince = nil
             }
         }
 
         entries.sort { lhs, rhs in
+            let (lhsPinned, rhsPinned) = (lhs.override?.action == .pin, rhs.override?.action == .pin)
+            if lhsPinned != rhsPinned { return lhsPinned }
             if lhs.status.tier != rhs.status.tier { return lhs.status.tier < rhs.status.tier }
             if lhs.score != rhs.score { return lhs.score > rhs.score }
             return lhs.endpointID < rhs.endpointID

@@ -25,6 +25,10 @@ public struct EpochService: Service {
             let ranker = self.ranker
             let logger = self.logger
             group.addTask { await Self.every(intervalSeconds) { ranker.requestEpoch(.scheduled) } }
+            // An override ends at its expiry, not at the next scheduled epoch.
+            group.addTask {
+                await Self.every(1) { if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) } }
+            }
             group.addTask {
                 await Self.every(flushIntervalSeconds) {
                     do { try await ranker.flush() } catch {

@@ -31,6 +31,10 @@ public enum RankdApplication {
                 history: HistorySource(
                     epochs: { since, until, limit in try ranker.history.epochs(since: since, until: until, limit: limit) },
                     epoch: { id in try ranker.history.epoch(id: id) }),
+                overrides: OverrideSource(
+                    apply: { request in try await ranker.applyOverride(request) },
+                    revoke: { id, note in try await ranker.revokeOverride(id: id, note: note) },
+                    list: { includeEnded in try await ranker.overrides(includeEnded: includeEnded) }),
                 clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         var app = Application(

@@ -47,6 +47,7 @@ public actor Ranker {
         let since = now.adding(seconds: -loaded.policy.windows.longSeconds).minute
         let buckets = try state.loadBuckets(sinceMinute: since)
         engine.load(buckets)
+        engine.setOverrides(try state.activeOverrides(at: now))
         (triggers, triggerContinuation) = AsyncStream.makeStream(of: EpochTrigger.self, bufferingPolicy: .bufferingNewest(1))
         if let last {
             // A crash between history and publication leaves rankings.db one epoch behind: catch up.
@@ -186,6 +187,46 @@ public actor Ranker {
         guard !unsavedBuckets.isEmpty else { return }
         try state.addBuckets(unsavedBuckets)
         unsavedBuckets.removeAll()
+    }
+
+    // MARK: Operator overrides
+
+    /// Records an override and publishes an epoch with it at once. Nil for an unknown endpoint.
+    public func applyOverride(_ request: OverrideRequest) throws -> (Override, Epoch)? {
+        guard engine.endpoints.contains(where: { $0.id == request.endpointID }) else { return nil }
+        let now = clock.now()
+        let override = try state.addOverride(request, now: now)
+        engine.setOverrides(try state.activeOverrides(at: now))
+        logger.notice(
+            "override made",
+            metadata: [
+                "override_id": .stringConvertible(override.id), "endpoint_id": .string(override.endpointID),
+                "action": .string(override.action.rawValue), "until": .string(RFC3339.format(override.expiresAt)),
+                "note": .string(override.note),
+            ])
+        return (override, try computeAndPublish(.override))
+    }
+
+    /// Ends an override early and publishes an epoch without it. Nil for an unknown id; the epoch
+    /// is nil when the override had already ended.
+    public func revokeOverride(id: Int64, note: String?) throws -> (Override, Epoch?)? {
+        let now = clock.now()
+        guard let (override, changed) = try state.revokeOverride(id: id, note: note, now: now) else { return nil }
+        guard changed else { return (override, nil) }
+        engine.setOverrides(try state.activeOverrides(at: now))
+        logger.notice(
+            "override withdrawn", metadata: ["override_id": .stringConvertible(id), "endpoint_id": .string(override.endpointID)])
+        return (override, try computeAndPublish(.override))
+    }
+
+    public func overrides(includeEnded: Bool) throws -> [Override] {
+        includeEnded ? try state.allOverrides() : try state.activeOverrides(at: clock.now())
+    }
+
+    /// True when an override in force has reached its expiry: an epoch should publish without it.
+    public func overrideExpiryDue() -> Bool {
+        guard let next = engine.nextOverrideExpiry else { return false }
+        return clock.now() >= next
     }
 
     /// Window totals of one endpoint, for tests and diagnostics.

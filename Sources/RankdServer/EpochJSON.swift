@@ -32,6 +32,8 @@ enum EpochJSON {
             case baseURL = "base_url"
             case upstreamModel = "upstream_model"
             case demotedUntil = "demoted_until"
+            case demotedSince = "demoted_since"
+            case override
         }
 
         enum ExplanationKeys: String, CodingKey {
@@ -64,6 +66,8 @@ enum EpochJSON {
             try c.encode(["probe": entry.samples.probe, "live": entry.samples.live], forKey: .samples)
             try c.encode(entry.reasons, forKey: .reasons)
             try c.encode(entry.demotedUntil.map(RFC3339.format), forKey: .demotedUntil)
+            try c.encode(entry.demotedSince.map(RFC3339.format), forKey: .demotedSince)
+            try c.encode(entry.override.map(OverrideJSON.Applied.init), forKey: .override)
             var e = c.nestedContainer(keyedBy: ExplanationKeys.self, forKey: .explanation)
             try e.encode(entry.explanation.weights, forKey: .weights)
             try e.encode(entry.explanation.missingComponents, forKey: .missingComponents)

@@ -134,8 +134,10 @@ enum HistoryJSON {
         var status: String
         var components: [String: Double]
         var reasons: [String]
+        var override: OverrideJSON.Applied?
 
         init(_ entry: EndpointRanking) {
+            override = entry.override.map(OverrideJSON.Applied.init)
             endpointID = entry.endpointID
             provider = entry.provider
             rank = entry.rank
@@ -146,7 +148,7 @@ enum HistoryJSON {
         }
 
         enum CodingKeys: String, CodingKey {
-            case provider, rank, score, status, components, reasons
+            case provider, rank, score, status, components, reasons, override
             case endpointID = "endpoint_id"
         }
     }

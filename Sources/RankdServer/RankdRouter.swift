@@ -12,13 +12,17 @@ public struct ServerDependencies: Sendable {
     public var registry: [String: Endpoint]
     /// Epoch history for `/v1/history` and `/v1/epochs`; nil serves no history routes.
     public var history: HistorySource?
+    /// Operator overrides; nil serves no override routes.
+    public var overrides: OverrideSource?
     public var clock: any WallClock
 
     public init(
         holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
+        overrides: OverrideSource? = nil,
         clock: any WallClock, cacheMaxAgeSeconds: Int = 5, recompute: @escaping @Sendable () async throws -> Epoch
     ) {
         self.history = history
+        self.overrides = overrides
         self.clock = clock
         self.registry = Dictionary(registry.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.holder = holder
@@ -40,6 +44,10 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
     router.addRoutes(RouteController(holder: dependencies.holder, registry: dependencies.registry).endpoints, atPath: "/v1")
     if let history = dependencies.history {
         router.addRoutes(HistoryController(source: history, clock: dependencies.clock).endpoints, atPath: "/v1")
+    }
+    if let overrides = dependencies.overrides {
+        router.addRoutes(
+            OverrideController(source: overrides, adminToken: dependencies.adminToken, clock: dependencies.clock).endpoints, atPath: "/v1")
     }
     return router
 }

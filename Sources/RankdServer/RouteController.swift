@@ -30,11 +30,7 @@ public struct RouteController<Context: RequestContext>: Sendable {
         let request: RouteRequest
         switch parsed {
         case .failure(let problems):
-            return JSONResponse.encode(
-                RouteJSON.Invalid(
-                    error: .init(code: "invalid_request", message: problems.errors.map(\.description).joined(separator: "; ")),
-                    fields: problems.errors.map { .init(field: $0.field, message: $0.message) }),
-                status: .badRequest)
+            return JSONResponse.invalid(problems)
         case .success(let value):
             request = value
         }
@@ -117,15 +113,5 @@ enum RouteJSON {
     struct NoneEligible: Encodable {
         var error: Detail
         var excluded: [Excluded]
-    }
-
-    struct FieldProblem: Encodable {
-        var field: String
-        var message: String
-    }
-
-    struct Invalid: Encodable {
-        var error: Detail
-        var fields: [FieldProblem]
     }
 }

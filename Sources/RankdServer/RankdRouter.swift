@@ -45,6 +45,10 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
     if let history = dependencies.history {
         router.addRoutes(HistoryController(source: history, clock: dependencies.clock).endpoints, atPath: "/v1")
     }
+    router.addRoutes(
+        DashboardController(
+            holder: dependencies.holder, history: dependencies.history, overrides: dependencies.overrides, clock: dependencies.clock
+        ).endpoints)
     if let overrides = dependencies.overrides {
         router.addRoutes(
             OverrideController(source: overrides, adminToken: dependencies.adminToken, clock: dependencies.clock).endpoints, atPath: "/v1")

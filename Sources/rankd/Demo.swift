@@ -66,6 +66,8 @@ struct Demo: AsyncParsableCommand {
             throw ExitCode(2)
         }
         loaded.policy = DemoFleet.policy()
+        // The admin API (recompute, overrides) is off unless a token is given, as in `serve`.
+        if let token = ProcessInfo.processInfo.environment["RANKD_ADMIN_TOKEN"], !token.isEmpty { loaded.adminToken = token }
 
         let scenario = DemoFleet.scenario(faultAfterSeconds: faultAfter)
         let fleet = MockFleet(profiles: scenario.providers, suites: loaded.probeSuites)
@@ -86,9 +88,11 @@ struct Demo: AsyncParsableCommand {
             probed over HTTP with \(loaded.probeSuites.map(\.cases.count).reduce(0, +)) tool-calling cases. At \(Int(faultAfter)) s \(DemoFleet.faultyProvider), the fastest,
             starts answering \(Int(DemoFleet.faultRate * 100))% of tool calls with wrong values (HTTP 200): watch it fall to the back.
 
+              Dashboard: http://\(listen)/
               API:     curl -s http://\(listen)/v1/rankings/\(DemoFleet.model)
               SQLite:  \(directory)/rankings.db   (rankd rankings --db \(directory)/rankings.db)
               Metrics: http://\(listen)/metrics
+              Admin:   \(loaded.adminToken == nil ? "off (set RANKD_ADMIN_TOKEN to turn on overrides)" : "on, token from RANKD_ADMIN_TOKEN")
             Ctrl-C to stop.
 
             """)

@@ -14,17 +14,8 @@ import Testing
     func rankd(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
         let binary = RepositoryFiles.rankdExecutable
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build rankd first (swift build --build-tests)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let run = try ChildProcess.run(binary, arguments, environment: environment)
+        return Run(status: run.status, output: run.output)
     }
 
     @Test func checkConfigExitsZeroOnTheExample() throws {

@@ -50,6 +50,15 @@ import Testing
         #expect(rows.last?["status"] == "demoted")
     }
 
+    /// The three reader rows the published file holds, as the examples print them.
+    func expectReaderOutput(_ run: ChildProcess.Finished) {
+        #expect(run.status == 0 && !run.timedOut, "\(run.output)")
+        let lines = run.output.split(separator: "\n")
+        #expect(lines.count == 3, "\(run.output)")
+        #expect(lines.first?.hasPrefix("1 steady:\(Build.model) ok ") == true, "\(run.output)")
+        #expect(lines.last?.hasPrefix("3 fast:\(Build.model) demoted ") == true, "\(run.output)")
+    }
+
     @Test func pythonExampleRuns() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -57,19 +66,22 @@ import Testing
         let script = dir.file("reader.py")
         let python = try #require(try codeBlocks("python").first)
         try python.write(toFile: script, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, path, Build.model]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(text)")
-        let lines = text.split(separator: "\n")
-        #expect(lines.count == 3)
-        #expect(lines.first?.hasPrefix("1 steady:\(Build.model) ok ") == true, "\(text)")
-        #expect(lines.last?.hasPrefix("3 fast:\(Build.model) demoted ") == true, "\(text)")
+        expectReaderOutput(try ChildProcess.run("python3", [script, path, Build.model]))
+    }
+
+    @Test func goExampleRuns() throws {
+        try #require(
+            FileManager.default.fileExists(atPath: "/usr/share/gocode/src/github.com/mattn/go-sqlite3") && ChildProcess.isInstalled("go"),
+            "the Go example needs: apt-get install -y golang-go golang-github-mattn-go-sqlite3-dev (.ci/run installs them)")
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = try publishedFile(dir)
+        let program = dir.file("main.go")
+        try #require(try codeBlocks("go").first).write(toFile: program, atomically: true, encoding: .utf8)
+        let run = try ChildProcess.run(
+            "go", ["run", program, path, Build.model],
+            environment: ["GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": dir.file("gocache"), "GOFLAGS": ""],
+            timeoutSeconds: 300)
+        expectReaderOutput(run)
     }
 }

@@ -77,6 +77,10 @@ public enum ConfigurationLoader {
         configuration.retention.publishedEpochsHours = retention.double(
             "published_epochs_hours", default: 24, range: 1...8_760, unit: "hours")
         retention.finish()
+        let ingest = fields.fields("ingest")
+        configuration.ingest.maxBodyBytes = ingest.int("max_body_bytes", default: 4 << 20, range: 1_024...(256 << 20), unit: "bytes")
+        configuration.ingest.queueRecords = ingest.int("queue_records", default: 100_000, range: 1_000...10_000_000)
+        ingest.finish()
 
         let tokens = fields.fields("tokens")
         configuration.tokens.ingest = tokenSource(tokens, "ingest")

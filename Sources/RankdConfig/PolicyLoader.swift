@@ -110,6 +110,8 @@ public enum PolicyLoader {
             "burst_window_seconds", default: policy.fastPath.burstWindowSeconds, range: 1...600, unit: "seconds")
         policy.fastPath.burstMinRequests = fast.int("burst_min_requests", default: policy.fastPath.burstMinRequests, range: 0...1_000_000)
         policy.fastPath.burstFailureRate = fast.double("burst_failure_rate", default: policy.fastPath.burstFailureRate, range: 0.01...1)
+        policy.fastPath.outlierCheckSeconds = fast.double(
+            "outlier_check_seconds", default: policy.fastPath.outlierCheckSeconds, range: 0...3_600, unit: "seconds")
         fast.finish()
 
         let probing = fields.fields("probing")
@@ -134,6 +136,13 @@ public enum PolicyLoader {
         policy.publication.cacheMaxAgeSeconds = publication.int(
             "cache_max_age_seconds", default: policy.publication.cacheMaxAgeSeconds, range: 0...3_600, unit: "seconds")
         publication.finish()
+        let ingest = fields.fields("ingest")
+        policy.ingest.dedupeWindowSeconds = ingest.double(
+            "dedupe_window_seconds", default: policy.ingest.dedupeWindowSeconds, range: 60...7 * 86_400, unit: "seconds")
+        policy.ingest.maxDedupeKeys = ingest.int("max_dedupe_keys", default: policy.ingest.maxDedupeKeys, range: 1_000...1_000_000_000)
+        policy.ingest.futureToleranceSeconds = ingest.double(
+            "future_tolerance_seconds", default: policy.ingest.futureToleranceSeconds, range: 0...3_600, unit: "seconds")
+        ingest.finish()
         fields.finish()
 
         for problem in policy.problems() {

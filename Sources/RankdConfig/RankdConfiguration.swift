@@ -18,7 +18,18 @@ public struct RankdConfiguration: Sendable {
     public var probesDirectory: String?
     public var retention = Retention()
     public var tokens = Tokens()
+    public var ingest = Ingest()
     public var endpoints: [Endpoint] = []
+
+    /// Live telemetry intake (the dedupe rules are in the policy's `ingest:`).
+    public struct Ingest: Sendable {
+        /// Largest request body read by `/v1/telemetry` and `/v1/traces` (413 above). Default 4 MiB.
+        public var maxBodyBytes = 4 << 20
+        /// Records waiting for the writer before new batches get 429. Default 100,000.
+        public var queueRecords = 100_000
+
+        public init() {}
+    }
 
     public struct Retention: Sendable {
         /// Minute buckets kept in `state.db`. Default 48 h.

@@ -13,6 +13,7 @@ public struct Policy: Hashable, Codable, Sendable {
     public var fastPath: FastPath
     public var probing: Probing
     public var publication: Publication
+    public var ingest: Ingest
 
     /// Component weights; they need not sum to 1 (they are normalised over present components).
     public struct Weights: Hashable, Codable, Sendable {
@@ -160,6 +161,23 @@ public struct Policy: Hashable, Codable, Sendable {
         public var burstMinRequests = 10
         /// Share of failures (any request or tool-call failure) that is a burst. Default 0.5.
         public var burstFailureRate = 0.5
+        /// Between epochs, the failure-outlier rules run on the in-memory short window this often;
+        /// a rule firing for an endpoint not yet demoted publishes an epoch at once. 0: off. Default 5 s.
+        public var outlierCheckSeconds = 5.0
+
+        public init() {}
+    }
+
+    /// Live telemetry ingest (`POST /v1/telemetry`, `/v1/traces`).
+    public struct Ingest: Hashable, Codable, Sendable {
+        /// A replayed `request_id` within this window is acknowledged and not counted again;
+        /// older records are refused (they could not be counted exactly once). Default 3,600 s.
+        public var dedupeWindowSeconds = 3_600.0
+        /// Most request ids kept for deduplication; past it the oldest minutes are dropped first
+        /// (the effective window shrinks, and the metric says so). Default 20,000,000 (about 1.4 GB of state.db).
+        public var maxDedupeKeys = 20_000_000
+        /// Records stamped further in the future than this are refused (clock skew). Default 30 s.
+        public var futureToleranceSeconds = 30.0
 
         public init() {}
     }
@@ -168,8 +186,9 @@ public struct Policy: Hashable, Codable, Sendable {
         weights: Weights = Weights(), windows: Windows = Windows(), sources: SourceWeights = SourceWeights(),
         priors: Priors = Priors(), reliability: Reliability = Reliability(), status: StatusRules = StatusRules(),
         demotion: Demotion = Demotion(), fastPath: FastPath = FastPath(), probing: Probing = Probing(),
-        publication: Publication = Publication()
+        publication: Publication = Publication(), ingest: Ingest = Ingest()
     ) {
+        self.ingest = ingest
         self.weights = weights
         self.windows = windows
         self.sources = sources

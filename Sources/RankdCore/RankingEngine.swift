@@ -40,14 +40,31 @@ public struct RankingEngine: Sendable {
         case unknownEndpoint
     }
 
-    public mutating func record(_ observation: Observation) -> RecordResult {
+    /// - Parameter persisted: the observation's minute bucket is already in the store (live
+    ///   telemetry commits it before acknowledging), so it is not queued for writing again.
+    public mutating func record(_ observation: Observation, persisted: Bool = false) -> RecordResult {
         guard endpointIDs.contains(observation.endpointID) else { return .unknownEndpoint }
-        guard aggregator.record(observation) else { return .tooOld }
+        guard aggregator.record(observation, persist: !persisted) else { return .tooOld }
         guard let trigger = detector.record(observation) else { return .accepted }
         // An endpoint already demoted gains nothing from a new epoch.
         if demotions[observation.endpointID]?.isDemoted == true { return .accepted }
         pendingFastPathReasons[observation.endpointID, default: []].append(trigger.reason)
         return .fastPath(trigger)
+    }
+
+    /// Endpoints not demoted now whose failure-outlier rules (tool-call or error rate) fire on
+    /// the in-memory short window: an epoch should be computed now rather than at the next interval.
+    public func outliersBetweenEpochs() -> [String: [String]] {
+        let stats = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.id, aggregator.stats(for: $0.id)) })
+        var result: [String: [String]] = [:]
+        for peers in Dictionary(grouping: endpoints.filter(\.enabled), by: \.model).values {
+            let firing = OutlierDetection.firingReasons(for: peers, stats: stats, policy: policy, fastPath: [:])
+            for (id, reasons) in firing where demotions[id]?.isDemoted != true {
+                let failureReasons = reasons.filter { $0 == ReasonCode.toolCallFailureOutlier || $0 == ReasonCode.errorRateOutlier }
+                if !failureReasons.isEmpty { result[id] = failureReasons }
+            }
+        }
+        return result
     }
 
     /// Restores stored minute buckets (at start-up).

@@ -39,13 +39,14 @@ public struct WindowAggregator: Sendable {
 
     /// Records one observation. One older than the long window is dropped (returns false);
     /// one from a future minute is kept in its minute and enters the windows when time gets there.
+    /// `persist: false` for one already written to the store (live telemetry commits its own buckets).
     @discardableResult
-    public mutating func record(_ observation: Observation) -> Bool {
+    public mutating func record(_ observation: Observation, persist: Bool = true) -> Bool {
         var tally = Tally()
         tally.record(observation)
         return add(
             MinuteBucket(endpointID: observation.endpointID, minute: observation.time.minute, source: observation.source, tally: tally),
-            persist: true)
+            persist: persist)
     }
 
     /// Restores a stored minute (at start-up); it is not queued for persistence again.

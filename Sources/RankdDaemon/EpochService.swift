@@ -12,7 +12,11 @@ public struct EpochService: Service {
     let flushIntervalSeconds: Double
     let logger: Logger
 
-    public init(ranker: Ranker, intervalSeconds: Double, flushIntervalSeconds: Double = 10, logger: Logger) {
+    let outlierCheckSeconds: Double
+
+    public init(ranker: Ranker, intervalSeconds: Double, flushIntervalSeconds: Double = 10, outlierCheckSeconds: Double = 0, logger: Logger)
+    {
+        self.outlierCheckSeconds = outlierCheckSeconds
         self.ranker = ranker
         self.intervalSeconds = intervalSeconds
         self.flushIntervalSeconds = flushIntervalSeconds
@@ -25,6 +29,10 @@ public struct EpochService: Service {
             let ranker = self.ranker
             let logger = self.logger
             group.addTask { await Self.every(intervalSeconds) { ranker.requestEpoch(.scheduled) } }
+            // Failure outliers between epochs (live traffic breaking tool calls shows within seconds).
+            if outlierCheckSeconds > 0 {
+                group.addTask { await Self.every(outlierCheckSeconds) { await ranker.checkOutliersBetweenEpochs() } }
+            }
             // An override ends at its expiry, not at the next scheduled epoch.
             group.addTask {
                 await Self.every(1) { if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) } }

@@ -25,6 +25,10 @@ public enum RankdApplication {
     ) throws -> (app: App, ranker: Ranker) {
         let configuration = loaded.configuration
         let ranker = try Ranker(loaded: loaded, clock: clock, logger: logger)
+        let pipeline = try IngestPipeline(
+            store: ranker.history, ranker: ranker, clock: clock, rule: loaded.policy.ingest, capacity: configuration.ingest.queueRecords,
+            logger: logger)
+        let resolver = TelemetryResolver(endpoints: configuration.endpoints)
         let router = buildRouter(
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: configuration.endpoints,
@@ -35,6 +39,13 @@ public enum RankdApplication {
                     apply: { request in try await ranker.applyOverride(request) },
                     revoke: { id, note in try await ranker.revokeOverride(id: id, note: note) },
                     list: { includeEnded in try await ranker.overrides(includeEnded: includeEnded) }),
+                ingest: IngestSink(
+                    token: loaded.ingestToken, maxBodyBytes: configuration.ingest.maxBodyBytes,
+                    resolve: { records in
+                        let now = clock.now()
+                        return resolver.resolve(records, now: now, rule: pipeline.currentRule(now: now))
+                    },
+                    submit: { records in try await pipeline.submit(records) }),
                 clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         var app = Application(
@@ -42,8 +53,12 @@ public enum RankdApplication {
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "rankd"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.listenPort) },
             logger: logger)
+        app.addServices(pipeline)
         if epochLoop {
-            app.addServices(EpochService(ranker: ranker, intervalSeconds: configuration.epochIntervalSeconds, logger: logger))
+            app.addServices(
+                EpochService(
+                    ranker: ranker, intervalSeconds: configuration.epochIntervalSeconds,
+                    outlierCheckSeconds: loaded.policy.fastPath.outlierCheckSeconds, logger: logger))
         }
         if probing && !loaded.probeSuites.isEmpty {
             app.addServices(makeProber(loaded, ranker: ranker, clock: clock, logger: logger))

@@ -85,14 +85,15 @@ public actor Ranker {
 
     /// Feeds observations to the windows and the fast path. A fast-path trigger asks the epoch
     /// loop for an epoch now.
+    /// - Parameter persisted: the observations' buckets are already committed (live telemetry).
     @discardableResult
-    public func record(_ observations: [Observation]) -> RecordSummary {
+    public func record(_ observations: [Observation], persisted: Bool = false) -> RecordSummary {
         var summary = RecordSummary()
         // (source, result) -> count, so metrics are updated once per batch, not per observation.
         var counts: [String: [String: Int]] = [:]
         for observation in observations {
             let result: String
-            switch engine.record(observation) {
+            switch engine.record(observation, persisted: persisted) {
             case .accepted:
                 summary.accepted += 1
                 result = "accepted"
@@ -221,6 +222,20 @@ public actor Ranker {
 
     public func overrides(includeEnded: Bool) throws -> [Override] {
         includeEnded ? try state.allOverrides() : try state.activeOverrides(at: clock.now())
+    }
+
+    /// Runs the failure-outlier rules on the in-memory short window (between epochs) and asks for
+    /// an epoch when one fires for an endpoint not yet demoted. Returns the endpoints it found.
+    @discardableResult
+    public func checkOutliersBetweenEpochs() -> [String: [String]] {
+        let found = engine.outliersBetweenEpochs()
+        for (id, reasons) in found.sorted(by: { $0.key < $1.key }) {
+            for reason in reasons { metrics.fastPathTrigger(reason: reason) }
+            logger.warning(
+                "outlier between epochs", metadata: ["endpoint_id": .string(id), "reasons": .string(reasons.joined(separator: ","))])
+        }
+        if !found.isEmpty { triggerContinuation.yield(.fastPath) }
+        return found
     }
 
     /// True when an override in force has reached its expiry: an epoch should publish without it.

@@ -111,7 +111,8 @@ public enum DashboardPage {
             let value = entry.components[name]!
             page.raw("<dt>")
             page.text(name.replacingOccurrences(of: "_", with: " "))
-            page.raw("</dt><dd><span class=\"bar\" style=\"width:\(Int((value * 60).rounded()))px\"></span> \(format(value, digits: 2))</dd>")
+            page.raw(
+                "</dt><dd><span class=\"bar\" style=\"width:\(Int((value * 60).rounded()))px\"></span> \(format(value, digits: 2))</dd>")
         }
         page.raw("</dl>")
     }
@@ -199,16 +200,22 @@ public enum DashboardPage {
         let rankY = { (rank: Int) -> Double in
             series.maxRank <= 1 ? chartPad : chartPad + inner * Double(rank - 1) / Double(series.maxRank - 1)
         }
-        page.raw("<svg class=\"chart\" width=\"\(Int(chartWidth))\" height=\"\(Int(chartHeight))\" viewBox=\"0 0 \(Int(chartWidth)) \(Int(chartHeight))\" role=\"img\">")
+        page.raw(
+            "<svg class=\"chart\" width=\"\(Int(chartWidth))\" height=\"\(Int(chartHeight))\" viewBox=\"0 0 \(Int(chartWidth)) \(Int(chartHeight))\" role=\"img\">"
+        )
         let first = points.first!
         let last = points.last!
-        page.raw("<title>score \(format(first.score, digits: 3)) → \(format(last.score, digits: 3)), rank \(first.rank) → \(last.rank), \(points.count) epochs</title>")
+        page.raw(
+            "<title>score \(format(first.score, digits: 3)) → \(format(last.score, digits: 3)), rank \(first.rank) → \(last.rank), \(points.count) epochs</title>"
+        )
         page.raw("<rect class=\"frame\" x=\"0\" y=\"0\" width=\"\(Int(chartWidth))\" height=\"\(Int(chartHeight))\"/>")
         // Demoted stretches: from a demoted point to the next point.
         for index in points.indices where points[index].demoted {
             let from = x(points[index].time)
             let to = index + 1 < points.count ? x(points[index + 1].time) : x(series.end)
-            page.raw("<rect class=\"demoted\" x=\"\(format(from))\" y=\"0\" width=\"\(format(max(1, to - from)))\" height=\"\(Int(chartHeight))\"/>")
+            page.raw(
+                "<rect class=\"demoted\" x=\"\(format(from))\" y=\"0\" width=\"\(format(max(1, to - from)))\" height=\"\(Int(chartHeight))\"/>"
+            )
         }
         var rankPath: [String] = []
         for (index, point) in points.enumerated() {

@@ -40,7 +40,8 @@ public struct HistoryController<Context: RequestContext>: Sendable {
                 return JSONResponse.error(.badRequest, code: "invalid_id", "the epoch id must be a whole number")
             }
             guard let epoch = try await source.epoch(id) else {
-                return JSONResponse.error(.notFound, code: "unknown_epoch", "no epoch \(id) in history (kept for retention.epoch_history_days)")
+                return JSONResponse.error(
+                    .notFound, code: "unknown_epoch", "no epoch \(id) in history (kept for retention.epoch_history_days)")
             }
             return JSONResponse.ok(try EpochJSON.all(epoch))
         }
@@ -59,13 +60,15 @@ public struct HistoryController<Context: RequestContext>: Sendable {
         var until: Timestamp?
         if let text = query["since"] {
             guard let parsed = RFC3339.parse(String(text)) else {
-                return .invalid(JSONResponse.error(.badRequest, code: "invalid_since", "since must be an RFC 3339 time like 2026-11-25T06:00:00Z"))
+                return .invalid(
+                    JSONResponse.error(.badRequest, code: "invalid_since", "since must be an RFC 3339 time like 2026-11-25T06:00:00Z"))
             }
             since = parsed
         }
         if let text = query["until"] {
             guard let parsed = RFC3339.parse(String(text)) else {
-                return .invalid(JSONResponse.error(.badRequest, code: "invalid_until", "until must be an RFC 3339 time like 2026-11-25T07:00:00Z"))
+                return .invalid(
+                    JSONResponse.error(.badRequest, code: "invalid_until", "until must be an RFC 3339 time like 2026-11-25T07:00:00Z"))
             }
             until = parsed
         }
@@ -75,7 +78,8 @@ public struct HistoryController<Context: RequestContext>: Sendable {
     func history(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         guard let model = query["model"].map(String.init), !model.isEmpty else {
-            return JSONResponse.error(.badRequest, code: "missing_model", "give model, e.g. /v1/history?model=meta-llama/llama-3.3-70b-instruct")
+            return JSONResponse.error(
+                .badRequest, code: "missing_model", "give model, e.g. /v1/history?model=meta-llama/llama-3.3-70b-instruct")
         }
         let provider = query["provider"].map(String.init)
         let (since, until): (Timestamp, Timestamp?)

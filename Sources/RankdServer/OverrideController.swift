@@ -46,7 +46,8 @@ public struct OverrideController<Context: RequestContext>: Sendable {
             guard let json = JSONValue.parse(Data(body.readableBytesView)) else {
                 return JSONResponse.error(
                     .badRequest, code: "invalid_json",
-                    "the body is not JSON; send {\"endpoint_id\": ..., \"action\": \"pin|disable|demote|undemote\", \"note\": ..., \"expires_in_seconds\": 3600}")
+                    "the body is not JSON; send {\"endpoint_id\": ..., \"action\": \"pin|disable|demote|undemote\", \"note\": ..., \"expires_in_seconds\": 3600}"
+                )
             }
             switch OverrideRequestParser.parse(json, now: clock.now()) {
             case .failure(let problems):
@@ -54,9 +55,11 @@ public struct OverrideController<Context: RequestContext>: Sendable {
             case .success(let parsed):
                 guard let (override, epoch) = try await source.apply(parsed) else {
                     return JSONResponse.error(
-                        .notFound, code: "unknown_endpoint", "no endpoint \"\(parsed.endpointID)\" in the registry; GET /v1/rankings lists them")
+                        .notFound, code: "unknown_endpoint",
+                        "no endpoint \"\(parsed.endpointID)\" in the registry; GET /v1/rankings lists them")
                 }
-                return JSONResponse.encode(OverrideJSON.Changed(override: .init(override, now: clock.now()), epoch: .init(epoch)), status: .created)
+                return JSONResponse.encode(
+                    OverrideJSON.Changed(override: .init(override, now: clock.now()), epoch: .init(epoch)), status: .created)
             }
         }
         routes.delete("admin/overrides/{id}") { request, context in
@@ -66,7 +69,8 @@ public struct OverrideController<Context: RequestContext>: Sendable {
             }
             let note = request.uri.queryParameters["note"].map(String.init)
             guard let (override, epoch) = try await source.revoke(id, note) else {
-                return JSONResponse.error(.notFound, code: "unknown_override", "no override \(id); GET /v1/overrides?include=ended lists them all")
+                return JSONResponse.error(
+                    .notFound, code: "unknown_override", "no override \(id); GET /v1/overrides?include=ended lists them all")
             }
             let now = clock.now()
             guard let epoch else {
@@ -81,7 +85,8 @@ public struct OverrideController<Context: RequestContext>: Sendable {
         routes.get("overrides") { request, _ in
             let include = request.uri.queryParameters["include"].map(String.init)
             guard include == nil || include == "ended" || include == "active" else {
-                return JSONResponse.error(.badRequest, code: "invalid_include", "include is active (the default) or ended (every override, newest first)")
+                return JSONResponse.error(
+                    .badRequest, code: "invalid_include", "include is active (the default) or ended (every override, newest first)")
             }
             let now = clock.now()
             let overrides = try await source.list(include == "ended")

@@ -46,6 +46,32 @@ public final class RankdMetrics: Sendable {
             by: count)
     }
 
+    /// Telemetry records (`/v1/telemetry`) or spans (`/v1/traces`) by result: `accepted`,
+    /// `duplicate`, `rejected`, `ignored` (spans that are not GenAI).
+    public func ingestRecords(api: String, result: String, count: Int) {
+        guard count > 0 else { return }
+        Counter(label: "rankd_ingest_records_total", dimensions: [("api", api), ("result", result)], factory: factory).increment(by: count)
+    }
+
+    /// Ingest requests refused before reading, by reason (`queue_full`, `too_large`, `unauthorized`).
+    public func ingestRefused(reason: String) {
+        Counter(label: "rankd_ingest_refused_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// One group commit: its duration and how many records it wrote.
+    public func ingestCommit(duration: Duration, records: Int) {
+        Metrics.Timer(label: "rankd_ingest_commit_duration_seconds", dimensions: [], factory: factory).recordNanoseconds(
+            duration.nanoseconds)
+        Recorder(label: "rankd_ingest_commit_records", dimensions: [], aggregate: false, factory: factory).record(records)
+    }
+
+    /// Records waiting for the writer, request ids kept, and the dedupe window in force.
+    public func ingestState(queuedRecords: Int, dedupeKeys: Int, dedupeWindowSeconds: Double) {
+        Gauge(label: "rankd_ingest_queue_records", factory: factory).record(Double(queuedRecords))
+        Gauge(label: "rankd_ingest_dedupe_keys", factory: factory).record(Double(dedupeKeys))
+        Gauge(label: "rankd_ingest_dedupe_window_seconds", factory: factory).record(dedupeWindowSeconds)
+    }
+
     public func publishFailure() {
         Counter(label: "rankd_publish_failures_total", factory: factory).increment()
     }

@@ -14,15 +14,18 @@ public struct ServerDependencies: Sendable {
     public var history: HistorySource?
     /// Operator overrides; nil serves no override routes.
     public var overrides: OverrideSource?
+    /// Live telemetry; nil serves no ingest routes.
+    public var ingest: IngestSink?
     public var clock: any WallClock
 
     public init(
         holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
-        overrides: OverrideSource? = nil,
+        overrides: OverrideSource? = nil, ingest: IngestSink? = nil,
         clock: any WallClock, cacheMaxAgeSeconds: Int = 5, recompute: @escaping @Sendable () async throws -> Epoch
     ) {
         self.history = history
         self.overrides = overrides
+        self.ingest = ingest
         self.clock = clock
         self.registry = Dictionary(registry.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.holder = holder
@@ -39,7 +42,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics).endpoints)
     router.addRoutes(
-        RankingsController(holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds).endpoints, atPath: "/v1")
+        RankingsController(holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds)
+            .endpoints, atPath: "/v1")
     router.addRoutes(AdminController(adminToken: dependencies.adminToken, recompute: dependencies.recompute).endpoints, atPath: "/v1")
     router.addRoutes(RouteController(holder: dependencies.holder, registry: dependencies.registry).endpoints, atPath: "/v1")
     if let history = dependencies.history {
@@ -49,6 +53,9 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
         DashboardController(
             holder: dependencies.holder, history: dependencies.history, overrides: dependencies.overrides, clock: dependencies.clock
         ).endpoints)
+    if let ingest = dependencies.ingest {
+        router.addRoutes(TelemetryController(sink: ingest, metrics: dependencies.metrics).endpoints, atPath: "/v1")
+    }
     if let overrides = dependencies.overrides {
         router.addRoutes(
             OverrideController(source: overrides, adminToken: dependencies.adminToken, clock: dependencies.clock).endpoints, atPath: "/v1")

@@ -19,7 +19,9 @@ public struct RouteController<Context: RequestContext>: Sendable {
         routes.post("route") { request, _ in
             let body = try await request.body.collect(upTo: 64 * 1024)
             guard let json = JSONValue.parse(Data(body.readableBytesView)) else {
-                return JSONResponse.error(.badRequest, code: "invalid_json", "the body is not JSON; send {\"model\": ..., \"provider\": {...}, \"parameters\": [...]}")
+                return JSONResponse.error(
+                    .badRequest, code: "invalid_json",
+                    "the body is not JSON; send {\"model\": ..., \"provider\": {...}, \"parameters\": [...]}")
             }
             return answer(RouteRequestParser.parse(json))
         }
@@ -44,7 +46,9 @@ public struct RouteController<Context: RequestContext>: Sendable {
         case .failure(let none):
             return JSONResponse.encode(
                 RouteJSON.NoneEligible(
-                    error: .init(code: "no_eligible_endpoint", message: "no endpoint of \(none.model) satisfies the preferences; see excluded for why"),
+                    error: .init(
+                        code: "no_eligible_endpoint",
+                        message: "no endpoint of \(none.model) satisfies the preferences; see excluded for why"),
                     excluded: none.excluded.map(RouteJSON.Excluded.init)),
                 status: .notFound)
         }

@@ -35,7 +35,12 @@ enum RouteQuery {
             } else if name == "request_id" {
                 top["request_id"] = .string(value)
             } else {
-                errors.append(.init(field: name, message: "is not a routing preference; known: \((lists.union(bools).union(strings).union(numbers).union(prices.keys).union(["parameters", "seed", "request_id"])).sorted().joined(separator: ", "))"))
+                errors.append(
+                    .init(
+                        field: name,
+                        message:
+                            "is not a routing preference; known: \((lists.union(bools).union(strings).union(numbers).union(prices.keys).union(["parameters", "seed", "request_id"])).sorted().joined(separator: ", "))"
+                    ))
             }
         }
         if !maxPrice.isEmpty { provider["max_price"] = .object(maxPrice) }

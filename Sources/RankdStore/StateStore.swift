@@ -5,7 +5,7 @@ import RankdCore
 /// rankd's internal state, `state.db`: registry snapshot, per-endpoint per-minute observation
 /// buckets, epoch history and demotion memory. Routers never open this file.
 public final class StateStore: Sendable {
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     public let path: String
     private let pool: DatabasePool
 
@@ -70,6 +70,17 @@ public final class StateStore: Sendable {
                     PRAGMA user_version = 2;
                     """)
         }
+        migrator.registerMigration("v3 ingest keys") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE ingest_keys (
+                        request_id TEXT PRIMARY KEY NOT NULL,
+                        minute INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX ingest_keys_by_minute ON ingest_keys (minute);
+                    PRAGMA user_version = 3;
+                    """)
+        }
         return migrator
     }
 
@@ -104,27 +115,83 @@ public final class StateStore: Sendable {
     /// Adds tallies to their stored minutes (creating them as needed), in one transaction.
     public func addBuckets(_ buckets: [MinuteBucket]) throws {
         guard !buckets.isEmpty else { return }
-        try pool.write { db in
-            for bucket in buckets {
-                var tally = bucket.tally
-                if let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM minute_buckets WHERE endpoint_id = ? AND minute = ? AND source = ?",
-                    arguments: [bucket.endpointID, bucket.minute, bucket.source.rawValue])
-                {
-                    tally.add(try Self.tally(from: row, file: path))
-                }
-                try db.execute(
-                    sql: """
-                        INSERT OR REPLACE INTO minute_buckets
-                        (endpoint_id, minute, source, outcome_counts, requests, tool_call_requests, ttft_ms_histogram, output_tps_histogram)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        bucket.endpointID, bucket.minute, bucket.source.rawValue, try Self.outcomeJSON(tally), tally.total,
-                        tally.toolCallRequests, try DatabaseFiles.json(tally.ttftMilliseconds.sortedPairs),
-                        try DatabaseFiles.json(tally.outputTokensPerSecond.sortedPairs),
-                    ])
+        try pool.write { db in try Self.upsert(buckets, db, file: path) }
+    }
+
+    static func upsert(_ buckets: [MinuteBucket], _ db: Database, file path: String) throws {
+        for bucket in buckets {
+            var tally = bucket.tally
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM minute_buckets WHERE endpoint_id = ? AND minute = ? AND source = ?",
+                arguments: [bucket.endpointID, bucket.minute, bucket.source.rawValue])
+            {
+                tally.add(try Self.tally(from: row, file: path))
             }
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO minute_buckets
+                    (endpoint_id, minute, source, outcome_counts, requests, tool_call_requests, ttft_ms_histogram, output_tps_histogram)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    bucket.endpointID, bucket.minute, bucket.source.rawValue, try Self.outcomeJSON(tally), tally.total,
+                    tally.toolCallRequests, try DatabaseFiles.json(tally.ttftMilliseconds.sortedPairs),
+                    try DatabaseFiles.json(tally.outputTokensPerSecond.sortedPairs),
+                ])
+        }
+    }
+
+    // MARK: Live telemetry (exactly once)
+
+    /// Commits live observations in one transaction: each `request_id` is recorded (keyed by the
+    /// minute of its timestamp) and only those not seen before are folded into their minute
+    /// buckets. Returns, per input, whether it was new (false: a duplicate, not counted).
+    public func commitLive(_ records: [(requestID: String, observation: Observation)]) throws -> [Bool] {
+        let path = self.path
+        return try pool.write { db in try Self.commitLive(records, db, file: path) }
+    }
+
+    static func commitLive(_ records: [(requestID: String, observation: Observation)], _ db: Database, file path: String) throws -> [Bool] {
+        guard !records.isEmpty else { return [] }
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO ingest_keys (request_id, minute) VALUES (?, ?)")
+        var fresh: [Bool] = []
+        fresh.reserveCapacity(records.count)
+        var accepted: [Observation] = []
+        accepted.reserveCapacity(records.count)
+        for (requestID, observation) in records {
+            try insert.execute(arguments: [requestID, observation.time.minute])
+            let isNew = db.changesCount > 0
+            fresh.append(isNew)
+            if isNew { accepted.append(observation) }
+        }
+        try Self.upsert(MinuteBucket.fold(accepted), db, file: path)
+        return fresh
+    }
+
+    /// `commitLive` on GRDB's writer queue, suspending instead of blocking a concurrency thread
+    /// through the commit's fsync.
+    public func commitLiveAsync(_ records: [(requestID: String, observation: Observation)]) async throws -> [Bool] {
+        let path = self.path
+        return try await pool.write { db in try Self.commitLive(records, db, file: path) }
+    }
+
+    /// Request ids kept for deduplication, per minute of their timestamps.
+    public func ingestKeyCounts() throws -> [Int64: Int] {
+        try pool.read { db in
+            var counts: [Int64: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT minute, COUNT(*) AS n FROM ingest_keys GROUP BY minute") {
+                counts[row["minute"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    /// Forgets request ids of minutes before `minute`. Returns how many were deleted.
+    @discardableResult
+    public func pruneIngestKeys(before minute: Int64) throws -> Int {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM ingest_keys WHERE minute < ?", arguments: [minute])
+            return db.changesCount
         }
     }
 
@@ -239,7 +306,8 @@ public final class StateStore: Sendable {
     public func addOverride(_ request: OverrideRequest, now: Timestamp) throws -> Override {
         try pool.write { db in
             let id = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM overrides") ?? 0) + 1
-            for var current in try Self.overrides(db, sql: "WHERE endpoint_id = ? AND revoked_at IS NULL AND expires_at > ?",
+            for var current in try Self.overrides(
+                db, sql: "WHERE endpoint_id = ? AND revoked_at IS NULL AND expires_at > ?",
                 arguments: [request.endpointID, now.secondsSince1970], file: path)
             {
                 current.revokedAt = now
@@ -270,7 +338,8 @@ public final class StateStore: Sendable {
     /// Overrides in force at `now`, oldest first.
     public func activeOverrides(at now: Timestamp) throws -> [Override] {
         try pool.read { db in
-            try Self.overrides(db, sql: "WHERE revoked_at IS NULL AND expires_at > ? ORDER BY id", arguments: [now.secondsSince1970], file: path)
+            try Self.overrides(
+                db, sql: "WHERE revoked_at IS NULL AND expires_at > ? ORDER BY id", arguments: [now.secondsSince1970], file: path)
         }
     }
 
@@ -300,7 +369,7 @@ public final class StateStore: Sendable {
     }
 
     public func count(table: String) throws -> Int {
-        precondition(["registry", "minute_buckets", "epochs", "demotions", "overrides"].contains(table))
+        precondition(["registry", "minute_buckets", "epochs", "demotions", "overrides", "ingest_keys"].contains(table))
         return try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
     }
 }

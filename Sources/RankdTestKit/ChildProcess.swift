@@ -42,6 +42,20 @@ public enum ChildProcess {
         return Finished(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self), timedOut: timedOut.isSet)
     }
 
+    /// `run` on a Dispatch thread, not on a Swift concurrency thread: a test that waits for a
+    /// child which talks to a server in the same process must not hold one of the (few) threads
+    /// that server needs.
+    public static func runOffPool(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], timeoutSeconds: Double = 120
+    ) async throws -> Finished {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Result { try run(executable, arguments, environment: environment, timeoutSeconds: timeoutSeconds) })
+            }
+        }
+    }
+
     /// True when `program` is found on `PATH`.
     public static func isInstalled(_ program: String) -> Bool {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"

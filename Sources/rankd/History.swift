@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import RankdCore
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `rankd history --model M [--provider P]`: how ranks moved, as a table with a rank sparkline.
@@ -44,7 +45,8 @@ struct History: AsyncParsableCommand {
 
     func run() async throws {
         var components = URLComponents(string: (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/v1/history")
-        components?.queryItems = [URLQueryItem(name: "model", value: model)] + (provider.map { [URLQueryItem(name: "provider", value: $0)] } ?? [])
+        components?.queryItems =
+            [URLQueryItem(name: "model", value: model)] + (provider.map { [URLQueryItem(name: "provider", value: $0)] } ?? [])
             + (since.map { [URLQueryItem(name: "since", value: $0)] } ?? [])
         guard let endpoint = components?.url else { throw ValidationError("--url \(url) is not a URL") }
         let data: Data
@@ -67,7 +69,9 @@ struct History: AsyncParsableCommand {
         var out = "\(answer.model): epochs \(first.epoch_id)…\(last.epoch_id) (\(first.computed_at) … \(last.computed_at))\n\n"
         let ids = Array(Set(answer.epochs.flatMap { $0.endpoints.map(\.endpoint_id) })).sorted()
         let width = max(10, ids.map(\.count).max() ?? 10) + 2
-        out += "endpoint".padding(toLength: width, withPad: " ", startingAt: 0) + "rank  score  status             rank over time (higher bar = better rank)\n"
+        out +=
+            "endpoint".padding(toLength: width, withPad: " ", startingAt: 0)
+            + "rank  score  status             rank over time (higher bar = better rank)\n"
         let maxRank = answer.epochs.flatMap { $0.endpoints.map(\.rank) }.max() ?? 1
         for id in ids {
             let ranks = answer.epochs.map { epoch in epoch.endpoints.first { $0.endpoint_id == id }?.rank }
@@ -82,9 +86,15 @@ struct History: AsyncParsableCommand {
             out += "\nepoch   computed at            trigger     endpoint  rank  score  status  reasons\n"
             for epoch in answer.epochs {
                 for entry in epoch.endpoints {
-                    out += "\(epoch.epoch_id)".padding(toLength: 8, withPad: " ", startingAt: 0) + epoch.computed_at.padding(toLength: 23, withPad: " ", startingAt: 0)
-                    out += epoch.trigger.padding(toLength: 12, withPad: " ", startingAt: 0) + entry.provider.padding(toLength: 10, withPad: " ", startingAt: 0)
-                    out += "\(entry.rank)".padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: "%.2f", entry.score).padding(toLength: 7, withPad: " ", startingAt: 0)
+                    out +=
+                        "\(epoch.epoch_id)".padding(toLength: 8, withPad: " ", startingAt: 0)
+                        + epoch.computed_at.padding(toLength: 23, withPad: " ", startingAt: 0)
+                    out +=
+                        epoch.trigger.padding(toLength: 12, withPad: " ", startingAt: 0)
+                        + entry.provider.padding(toLength: 10, withPad: " ", startingAt: 0)
+                    out +=
+                        "\(entry.rank)".padding(toLength: 6, withPad: " ", startingAt: 0)
+                        + String(format: "%.2f", entry.score).padding(toLength: 7, withPad: " ", startingAt: 0)
                     out += entry.status + "  " + entry.reasons.joined(separator: ",") + "\n"
                 }
             }
@@ -95,11 +105,12 @@ struct History: AsyncParsableCommand {
     /// One character per epoch: rank 1 is the tallest bar, the worst rank the lowest, a gap a space.
     static func sparkline(_ ranks: [Int?], maxRank: Int) -> String {
         let bars = Array("▁▂▃▄▅▆▇█")
-        return String(ranks.map { rank -> Character in
-            guard let rank else { return " " }
-            guard maxRank > 1 else { return bars[bars.count - 1] }
-            let level = Double(maxRank - rank) / Double(maxRank - 1)
-            return bars[Int((level * Double(bars.count - 1)).rounded())]
-        })
+        return String(
+            ranks.map { rank -> Character in
+                guard let rank else { return " " }
+                guard maxRank > 1 else { return bars[bars.count - 1] }
+                let level = Double(maxRank - rank) / Double(maxRank - 1)
+                return bars[Int((level * Double(bars.count - 1)).rounded())]
+            })
     }
 }

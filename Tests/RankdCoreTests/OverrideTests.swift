@@ -184,7 +184,9 @@ import Testing
             fields(["endpoint_id": .string("a"), "action": .string("pin"), "note": .string("x"), "expires_in_seconds": .number(-1)])
                 == ["expires_in_seconds"])
         #expect(
-            fields(["endpoint_id": .string("a"), "action": .string("pin"), "note": .string("x"), "expires_in_seconds": .number(31 * 86_400)])
+            fields([
+                "endpoint_id": .string("a"), "action": .string("pin"), "note": .string("x"), "expires_in_seconds": .number(31 * 86_400),
+            ])
                 == ["expires_in_seconds"])
         #expect(
             fields([
@@ -197,8 +199,14 @@ import Testing
                 "expires_at": .string("2026-01-01T00:00:00Z"),
             ]) == ["expires_at"])
         #expect(
-            fields(["endpoint_id": .string("a"), "action": .string("pin"), "note": .string("x"), "expires_in_seconds": .number(60), "ttl": .number(1)])
+            fields([
+                "endpoint_id": .string("a"), "action": .string("pin"), "note": .string("x"), "expires_in_seconds": .number(60),
+                "ttl": .number(1),
+            ])
                 == ["ttl"])
-        #expect(fields(["endpoint_id": .number(3), "action": .string("pin"), "note": .string("x"), "expires_in_seconds": .number(60)]) == ["endpoint_id"])
+        #expect(
+            fields(["endpoint_id": .number(3), "action": .string("pin"), "note": .string("x"), "expires_in_seconds": .number(60)]) == [
+                "endpoint_id"
+            ])
     }
 }

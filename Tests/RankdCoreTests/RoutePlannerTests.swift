@@ -5,33 +5,41 @@ import Testing
 /// Provider preferences over one model's ranking, case by case.
 @Suite struct RoutePlannerTests {
     /// Five endpoints in rank order: a (ok), b (ok), c (ok), d (insufficient data), e (demoted, cheapest).
-    static let fleet: [(provider: String, status: EndpointStatus, prompt: Double, completion: Double, tps: Double, ttft: Double, quantization: String, zdr: Bool, collection: DataCollection, regions: [String], parameters: [String])] = [
-        ("a", .ok, 0.9, 0.9, 60, 300, "fp8", false, .deny, ["us"], ["tools", "tool_choice", "response_format"]),
-        ("b", .ok, 0.5, 0.5, 150, 900, "bf16", true, .deny, ["eu-west-1"], ["tools", "tool_choice"]),
-        ("c", .ok, 1.5, 1.5, 90, 200, "int4", false, .allow, ["us"], ["tools", "tool_choice", "response_format"]),
-        ("d", .insufficientData, 0.7, 0.7, 0, 0, "fp8", true, .deny, ["eu"], ["tools"]),
-        ("e", .demoted, 0.1, 0.1, 200, 100, "fp8", true, .deny, ["us"], ["tools", "tool_choice", "response_format"]),
-    ]
+    static let fleet:
+        [(
+            provider: String, status: EndpointStatus, prompt: Double, completion: Double, tps: Double, ttft: Double, quantization: String,
+            zdr: Bool, collection: DataCollection, regions: [String], parameters: [String]
+        )] = [
+            ("a", .ok, 0.9, 0.9, 60, 300, "fp8", false, .deny, ["us"], ["tools", "tool_choice", "response_format"]),
+            ("b", .ok, 0.5, 0.5, 150, 900, "bf16", true, .deny, ["eu-west-1"], ["tools", "tool_choice"]),
+            ("c", .ok, 1.5, 1.5, 90, 200, "int4", false, .allow, ["us"], ["tools", "tool_choice", "response_format"]),
+            ("d", .insufficientData, 0.7, 0.7, 0, 0, "fp8", true, .deny, ["eu"], ["tools"]),
+            ("e", .demoted, 0.1, 0.1, 200, 100, "fp8", true, .deny, ["us"], ["tools", "tool_choice", "response_format"]),
+        ]
 
-    static let registry: [String: Endpoint] = Dictionary(uniqueKeysWithValues: fleet.map { spec in
-        var endpoint = Build.endpoint(spec.provider, promptPrice: spec.prompt, completionPrice: spec.completion)
-        endpoint.quantization = spec.quantization
-        endpoint.zeroDataRetention = spec.zdr
-        endpoint.dataCollection = spec.collection
-        endpoint.regions = spec.regions
-        endpoint.supportedParameters = spec.parameters
-        return (endpoint.id, endpoint)
-    })
+    static let registry: [String: Endpoint] = Dictionary(
+        uniqueKeysWithValues: fleet.map { spec in
+            var endpoint = Build.endpoint(spec.provider, promptPrice: spec.prompt, completionPrice: spec.completion)
+            endpoint.quantization = spec.quantization
+            endpoint.zeroDataRetention = spec.zdr
+            endpoint.dataCollection = spec.collection
+            endpoint.regions = spec.regions
+            endpoint.supportedParameters = spec.parameters
+            return (endpoint.id, endpoint)
+        })
 
     static let ranking = ModelRanking(
         model: Build.model,
         endpoints: fleet.enumerated().map { index, spec in
             EndpointRanking(
-                rank: index + 1, endpointID: "\(spec.provider):\(Build.model)", provider: spec.provider, baseURL: "http://x", upstreamModel: Build.model,
-                score: 1 - Double(index) / 10, status: spec.status, components: [:], samples: Samples(probe: 0, live: 0), reasons: [], demotedUntil: nil,
+                rank: index + 1, endpointID: "\(spec.provider):\(Build.model)", provider: spec.provider, baseURL: "http://x",
+                upstreamModel: Build.model,
+                score: 1 - Double(index) / 10, status: spec.status, components: [:], samples: Samples(probe: 0, live: 0), reasons: [],
+                demotedUntil: nil,
                 explanation: Explanation(
                     weights: [:], missingComponents: [], shortWindow: [:], longWindow: [:],
-                    stats: EndpointStats(ttftP50Milliseconds: spec.ttft > 0 ? spec.ttft : nil, outputTokensPerSecondP50: spec.tps > 0 ? spec.tps : nil)))
+                    stats: EndpointStats(
+                        ttftP50Milliseconds: spec.ttft > 0 ? spec.ttft : nil, outputTokensPerSecondP50: spec.tps > 0 ? spec.tps : nil)))
         })
 
     func route(_ json: String) -> Result<RouteAnswer, NoEligibleEndpoint> {
@@ -77,15 +85,24 @@ import Testing
         (#"{\#(m), "provider": {"ignore": ["b"]}}"#, ["b": "ignore"]),
         (#"{\#(m), "provider": {"only": ["b", "c"], "ignore": ["b"]}}"#, ["a": "only", "b": "ignore", "d": "only", "e": "only"]),
         (#"{\#(m), "provider": {"only": ["c:meta-llama/llama-3.3-70b-instruct"]}}"#, ["a": "only", "b": "only", "d": "only", "e": "only"]),
-        (#"{\#(m), "parameters": ["tools", "response_format"]}"#, ["b": "unsupported_parameter:response_format", "d": "unsupported_parameter:response_format"]),
-        (#"{\#(m), "parameters": ["tools", "tool_choice"], "provider": {"require_parameters": true}}"#, ["d": "require_parameters:tool_choice"]),
+        (
+            #"{\#(m), "parameters": ["tools", "response_format"]}"#,
+            ["b": "unsupported_parameter:response_format", "d": "unsupported_parameter:response_format"]
+        ),
+        (
+            #"{\#(m), "parameters": ["tools", "tool_choice"], "provider": {"require_parameters": true}}"#,
+            ["d": "require_parameters:tool_choice"]
+        ),
         (#"{\#(m), "parameters": ["tools", "tool_choice"]}"#, [:]),
         (#"{\#(m), "provider": {"data_collection": "deny"}}"#, ["c": "data_collection"]),
         (#"{\#(m), "provider": {"zdr": true}}"#, ["a": "zdr", "c": "zdr"]),
         (#"{\#(m), "provider": {"quantizations": ["fp8", "BF16"]}}"#, ["c": "quantizations"]),
         (#"{\#(m), "provider": {"region": "eu"}}"#, ["a": "region", "c": "region", "e": "region"]),
         (#"{\#(m), "provider": {"max_price": {"prompt": 0.8}}}"#, ["a": "max_price.prompt", "c": "max_price.prompt"]),
-        (#"{\#(m), "provider": {"order": ["a"], "allow_fallbacks": false}}"#, ["b": "allow_fallbacks", "c": "allow_fallbacks", "d": "allow_fallbacks", "e": "allow_fallbacks"]),
+        (
+            #"{\#(m), "provider": {"order": ["a"], "allow_fallbacks": false}}"#,
+            ["b": "allow_fallbacks", "c": "allow_fallbacks", "d": "allow_fallbacks", "e": "allow_fallbacks"]
+        ),
     ])
     func filters(json: String, expected: [String: String]) {
         #expect(excluded(json) == expected)

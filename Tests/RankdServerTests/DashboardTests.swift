@@ -17,11 +17,13 @@ import Testing
         let clock = ManualClock()
         let (app, ranker) = try RankdApplication.build(testConfiguration(dir), clock: clock, logger: quietLogger, epochLoop: false)
         for provider in ["fast", "steady", "slow"] {
-            await ranker.record(Build.observations(id(provider), count: 60, end: clock.now(), ttftMilliseconds: provider == "fast" ? 100 : 500))
+            await ranker.record(
+                Build.observations(id(provider), count: 60, end: clock.now(), ttftMilliseconds: provider == "fast" ? 100 : 500))
         }
         try await ranker.computeAndPublish(.scheduled)
         clock.advance(seconds: 60)
-        await ranker.record(Build.observations(id("fast"), count: 100, end: clock.now(), spanSeconds: 59, failEvery: 2, ttftMilliseconds: 100))
+        await ranker.record(
+            Build.observations(id("fast"), count: 100, end: clock.now(), spanSeconds: 59, failEvery: 2, ttftMilliseconds: 100))
         try await ranker.computeAndPublish(.scheduled)
         clock.advance(seconds: 60)
         _ = try await ranker.applyOverride(
@@ -60,7 +62,7 @@ import Testing
         try await app.test(.live) { client in
             let url = "http://127.0.0.1:\(try #require(client.port))/"
             let browser = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(dir.file("chromium"))"]
-            let dom = try await Task.detached { try ChildProcess.run("chromium", browser + ["--dump-dom", url], timeoutSeconds: 90) }.value
+            let dom = try await ChildProcess.runOffPool("chromium", browser + ["--dump-dom", url], timeoutSeconds: 90)
             #expect(dom.status == 0 && !dom.timedOut, "\(dom.output.suffix(2_000))")
             let page = dom.output
             #expect(page.contains("<h2>\(Build.model)</h2>"))
@@ -84,9 +86,8 @@ import Testing
             #expect(page.contains("class=\"demoted\""), "the demoted stretch is shaded")
 
             let shot = dir.file("dashboard.png")
-            let screenshot = try await Task.detached {
-                try ChildProcess.run("chromium", browser + ["--hide-scrollbars", "--window-size=1400,900", "--screenshot=\(shot)", url], timeoutSeconds: 90)
-            }.value
+            let screenshot = try await ChildProcess.runOffPool(
+                "chromium", browser + ["--hide-scrollbars", "--window-size=1400,900", "--screenshot=\(shot)", url], timeoutSeconds: 90)
             #expect(screenshot.status == 0, "\(screenshot.output.suffix(2_000))")
             let png = try Data(contentsOf: URL(fileURLWithPath: shot))
             #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG")

@@ -21,17 +21,20 @@ import Testing
         let (app, ranker) = try RankdApplication.build(testConfiguration(dir), clock: clock, logger: quietLogger, epochLoop: false)
         // Epoch 1: fast is clean and first. Epoch 2: fast breaks and is demoted. Epoch 3: still demoted.
         for provider in ["fast", "steady", "slow"] {
-            await ranker.record(Build.observations(id(provider), count: 60, end: clock.now(), ttftMilliseconds: provider == "fast" ? 100 : 500))
+            await ranker.record(
+                Build.observations(id(provider), count: 60, end: clock.now(), ttftMilliseconds: provider == "fast" ? 100 : 500))
         }
         try await ranker.computeAndPublish(.scheduled)
         clock.advance(seconds: 60)
-        await ranker.record(Build.observations(id("fast"), count: 100, end: clock.now(), spanSeconds: 59, failEvery: 2, ttftMilliseconds: 100))
+        await ranker.record(
+            Build.observations(id("fast"), count: 100, end: clock.now(), spanSeconds: 59, failEvery: 2, ttftMilliseconds: 100))
         try await ranker.computeAndPublish(.scheduled)
         clock.advance(seconds: 60)
         try await ranker.computeAndPublish(.scheduled)
 
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/history?model=\(Build.model)&provider=fast&since=\(RFC3339.format(start))", method: .get) { response in
+            try await client.execute(uri: "/v1/history?model=\(Build.model)&provider=fast&since=\(RFC3339.format(start))", method: .get) {
+                response in
                 #expect(response.status == .ok)
                 let body = try json(response.body)
                 let epochs = body["epochs"] as! [[String: Any]]

@@ -62,13 +62,16 @@ import Testing
         }
         guard mediaType == "application/json" else { return [] }
         guard let json = JSONValue.parse(Data(body.utf8)) else { return ["\(method) \(path) \(status): body is not JSON"] }
-        return JSONSchemaValidator.violations(of: json, against: media["schema"] ?? .object([:])).map { "\(method) \(path) \(status): \($0)" }
+        return JSONSchemaValidator.violations(of: json, against: media["schema"] ?? .object([:])).map {
+            "\(method) \(path) \(status): \($0)"
+        }
     }
 
     /// The documented request body schema accepts `body`.
     func requestProblems(method: String, path: String, body: [String: Any]) throws -> [String] {
         let operation = resolved(paths[path]?.objectValue?[method.lowercased()] ?? .null)
-        let schema = operation.objectValue?["requestBody"]?.objectValue?["content"]?.objectValue?["application/json"]?.objectValue?["schema"]
+        let schema = operation.objectValue?["requestBody"]?.objectValue?["content"]?.objectValue?["application/json"]?.objectValue?[
+            "schema"]
         let json = try #require(JSONValue.parse(try JSONSerialization.data(withJSONObject: body)))
         return JSONSchemaValidator.violations(of: json, against: try #require(schema))
     }
@@ -101,14 +104,20 @@ import Testing
                     // The documented request schema accepts what the server accepts and rejects what it answers 400 to.
                     let rejected = try requestProblems(method: method.rawValue, path: path, body: json)
                     if status < 300 { calls.fail(rejected) }
-                    if status == 400 && rejected.isEmpty { calls.fail(["\(method) \(uri): the documented schema accepts a body the server rejects"]) }
+                    if status == 400 && rejected.isEmpty {
+                        calls.fail(["\(method) \(uri): the documented schema accepts a body the server rejects"])
+                    }
                 }
                 let body = try json.map { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: $0)) }
                 return try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
                     let text = String(buffer: response.body)
-                    if response.status.code != status { calls.fail(["\(method) \(uri): \(response.status.code), wanted \(status): \(text)"]) }
-                    calls.fail(problems(
-                        method: method.rawValue, path: path, status: response.status.code, contentType: response.headers[.contentType], body: text))
+                    if response.status.code != status {
+                        calls.fail(["\(method) \(uri): \(response.status.code), wanted \(status): \(text)"])
+                    }
+                    calls.fail(
+                        problems(
+                            method: method.rawValue, path: path, status: response.status.code, contentType: response.headers[.contentType],
+                            body: text))
                     return (text, response.headers)
                 }
             }
@@ -120,11 +129,13 @@ import Testing
             _ = try await call(.post, "/v1/route", documentedAs: "/v1/route", expect: 503, json: ["model": Build.model])
 
             for provider in ["fast", "steady", "slow"] {
-                await ranker.record(Build.observations(id(provider), count: 60, end: clock.now(), ttftMilliseconds: provider == "fast" ? 100 : 500))
+                await ranker.record(
+                    Build.observations(id(provider), count: 60, end: clock.now(), ttftMilliseconds: provider == "fast" ? 100 : 500))
             }
             try await ranker.computeAndPublish(.scheduled)
             clock.advance(seconds: 60)
-            await ranker.record(Build.observations(id("fast"), count: 100, end: clock.now(), spanSeconds: 59, failEvery: 2, ttftMilliseconds: 100))
+            await ranker.record(
+                Build.observations(id("fast"), count: 100, end: clock.now(), spanSeconds: 59, failEvery: 2, ttftMilliseconds: 100))
             try await ranker.computeAndPublish(.scheduled)
 
             _ = try await call(.get, "/", documentedAs: "/", expect: 200)
@@ -139,14 +150,18 @@ import Testing
             _ = try await call(.post, "/v1/admin/overrides", documentedAs: "/v1/admin/overrides", expect: 201, headers: admin, json: demote)
             let (pinned, _) = try await call(
                 .post, "/v1/admin/overrides", documentedAs: "/v1/admin/overrides", expect: 201, headers: admin,
-                json: ["endpoint_id": id("steady"), "action": "pin", "note": "canary", "expires_at": RFC3339.format(clock.now().adding(seconds: 60))])
+                json: [
+                    "endpoint_id": id("steady"), "action": "pin", "note": "canary",
+                    "expires_at": RFC3339.format(clock.now().adding(seconds: 60)),
+                ])
             let pinID = try #require(JSONValue.parse(Data(pinned.utf8))?.objectValue?["override"]?.objectValue?["id"]?.numberValue)
             _ = try await call(.post, "/v1/admin/overrides", documentedAs: "/v1/admin/overrides", expect: 401, json: demote)
             _ = try await call(
                 .post, "/v1/admin/overrides", documentedAs: "/v1/admin/overrides", expect: 400, headers: admin, json: ["action": "mute"])
             var unknown = demote
             unknown["endpoint_id"] = "nobody:x/y"
-            _ = try await call(.post, "/v1/admin/overrides", documentedAs: "/v1/admin/overrides", expect: 404, headers: admin, json: unknown)
+            _ = try await call(
+                .post, "/v1/admin/overrides", documentedAs: "/v1/admin/overrides", expect: 404, headers: admin, json: unknown)
             _ = try await call(.get, "/v1/overrides", documentedAs: "/v1/overrides", expect: 200)
             _ = try await call(.get, "/v1/overrides?include=ended", documentedAs: "/v1/overrides", expect: 200)
             _ = try await call(.get, "/v1/overrides?include=some", documentedAs: "/v1/overrides", expect: 400)
@@ -166,7 +181,8 @@ import Testing
             _ = try await call(
                 .post, "/v1/route", documentedAs: "/v1/route", expect: 200,
                 json: ["model": Build.model, "parameters": ["tools"], "provider": ["ignore": ["slow"], "max_price": ["prompt": 5]]])
-            _ = try await call(.post, "/v1/route", documentedAs: "/v1/route", expect: 200, json: ["model": Build.model, "request_id": "r-1"])
+            _ = try await call(
+                .post, "/v1/route", documentedAs: "/v1/route", expect: 200, json: ["model": Build.model, "request_id": "r-1"])
             _ = try await call(
                 .post, "/v1/route", documentedAs: "/v1/route", expect: 400, json: ["model": Build.model, "provider": ["sort": "cheapest"]])
             _ = try await call(
@@ -176,7 +192,8 @@ import Testing
             // History.
             let since = RFC3339.format(start)
             _ = try await call(.get, "/v1/history?model=\(Build.model)&since=\(since)", documentedAs: "/v1/history", expect: 200)
-            _ = try await call(.get, "/v1/history?model=\(Build.model)&provider=fast&since=\(since)", documentedAs: "/v1/history", expect: 200)
+            _ = try await call(
+                .get, "/v1/history?model=\(Build.model)&provider=fast&since=\(since)", documentedAs: "/v1/history", expect: 200)
             _ = try await call(.get, "/v1/history", documentedAs: "/v1/history", expect: 400)
             _ = try await call(.get, "/v1/epochs?since=\(since)", documentedAs: "/v1/epochs", expect: 200)
             _ = try await call(.get, "/v1/epochs?until=soon", documentedAs: "/v1/epochs", expect: 400)
@@ -212,10 +229,11 @@ import Testing
                 history: HistorySource(epochs: { _, _, _ in [] }, epoch: { _ in nil }),
                 overrides: OverrideSource(apply: { _ in nil }, revoke: { _, _ in nil }, list: { _ in [] }),
                 clock: clock, recompute: { throw CancellationError() }))
-        let documentedShapes = Set(documented.map { entry in
-            let parts = entry.split(separator: " ")
-            return "\(parts[0]) \(Self.shape(String(parts[1])))"
-        })
+        let documentedShapes = Set(
+            documented.map { entry in
+                let parts = entry.split(separator: " ")
+                return "\(parts[0]) \(Self.shape(String(parts[1])))"
+            })
         for route in router.routes {
             let path = "\(route.path)".replacingOccurrences(of: "**", with: "{}/{}")
             let shaped = "\(route.method.rawValue) \(Self.shape(path.hasPrefix("/") ? path : "/" + path))"

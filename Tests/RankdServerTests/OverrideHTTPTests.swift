@@ -37,7 +37,8 @@ import Testing
         let start = clock.now()
         let (app, ranker) = try RankdApplication.build(testConfiguration(dir), clock: clock, logger: quietLogger, epochLoop: false)
         for provider in ["fast", "steady", "slow"] {
-            await ranker.record(Build.observations(id(provider), count: 60, end: clock.now(), ttftMilliseconds: provider == "fast" ? 100 : 500))
+            await ranker.record(
+                Build.observations(id(provider), count: 60, end: clock.now(), ttftMilliseconds: provider == "fast" ? 100 : 500))
         }
         try await ranker.computeAndPublish(.scheduled)
 
@@ -153,7 +154,10 @@ import Testing
                 let points = try json(response.body)["epochs"] as! [[String: Any]]
                 let fast = points.map { ($0["endpoints"] as! [[String: Any]]).first! }
                 #expect(fast.map { $0["status"] as! String } == ["ok", "demoted", "demoted", "ok", "ok", "ok"])
-                #expect(fast.map { ($0["override"] as? [String: Any])?["action"] as? String } == [nil, "demote", "demote", "undemote", "undemote", nil])
+                #expect(
+                    fast.map { ($0["override"] as? [String: Any])?["action"] as? String } == [
+                        nil, "demote", "demote", "undemote", "undemote", nil,
+                    ])
             }
         }
     }

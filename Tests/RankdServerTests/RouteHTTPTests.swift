@@ -26,7 +26,9 @@ import Testing
     }
 
     func post(_ client: any TestClientProtocol, _ body: String) async throws -> (HTTPResponse.Status, [String: Any]) {
-        try await client.execute(uri: "/v1/route", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)) { response in
+        try await client.execute(
+            uri: "/v1/route", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)
+        ) { response in
             (response.status, try json(response.body))
         }
     }
@@ -47,9 +49,11 @@ import Testing
 
     @Test func preferencesExcludeWithReasonsAndExplicitOrderKeepsDemoted() async throws {
         try await withApp { client in
-            let (_, ignored) = try await post(client, #"{"model": "\#(Build.model)", "parameters": ["tools"], "provider": {"ignore": ["slow"]}}"#)
+            let (_, ignored) = try await post(
+                client, #"{"model": "\#(Build.model)", "parameters": ["tools"], "provider": {"ignore": ["slow"]}}"#)
             #expect((ignored["excluded"] as! [[String: String]]) == [["endpoint_id": id("slow"), "provider": "slow", "reason": "ignore"]])
-            let (_, ordered) = try await post(client, #"{"model": "\#(Build.model)", "provider": {"order": ["fast"], "allow_fallbacks": false}}"#)
+            let (_, ordered) = try await post(
+                client, #"{"model": "\#(Build.model)", "provider": {"order": ["fast"], "allow_fallbacks": false}}"#)
             #expect(ordered["mode"] as? String == "explicit_order")
             #expect((ordered["endpoints"] as! [[String: Any]]).map { $0["status"] as! String } == ["demoted"])
         }
@@ -66,11 +70,14 @@ import Testing
 
     @Test func badBodiesNameTheField() async throws {
         try await withApp { client in
-            let (status, body) = try await post(client, #"{"model": "\#(Build.model)", "provider": {"sort": "cheapest", "teleport": true}}"#)
+            let (status, body) = try await post(
+                client, #"{"model": "\#(Build.model)", "provider": {"sort": "cheapest", "teleport": true}}"#)
             #expect(status == .badRequest)
             let fields = (body["fields"] as! [[String: String]]).map { $0["field"]! }
             #expect(Set(fields) == ["provider.sort", "provider.teleport"])
-            let (garbage, _) = try await client.execute(uri: "/v1/route", method: .post, body: ByteBuffer(string: "{nope")) { ($0.status, 0) }
+            let (garbage, _) = try await client.execute(uri: "/v1/route", method: .post, body: ByteBuffer(string: "{nope")) {
+                ($0.status, 0)
+            }
             #expect(garbage == .badRequest)
             let (unknown, _) = try await post(client, #"{"model": "nobody/nothing"}"#)
             #expect(unknown == .notFound)
@@ -79,7 +86,8 @@ import Testing
 
     @Test func queryParametersApplyTheSamePreferences() async throws {
         try await withApp { client in
-            try await client.execute(uri: "/v1/rankings/\(Build.model)?parameters=tools&ignore=steady&sort=latency", method: .get) { response in
+            try await client.execute(uri: "/v1/rankings/\(Build.model)?parameters=tools&ignore=steady&sort=latency", method: .get) {
+                response in
                 #expect(response.status == .ok, "\(String(buffer: response.body))")
                 let body = try json(response.body)
                 #expect(body["mode"] as? String == "sort_latency")

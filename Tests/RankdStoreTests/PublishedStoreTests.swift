@@ -126,7 +126,9 @@ import Testing
         while !reader.isFinished { usleep(1_000) }
         let result = seen.withLock { $0 }
         #expect(result.bad.isEmpty, "\(result.bad.prefix(5))")
-        print("reader: \(result.reads) reads of current_rankings during \(id - 2) publishes; \(result.epochs.count) distinct epochs seen; worst read \(result.worstRead); mixed or empty reads: \(result.bad.count)")
+        print(
+            "reader: \(result.reads) reads of current_rankings during \(id - 2) publishes; \(result.epochs.count) distinct epochs seen; worst read \(result.worstRead); mixed or empty reads: \(result.bad.count)"
+        )
         #expect(result.reads >= 10_000, "the reader ran \(result.reads) times")
         #expect(result.epochs.count > 10, "the reader saw \(result.epochs.count) distinct epochs")
         #expect(try store.currentEpochID() == id - 1)

@@ -59,17 +59,17 @@ import Testing
         #expect(lines.last?.hasPrefix("3 fast:\(Build.model) demoted ") == true, "\(run.output)")
     }
 
-    @Test func pythonExampleRuns() throws {
+    @Test func pythonExampleRuns() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = try publishedFile(dir)
         let script = dir.file("reader.py")
         let python = try #require(try codeBlocks("python").first)
         try python.write(toFile: script, atomically: true, encoding: .utf8)
-        expectReaderOutput(try ChildProcess.run("python3", [script, path, Build.model]))
+        expectReaderOutput(try await ChildProcess.runOffPool("python3", [script, path, Build.model]))
     }
 
-    @Test func goExampleRuns() throws {
+    @Test func goExampleRuns() async throws {
         try #require(
             FileManager.default.fileExists(atPath: "/usr/share/gocode/src/github.com/mattn/go-sqlite3") && ChildProcess.isInstalled("go"),
             "the Go example needs: apt-get install -y golang-go golang-github-mattn-go-sqlite3-dev (.ci/run installs them)")
@@ -78,7 +78,7 @@ import Testing
         let path = try publishedFile(dir)
         let program = dir.file("main.go")
         try #require(try codeBlocks("go").first).write(toFile: program, atomically: true, encoding: .utf8)
-        let run = try ChildProcess.run(
+        let run = try await ChildProcess.runOffPool(
             "go", ["run", program, path, Build.model],
             environment: ["GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": dir.file("gocache"), "GOFLAGS": ""],
             timeoutSeconds: 300)

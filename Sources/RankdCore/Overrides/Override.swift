@@ -115,7 +115,9 @@ public enum OverrideRequestParser {
                 FieldErrors(errors: [
                     FieldError(
                         field: "body",
-                        message: "must be a JSON object like {\"endpoint_id\": \"...\", \"action\": \"demote\", \"note\": \"...\", \"expires_in_seconds\": 3600}")
+                        message:
+                            "must be a JSON object like {\"endpoint_id\": \"...\", \"action\": \"demote\", \"note\": \"...\", \"expires_in_seconds\": 3600}"
+                    )
                 ]))
         }
         var errors: [FieldError] = []
@@ -139,7 +141,9 @@ public enum OverrideRequestParser {
         }
         var author: String?
         if let value = object["author"] {
-            if let text = value.stringValue, text.count <= 100 { author = text } else {
+            if let text = value.stringValue, text.count <= 100 {
+                author = text
+            } else {
                 errors.append(FieldError(field: "author", message: "must be a string of at most 100 characters"))
             }
         }
@@ -154,7 +158,9 @@ public enum OverrideRequestParser {
                 expiry = .after(seconds: seconds)
             } else {
                 errors.append(
-                    FieldError(field: "expires_in_seconds", message: "must be above 0 and at most \(Int(OverrideRequest.maximumSeconds)) (30 days)"))
+                    FieldError(
+                        field: "expires_in_seconds", message: "must be above 0 and at most \(Int(OverrideRequest.maximumSeconds)) (30 days)"
+                    ))
             }
         case (_?, nil):
             errors.append(FieldError(field: "expires_in_seconds", message: "must be a number of seconds, e.g. 3600"))

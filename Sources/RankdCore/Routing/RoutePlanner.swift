@@ -5,7 +5,9 @@ public enum RoutePlanner {
     /// Parameters that need endpoint support even without `require_parameters` (as OpenRouter).
     static let alwaysRequired: Set<String> = ["tools", "response_format"]
 
-    public static func route(_ request: RouteRequest, ranking: ModelRanking, epochID: Int64, registry: [String: Endpoint]) -> Result<RouteAnswer, NoEligibleEndpoint> {
+    public static func route(_ request: RouteRequest, ranking: ModelRanking, epochID: Int64, registry: [String: Endpoint]) -> Result<
+        RouteAnswer, NoEligibleEndpoint
+    > {
         let preferences = request.preferences
         var eligible: [EndpointRanking] = []
         var excluded: [Exclusion] = []
@@ -36,10 +38,11 @@ public enum RoutePlanner {
             ordered = listed + (preferences.allowFallbacks ? healthyFirst(eligible.filter { !listed.contains($0) }) : [])
         } else if let sort = preferences.sort {
             mode = sort == .price ? .sortPrice : sort == .throughput ? .sortThroughput : .sortLatency
-            ordered = healthyFirst(eligible.sorted { lhs, rhs in
-                let (a, b) = (sortKey(sort, lhs, registry), sortKey(sort, rhs, registry))
-                return a != b ? a < b : lhs.rank < rhs.rank
-            })
+            ordered = healthyFirst(
+                eligible.sorted { lhs, rhs in
+                    let (a, b) = (sortKey(sort, lhs, registry), sortKey(sort, rhs, registry))
+                    return a != b ? a < b : lhs.rank < rhs.rank
+                })
         } else if request.usesTools {
             mode = .quality
             ordered = eligible
@@ -79,15 +82,23 @@ public enum RoutePlanner {
         }
         if preferences.dataCollection == .deny && endpoint.dataCollection == .allow { return "data_collection" }
         if preferences.zdr && !endpoint.zeroDataRetention { return "zdr" }
-        if let quantizations = preferences.quantizations, !quantizations.map({ $0.lowercased() }).contains(endpoint.quantization.lowercased()) {
+        if let quantizations = preferences.quantizations,
+            !quantizations.map({ $0.lowercased() }).contains(endpoint.quantization.lowercased())
+        {
             return "quantizations"
         }
-        if let regions = preferences.regions, !regions.contains(where: { region in endpoint.regions.contains { $0.lowercased() == region.lowercased() || $0.lowercased().hasPrefix(region.lowercased() + "-") } }) {
+        if let regions = preferences.regions,
+            !regions.contains(where: { region in
+                endpoint.regions.contains { $0.lowercased() == region.lowercased() || $0.lowercased().hasPrefix(region.lowercased() + "-") }
+            })
+        {
             return "region"
         }
         if let max = preferences.maxPrice {
             if let prompt = max.prompt, endpoint.pricing.promptPerMillionTokensUSD > prompt { return "max_price.prompt" }
-            if let completion = max.completion, endpoint.pricing.completionPerMillionTokensUSD > completion { return "max_price.completion" }
+            if let completion = max.completion, endpoint.pricing.completionPerMillionTokensUSD > completion {
+                return "max_price.completion"
+            }
             if let perRequest = max.request, endpoint.pricing.perRequestUSD > perRequest { return "max_price.request" }
         }
         return nil

@@ -32,7 +32,10 @@ public enum RouteRequestParser {
     public static func parse(_ body: JSONValue) -> Result<RouteRequest, FieldErrors> {
         var errors: [FieldError] = []
         guard case .object(let object) = body else {
-            return .failure(FieldErrors(errors: [FieldError(field: "body", message: "must be a JSON object like {\"model\": \"author/name\", \"provider\": {...}}")]))
+            return .failure(
+                FieldErrors(errors: [
+                    FieldError(field: "body", message: "must be a JSON object like {\"model\": \"author/name\", \"provider\": {...}}")
+                ]))
         }
         for key in object.keys.sorted() where !topKeys.contains(key) {
             errors.append(FieldError(field: key, message: "is not a known field; known: \(topKeys.sorted().joined(separator: ", "))"))
@@ -71,37 +74,50 @@ public enum RouteRequestParser {
             return preferences
         }
         for key in object.keys.sorted() where !providerKeys.contains(key) {
-            errors.append(FieldError(field: "provider.\(key)", message: "is not a known preference; known: \(providerKeys.sorted().joined(separator: ", "))"))
+            errors.append(
+                FieldError(
+                    field: "provider.\(key)", message: "is not a known preference; known: \(providerKeys.sorted().joined(separator: ", "))")
+            )
         }
         preferences.order = object["order"].flatMap { strings($0, field: "provider.order", errors: &errors) }
         preferences.only = object["only"].flatMap { strings($0, field: "provider.only", errors: &errors) }
         preferences.ignore = object["ignore"].flatMap { strings($0, field: "provider.ignore", errors: &errors) }
         preferences.allowFallbacks = bool(object["allow_fallbacks"], field: "provider.allow_fallbacks", default: true, errors: &errors)
-        preferences.requireParameters = bool(object["require_parameters"], field: "provider.require_parameters", default: false, errors: &errors)
+        preferences.requireParameters = bool(
+            object["require_parameters"], field: "provider.require_parameters", default: false, errors: &errors)
         preferences.zdr = bool(object["zdr"], field: "provider.zdr", default: false, errors: &errors)
         if let collection = object["data_collection"] {
-            if let parsed = collection.stringValue.flatMap(DataCollection.init(rawValue:)) { preferences.dataCollection = parsed } else {
+            if let parsed = collection.stringValue.flatMap(DataCollection.init(rawValue:)) {
+                preferences.dataCollection = parsed
+            } else {
                 errors.append(FieldError(field: "provider.data_collection", message: "must be \"allow\" or \"deny\""))
             }
         }
         if let quantizations = object["quantizations"].flatMap({ strings($0, field: "provider.quantizations", errors: &errors) }) {
             let known: Set<String> = ["int4", "int8", "fp4", "mxfp4", "nvfp4", "fp6", "fp8", "mxfp8", "fp16", "bf16", "fp32", "unknown"]
             for (index, name) in quantizations.enumerated() where !known.contains(name.lowercased()) {
-                errors.append(FieldError(field: "provider.quantizations[\(index)]", message: "\"\(name)\" is not one of \(known.sorted().joined(separator: ", "))"))
+                errors.append(
+                    FieldError(
+                        field: "provider.quantizations[\(index)]",
+                        message: "\"\(name)\" is not one of \(known.sorted().joined(separator: ", "))"))
             }
             preferences.quantizations = quantizations
         }
         if let sort = object["sort"] {
             // OpenRouter also accepts {"by": "price", "partition": ...}; rankd reads `by`.
             let name = sort.stringValue ?? sort["by"]?.stringValue
-            if let parsed = name.flatMap(ProviderPreferences.Sort.init(rawValue:)) { preferences.sort = parsed } else {
+            if let parsed = name.flatMap(ProviderPreferences.Sort.init(rawValue:)) {
+                preferences.sort = parsed
+            } else {
                 errors.append(FieldError(field: "provider.sort", message: "must be \"price\", \"throughput\" or \"latency\""))
             }
         }
         if let maxPrice = object["max_price"] {
             if case .object(let prices) = maxPrice {
                 for key in prices.keys.sorted() where !["prompt", "completion", "request"].contains(key) {
-                    errors.append(FieldError(field: "provider.max_price.\(key)", message: "is not supported; use prompt, completion or request (USD)"))
+                    errors.append(
+                        FieldError(field: "provider.max_price.\(key)", message: "is not supported; use prompt, completion or request (USD)")
+                    )
                 }
                 preferences.maxPrice = ProviderPreferences.MaxPrice(
                     prompt: number(prices["prompt"], field: "provider.max_price.prompt", errors: &errors),
@@ -111,8 +127,10 @@ public enum RouteRequestParser {
                 errors.append(FieldError(field: "provider.max_price", message: "must be an object like {\"prompt\": 1, \"completion\": 2}"))
             }
         }
-        preferences.preferredMinThroughput = percentileNumber(object["preferred_min_throughput"], field: "provider.preferred_min_throughput", errors: &errors)
-        preferences.preferredMaxLatencySeconds = percentileNumber(object["preferred_max_latency"], field: "provider.preferred_max_latency", errors: &errors)
+        preferences.preferredMinThroughput = percentileNumber(
+            object["preferred_min_throughput"], field: "provider.preferred_min_throughput", errors: &errors)
+        preferences.preferredMaxLatencySeconds = percentileNumber(
+            object["preferred_max_latency"], field: "provider.preferred_max_latency", errors: &errors)
         if let region = object["region"] {
             preferences.regions = region.stringValue.map { [$0] } ?? strings(region, field: "provider.region", errors: &errors)
         }

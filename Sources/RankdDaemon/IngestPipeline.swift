@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import RankdCore
+import RankdServer
+import RankdStore
+import ServiceLifecycle
+import Synchronization
+
+/// Live telemetry from the HTTP handlers to `state.db` and the ranker: a bounded queue in front of
+/// one writer that commits whatever is waiting in one transaction (group commit), deduplicating by
+/// `request_id` in the same transaction, and only then acknowledges, so a `2xx` means committed.
+/// A full queue refuses at once (the handler answers 429), so memory stays bounded.
+public final class IngestPipeline: Service, Sendable {
+    struct Pending {
+        var records: [(requestID: String, observation: Observation)]
+        var continuation: CheckedContinuation<[Bool], any Error>
+    }
+
+    struct State {
+        var pending: [Pending] = []
+        var queuedRecords = 0
+        var stopped = false
+        /// Request ids kept, per minute of their timestamps (mirrors `ingest_keys`).
+        var keysPerMinute: [Int64: Int] = [:]
+        /// Records stamped before this minute are refused: their ids may have been dropped.
+        var horizonMinute: Int64 = .min
+    }
+
+    let store: StateStore
+    let ranker: Ranker
+    let clock: any WallClock
+    let rule: Policy.Ingest
+    let logger: Logger
+    /// Most records waiting for the writer.
+    public let capacity: Int
+    /// Most records one transaction takes.
+    let maxGroup: Int
+    private let state: Mutex<State>
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+
+    public init(
+        store: StateStore, ranker: Ranker, clock: any WallClock, rule: Policy.Ingest, capacity: Int = 100_000, maxGroup: Int = 20_000,
+        logger: Logger
+    ) throws {
+        self.store = store
+        self.ranker = ranker
+        self.clock = clock
+        self.rule = rule
+        self.capacity = capacity
+        self.maxGroup = maxGroup
+        self.logger = logger
+        state = Mutex(State(keysPerMinute: try store.ingestKeyCounts()))
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The ingest rule in force now: the dedupe window shrinks if the key cap dropped old minutes.
+    public func currentRule(now: Timestamp) -> Policy.Ingest {
+        var current = rule
+        let horizon = state.withLock { $0.horizonMinute }
+        if horizon != .min {
+            current.dedupeWindowSeconds = min(rule.dedupeWindowSeconds, max(0, now.secondsSince1970 - Double(horizon) * 60))
+        }
+        return current
+    }
+
+    /// Queues accepted records and returns once they are committed (or throws `IngestRefusal`).
+    public func submit(_ records: [(requestID: String, observation: Observation)]) async throws -> IngestCommitted {
+        guard !records.isEmpty else { return IngestCommitted() }
+        let fresh: [Bool] = try await withCheckedThrowingContinuation { continuation in
+            let refusal: IngestRefusal? = state.withLock { state in
+                if state.stopped { return .stopped }
+                if state.queuedRecords > 0 && state.queuedRecords + records.count > capacity { return .queueFull }
+                state.pending.append(Pending(records: records, continuation: continuation))
+                state.queuedRecords += records.count
+                return nil
+            }
+            if let refusal {
+                continuation.resume(throwing: refusal)
+            } else {
+                wake.yield()
+            }
+        }
+        var committed = IngestCommitted()
+        for isNew in fresh { if isNew { committed.accepted += 1 } else { committed.duplicates += 1 } }
+        return committed
+    }
+
+    public var queuedRecords: Int { state.withLock { $0.queuedRecords } }
+
+    public func run() async throws {
+        var lastPrune = ContinuousClock.now - .seconds(60)
+        for await _ in wakes.cancelOnGracefulShutdown() {
+            await drain()
+            if ContinuousClock.now - lastPrune >= .seconds(30) {
+                prune()
+                lastPrune = ContinuousClock.now
+            }
+        }
+        // Shutdown: refuse new work, finish what was accepted into the queue.
+        state.withLock { $0.stopped = true }
+        await drain()
+        logger.info("ingest writer stopped")
+    }
+
+    /// Commits everything waiting, in groups of at most `maxGroup` records.
+    func drain() async {
+        while true {
+            let group: [Pending] = state.withLock { state in
+                var taken: [Pending] = []
+                var count = 0
+                while let first = state.pending.first, taken.isEmpty || count + first.records.count <= maxGroup {
+                    taken.append(state.pending.removeFirst())
+                    count += first.records.count
+                }
+                return taken
+            }
+            if group.isEmpty { return }
+            await commit(group)
+        }
+    }
+
+    private func commit(_ group: [Pending]) async {
+        let records = group.flatMap(\.records)
+        let started = ContinuousClock.now
+        do {
+            let fresh = try await store.commitLiveAsync(records)
+            ranker.metrics.ingestCommit(duration: ContinuousClock.now - started, records: records.count)
+            var accepted: [Observation] = []
+            var perMinute: [Int64: Int] = [:]
+            for (index, isNew) in fresh.enumerated() where isNew {
+                accepted.append(records[index].observation)
+                perMinute[records[index].observation.time.minute, default: 0] += 1
+            }
+            let (queued, keys) = state.withLock { state in
+                state.queuedRecords -= records.count
+                for (minute, count) in perMinute { state.keysPerMinute[minute, default: 0] += count }
+                return (state.queuedRecords, state.keysPerMinute.values.reduce(0, +))
+            }
+            await ranker.record(accepted, persisted: true)
+            ranker.metrics.ingestState(
+                queuedRecords: queued, dedupeKeys: keys, dedupeWindowSeconds: currentRule(now: clock.now()).dedupeWindowSeconds)
+            var offset = 0
+            for pending in group {
+                pending.continuation.resume(returning: Array(fresh[offset..<offset + pending.records.count]))
+                offset += pending.records.count
+            }
+        } catch {
+            state.withLock { $0.queuedRecords -= records.count }
+            logger.error("telemetry not committed", metadata: ["records": .stringConvertible(records.count), "error": .string("\(error)")])
+            for pending in group { pending.continuation.resume(throwing: error) }
+        }
+    }
+
+    /// Drops request ids older than the dedupe window, then the oldest minutes while over the cap.
+    func prune() {
+        let now = clock.now()
+        let windowStart = now.adding(seconds: -rule.dedupeWindowSeconds).minute
+        let (cut, kept) = state.withLock { state -> (Int64, Int) in
+            var cut = windowStart
+            var total = state.keysPerMinute.filter { $0.key >= cut }.values.reduce(0, +)
+            for minute in state.keysPerMinute.keys.sorted() where minute >= cut && total > rule.maxDedupeKeys {
+                total -= state.keysPerMinute[minute] ?? 0
+                cut = minute + 1
+            }
+            if cut > windowStart { state.horizonMinute = max(state.horizonMinute, cut) }
+            return (cut, total)
+        }
+        do {
+            let deleted = try store.pruneIngestKeys(before: cut)
+            state.withLock { state in state.keysPerMinute = state.keysPerMinute.filter { $0.key >= cut } }
+            if deleted > 0 {
+                logger.debug("dedupe keys pruned", metadata: ["deleted": .stringConvertible(deleted), "kept": .stringConvertible(kept)])
+            }
+        } catch {
+            logger.error("could not prune dedupe keys", metadata: ["error": .string("\(error)")])
+        }
+    }
+}

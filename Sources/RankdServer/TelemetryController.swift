@@ -1,0 +1,194 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import RankdCore
+
+/// Why the ingest pipeline did not take a batch.
+public enum IngestRefusal: Error, Sendable {
+    /// The queue in front of the writer is full: answer 429 with Retry-After.
+    case queueFull
+    /// Shutting down.
+    case stopped
+}
+
+/// A batch the pipeline committed.
+public struct IngestCommitted: Sendable, Equatable {
+    public var accepted: Int
+    public var duplicates: Int
+
+    public init(accepted: Int = 0, duplicates: Int = 0) {
+        self.accepted = accepted
+        self.duplicates = duplicates
+    }
+}
+
+/// What the HTTP layer needs for ingest, injected by the daemon.
+public struct IngestSink: Sendable {
+    /// The ingest bearer token; nil turns ingest off (403).
+    public var token: String?
+    /// Largest body read (413 above). Default 4 MiB.
+    public var maxBodyBytes: Int
+    /// Registry lookup and window checks, at the current time and dedupe window.
+    public var resolve: @Sendable ([(index: Int, record: TelemetryRecord)]) -> TelemetryResolver.Resolution
+    /// Commits (group commit) and returns once durable; throws `IngestRefusal`.
+    public var submit: @Sendable ([(requestID: String, observation: Observation)]) async throws -> IngestCommitted
+
+    public init(
+        token: String?, maxBodyBytes: Int = 4 << 20,
+        resolve: @escaping @Sendable ([(index: Int, record: TelemetryRecord)]) -> TelemetryResolver.Resolution,
+        submit: @escaping @Sendable ([(requestID: String, observation: Observation)]) async throws -> IngestCommitted
+    ) {
+        self.token = token
+        self.maxBodyBytes = maxBodyBytes
+        self.resolve = resolve
+        self.submit = submit
+    }
+}
+
+/// `POST /v1/telemetry`: the gateway's request records (JSON, JSON array or NDJSON), metadata only.
+public struct TelemetryController<Context: RequestContext>: Sendable {
+    let sink: IngestSink
+    let metrics: RankdMetrics
+
+    public init(sink: IngestSink, metrics: RankdMetrics) {
+        self.sink = sink
+        self.metrics = metrics
+    }
+
+    public var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.post("telemetry") { request, _ in
+            let body: ByteBuffer
+            switch try await IngestRequest.read(request, sink: sink, metrics: metrics) {
+            case .refused(let response): return response
+            case .body(let buffer): body = buffer
+            }
+            let format: TelemetryDecoder.Format
+            switch IngestRequest.mediaType(request) {
+            case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines": format = .ndjson
+            case "application/json", "": format = .json
+            case let other:
+                return JSONResponse.error(
+                    .unsupportedMediaType, code: "unsupported_media_type",
+                    "Content-Type \(other) is not read here: send application/json (one record or an array) or application/x-ndjson")
+            }
+            let decoded: TelemetryDecoder.Batch
+            do {
+                decoded = try body.withUnsafeReadableBytes { raw in
+                    try TelemetryDecoder.decode(raw.bindMemory(to: UInt8.self), format: format)
+                }
+            } catch let malformed as TelemetryDecoder.Malformed {
+                return JSONResponse.error(.badRequest, code: "invalid_json", "\(malformed); nothing was accepted")
+            }
+            let atomic = request.uri.queryParameters["atomic"].map { $0 == "true" || $0 == "1" } ?? false
+            return try await IngestRequest.commit(
+                api: "telemetry", decoded: decoded, atomic: atomic, sink: sink, metrics: metrics)
+        }
+        return routes
+    }
+}
+
+/// The steps `/v1/telemetry` and `/v1/traces` share: authentication and size limit before
+/// reading, and resolution, atomicity, commit and the answer after decoding.
+enum IngestRequest {
+    enum Read {
+        case refused(Response)
+        case body(ByteBuffer)
+    }
+
+    static func mediaType(_ request: Request) -> String {
+        request.headers[.contentType].map {
+            $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        } ?? ""
+    }
+
+    /// Checks the token (nothing is read without it) and the size, then reads the body.
+    static func read(_ request: Request, sink: IngestSink, metrics: RankdMetrics) async throws -> Read {
+        if let denied = BearerToken.check(request, expected: sink.token, name: "tokens.ingest") {
+            metrics.ingestRefused(reason: "unauthorized")
+            return .refused(denied)
+        }
+        let tooLarge = JSONResponse.error(
+            .contentTooLarge, code: "body_too_large",
+            "the body is larger than \(sink.maxBodyBytes) bytes (ingest.max_body_bytes); send smaller batches")
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > sink.maxBodyBytes {
+            metrics.ingestRefused(reason: "too_large")
+            return .refused(tooLarge)
+        }
+        do {
+            return .body(try await request.body.collect(upTo: sink.maxBodyBytes))
+        } catch {
+            metrics.ingestRefused(reason: "too_large")
+            return .refused(tooLarge)
+        }
+    }
+
+    static func commit(api: String, decoded: TelemetryDecoder.Batch, atomic: Bool, sink: IngestSink, metrics: RankdMetrics) async throws
+        -> Response
+    {
+        let resolution = sink.resolve(decoded.records)
+        let rejected = (decoded.rejected + resolution.rejected).sorted { $0.index < $1.index }
+        metrics.ingestRecords(api: api, result: "rejected", count: rejected.count)
+        if !rejected.isEmpty && (atomic || resolution.accepted.isEmpty) {
+            let message =
+                atomic
+                ? "\(rejected.count) of \(decoded.count) records are invalid and atomic=true: nothing was accepted"
+                : "no record could be accepted; see rejected"
+            return JSONResponse.encode(
+                IngestJSON.Answer(
+                    accepted: 0, duplicates: 0, rejected: rejected.map(IngestJSON.Rejected.init),
+                    unknownEndpoints: resolution.unknownEndpoints,
+                    ignoredFields: decoded.ignoredFields.sorted(), error: .init(code: "invalid_records", message: message)),
+                status: .badRequest)
+        }
+        let committed: IngestCommitted
+        do {
+            committed = try await sink.submit(resolution.accepted.map { ($0.requestID, $0.observation) })
+        } catch IngestRefusal.queueFull {
+            metrics.ingestRefused(reason: "queue_full")
+            var response = JSONResponse.error(
+                .tooManyRequests, code: "queue_full", "the ingest queue is full; retry after the Retry-After seconds (nothing was accepted)"
+            )
+            response.headers[.retryAfter] = "1"
+            return response
+        } catch IngestRefusal.stopped {
+            return JSONResponse.error(.serviceUnavailable, code: "stopping", "rankd is shutting down; retry against the next instance")
+        }
+        metrics.ingestRecords(api: api, result: "accepted", count: committed.accepted)
+        metrics.ingestRecords(api: api, result: "duplicate", count: committed.duplicates)
+        return JSONResponse.encode(
+            IngestJSON.Answer(
+                accepted: committed.accepted, duplicates: committed.duplicates, rejected: rejected.map(IngestJSON.Rejected.init),
+                unknownEndpoints: resolution.unknownEndpoints, ignoredFields: decoded.ignoredFields.sorted(), error: nil))
+    }
+}
+
+enum IngestJSON {
+    struct Rejected: Encodable {
+        var index: Int
+        var field: String
+        var reason: String
+
+        init(_ rejection: RecordRejection) {
+            index = rejection.index
+            field = rejection.field
+            reason = rejection.reason
+        }
+    }
+
+    struct Answer: Encodable {
+        var accepted: Int
+        var duplicates: Int
+        var rejected: [Rejected]
+        var unknownEndpoints: [String: Int]
+        var ignoredFields: [String]
+        var error: JSONResponse.ErrorBody.Detail?
+
+        enum CodingKeys: String, CodingKey {
+            case accepted, duplicates, rejected, error
+            case unknownEndpoints = "unknown_endpoints"
+            case ignoredFields = "ignored_fields"
+        }
+    }
+}

@@ -23,10 +23,11 @@ PATH_="/v1/rankings/$MODEL"
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light
 fi
-swift build -c release --product rankd >/dev/null
+swift build -c release --product rankd >/dev/null 2>&1
 RANKD=.build/release/rankd
 
 WORK=$(mktemp -d)
+chmod 755 "$WORK"   # nginx workers run as an unprivileged user
 cleanup() {
   [ -n "${RANKD_PID:-}" ] && kill "$RANKD_PID" 2>/dev/null || true
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
@@ -60,6 +61,7 @@ YAML
 RANKD_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$RANKD_PORT/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$RANKD_PORT$PATH_" -o "$WORK/model.json"
+chmod 644 "$WORK/model.json"
 
 mkdir -p "$WORK/nginx-temp"
 cat > "$WORK/nginx.conf" <<CONF
@@ -82,7 +84,7 @@ http {
 }
 CONF
 nginx -c "$WORK/nginx.conf" -p "$WORK"
-curl -sf "http://127.0.0.1:$NGINX_PORT$PATH_" -o "$WORK/nginx.json"
+curl -sf "http://127.0.0.1:$NGINX_PORT$PATH_" -o "$WORK/nginx.json" || { cat "$WORK/nginx-error.log"; exit 1; }
 cmp -s "$WORK/model.json" "$WORK/nginx.json" || { echo "nginx does not serve the same bytes"; exit 1; }
 
 echo "rankd $("$RANKD" --version) (release) vs $(nginx -v 2>&1 | sed 's/.*: //'), $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS"

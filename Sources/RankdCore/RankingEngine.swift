@@ -54,7 +54,9 @@ public struct RankingEngine: Sendable {
 
     /// Endpoints not demoted now whose failure-outlier rules (tool-call or error rate) fire on
     /// the in-memory short window: an epoch should be computed now rather than at the next interval.
-    public func outliersBetweenEpochs() -> [String: [String]] {
+    public mutating func outliersBetweenEpochs(now: Timestamp) -> [String: [String]] {
+        // Minutes recorded since the last epoch enter the windows only when time advances.
+        aggregator.advance(to: now)
         let stats = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.id, aggregator.stats(for: $0.id)) })
         var result: [String: [String]] = [:]
         for peers in Dictionary(grouping: endpoints.filter(\.enabled), by: \.model).values {

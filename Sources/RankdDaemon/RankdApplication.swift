@@ -48,8 +48,12 @@ public enum RankdApplication {
                     submit: { records in try await pipeline.submit(records) }),
                 clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
+        let holder = ranker.holder
+        let metrics = ranker.metrics
+        let maxAge = loaded.policy.publication.cacheMaxAgeSeconds
         var app = Application(
             router: router,
+            server: .http1(additionalChannelHandlers: [RankingsFastPath(holder: holder, metrics: metrics, cacheMaxAgeSeconds: maxAge)]),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "rankd"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.listenPort) },
             logger: logger)

@@ -228,7 +228,7 @@ public actor Ranker {
     /// an epoch when one fires for an endpoint not yet demoted. Returns the endpoints it found.
     @discardableResult
     public func checkOutliersBetweenEpochs() -> [String: [String]] {
-        let found = engine.outliersBetweenEpochs()
+        let found = engine.outliersBetweenEpochs(now: clock.now())
         for (id, reasons) in found.sorted(by: { $0.key < $1.key }) {
             for reason in reasons { metrics.fastPathTrigger(reason: reason) }
             logger.warning(

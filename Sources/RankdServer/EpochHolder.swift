@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import RankdCore
 import Synchronization
 
@@ -8,10 +9,10 @@ public final class EpochHolder: Sendable {
     /// One published epoch and its encoded answers.
     public struct Published: Sendable {
         public let epoch: Epoch
-        /// `GET /v1/rankings` body.
-        let allBody: Data
+        /// `GET /v1/rankings` body (a ByteBuffer, so answering shares it instead of copying it).
+        let allBody: ByteBuffer
         /// `GET /v1/rankings/{model}` bodies by model slug.
-        let modelBodies: [String: Data]
+        let modelBodies: [String: ByteBuffer]
         /// Strong ETag, changes with every epoch.
         public let etag: String
     }
@@ -22,9 +23,10 @@ public final class EpochHolder: Sendable {
 
     /// Encodes and installs an epoch. Throws only if encoding fails (then the old epoch stays).
     public func publish(_ epoch: Epoch) throws {
-        var bodies: [String: Data] = [:]
-        for ranking in epoch.models { bodies[ranking.model] = try EpochJSON.model(ranking, epoch: epoch) }
-        let published = Published(epoch: epoch, allBody: try EpochJSON.all(epoch), modelBodies: bodies, etag: "\"epoch-\(epoch.id)\"")
+        var bodies: [String: ByteBuffer] = [:]
+        for ranking in epoch.models { bodies[ranking.model] = ByteBuffer(bytes: try EpochJSON.model(ranking, epoch: epoch)) }
+        let published = Published(
+            epoch: epoch, allBody: ByteBuffer(bytes: try EpochJSON.all(epoch)), modelBodies: bodies, etag: "\"epoch-\(epoch.id)\"")
         current.withLock { $0 = published }
     }
 

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Metrics
 import Prometheus
+import Synchronization
 
 /// rankd's metrics: swift-metrics instruments made by a Prometheus factory over a registry owned by
 /// this object (not the process-global one), so every application, and every test, has its own.
@@ -9,6 +10,9 @@ import Prometheus
 public final class RankdMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
+    /// HTTP instruments by route, method and status: made once, since making one looks it up in
+    /// the registry under a lock, too slow for every request.
+    private let httpInstruments = Mutex<[String: (CoreMetrics.Counter, Metrics.Timer)]>([:])
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -77,12 +81,25 @@ public final class RankdMetrics: Sendable {
     }
 
     public func httpRequest(route: String, method: String, status: Int, duration: Duration) {
-        Counter(
-            label: "rankd_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))],
-            factory: factory
-        ).increment()
-        Metrics.Timer(label: "rankd_http_request_duration_seconds", dimensions: [("route", route)], factory: factory).recordNanoseconds(
-            duration.nanoseconds)
+        let (counter, timer) = httpInstruments(route: route, method: method, status: status)
+        counter.increment()
+        timer.recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// The request counter and timer of one route, method and status (made once).
+    func httpInstruments(route: String, method: String, status: Int) -> (CoreMetrics.Counter, Metrics.Timer) {
+        let key = "\(route) \(method) \(status)"
+        return httpInstruments.withLock { instruments in
+            if let made = instruments[key] { return made }
+            let made = (
+                Counter(
+                    label: "rankd_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))],
+                    factory: factory),
+                Metrics.Timer(label: "rankd_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            )
+            instruments[key] = made
+            return made
+        }
     }
 
     /// Prometheus text exposition of everything recorded.

@@ -7,14 +7,14 @@ import RankdCore
 /// per epoch so pollers get `304 Not Modified` until it changes.
 public struct RankingsController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
-    /// `Cache-Control: max-age` in seconds; short, since the fast path can publish at any time.
-    let maxAgeSeconds: Int
+    /// `Cache-Control: max-age=N`; short, since the fast path can publish at any time.
+    let cacheControl: String
     /// Answers `GET /v1/rankings/{model}?only=...` (preferences as query parameters).
     let route: RouteController<Context>
 
     public init(holder: EpochHolder, registry: [String: Endpoint], maxAgeSeconds: Int = 5) {
         self.holder = holder
-        self.maxAgeSeconds = maxAgeSeconds
+        cacheControl = "max-age=\(maxAgeSeconds)"
         route = RouteController(holder: holder, registry: registry)
     }
 
@@ -48,10 +48,10 @@ public struct RankingsController<Context: RequestContext>: Sendable {
         return cached(request, published: published, body: body)
     }
 
-    private func cached(_ request: Request, published: EpochHolder.Published, body: Data) -> Response {
+    private func cached(_ request: Request, published: EpochHolder.Published, body: ByteBuffer) -> Response {
         var headers: HTTPFields = [:]
         headers[.eTag] = published.etag
-        headers[.cacheControl] = "max-age=\(maxAgeSeconds)"
+        headers[.cacheControl] = cacheControl
         if let match = request.headers[.ifNoneMatch],
             match.split(separator: ",").contains(where: {
                 $0.trimmingCharacters(in: .whitespaces) == published.etag || $0.trimmingCharacters(in: .whitespaces) == "*"
@@ -59,7 +59,8 @@ public struct RankingsController<Context: RequestContext>: Sendable {
         {
             return Response(status: .notModified, headers: headers)
         }
-        return JSONResponse.ok(body, headers: headers)
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
     }
 
     static var notReady: Response {

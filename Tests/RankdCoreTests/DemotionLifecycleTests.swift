@@ -154,4 +154,20 @@ import Testing
         }
         #expect(!fired)
     }
+
+    /// The check between epochs sees minutes recorded after the last epoch (time advances first),
+    /// fires only for endpoints not yet demoted, and stays quiet for healthy peers.
+    @Test func outlierCheckBetweenEpochsSeesNewMinutes() {
+        var engine = RankingEngine(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
+        _ = engine.computeEpoch(now: start, trigger: .startup)
+        let later = start.adding(seconds: 150)
+        for provider in providers {
+            for o in Build.observations(id(provider), count: 40, end: later, spanSeconds: 60, failEvery: provider == "fast" ? 4 : 0) {
+                _ = engine.record(o)
+            }
+        }
+        #expect(engine.outliersBetweenEpochs(now: later) == [id("fast"): [ReasonCode.toolCallFailureOutlier]])
+        _ = engine.computeEpoch(now: later, trigger: .fastPath)
+        #expect(engine.outliersBetweenEpochs(now: later).isEmpty, "already demoted: no new epoch asked for")
+    }
 }

@@ -146,6 +146,7 @@ import Testing
         #expect(try stored(dir) == ["fast": 4, "steady": 1, "slow": 1])
         let late = try StateStore(path: dir.file("state.db")).loadBuckets(sinceMinute: 0).first { $0.endpointID == id("slow") }
         #expect(late?.minute == clock.now().adding(seconds: -600).minute || late?.minute == clock.now().adding(seconds: -660).minute)
+        try await ranker.computeAndPublish(.admin)
         #expect(await ranker.stats(for: id("fast")).long.live.total == 4)
         #expect(try StateStore(path: dir.file("state.db")).count(table: "ingest_keys") == 6)
     }

@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -50,7 +51,7 @@ let package = Package(
         .target(
             name: "RankdMock",
             dependencies: [
-                "RankdCore",
+                "RankdCore", "RankdOTLP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -61,7 +62,7 @@ let package = Package(
         .target(
             name: "RankdServer",
             dependencies: [
-                "RankdCore",
+                "RankdCore", "RankdOTLP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -69,6 +70,11 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            swiftSettings: upcoming),
+        .target(
+            name: "RankdOTLP",
+            dependencies: ["RankdCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["proto"],
             swiftSettings: upcoming),
         .target(
             name: "RankdDaemon",
@@ -113,6 +119,7 @@ let package = Package(
             name: "RankdServerTests",
             dependencies: [
                 "RankdCore", "RankdServer", "RankdDaemon", "RankdConfig", "RankdStore", "RankdTestKit", "RankdMock", "RankdProber",
+                "RankdOTLP",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -55,6 +55,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
         ).endpoints)
     if let ingest = dependencies.ingest {
         router.addRoutes(TelemetryController(sink: ingest, metrics: dependencies.metrics).endpoints, atPath: "/v1")
+        router.addRoutes(TracesController(sink: ingest, metrics: dependencies.metrics).endpoints, atPath: "/v1")
     }
     if let overrides = dependencies.overrides {
         router.addRoutes(

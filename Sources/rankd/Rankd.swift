@@ -9,5 +9,7 @@ struct Rankd: AsyncParsableCommand {
         commandName: "rankd",
         abstract: "Quality-weighted provider ranking daemon for LLM gateways.",
         version: version,
-        subcommands: [Serve.self, Demo.self, CheckConfig.self, Rankings.self, History.self, Probe.self, MockProviderCommand.self])
+        subcommands: [
+            Serve.self, Demo.self, CheckConfig.self, Rankings.self, History.self, Probe.self, MockProviderCommand.self, Ingest.self,
+        ])
 }

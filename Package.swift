@@ -71,6 +71,10 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: upcoming),
+        .executableTarget(
+            name: "rankd-ingest-bench",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcoming),
         .target(
             name: "RankdOTLP",
             dependencies: ["RankdCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -52,6 +52,33 @@ public struct RankingEngine: Sendable {
         return .fastPath(trigger)
     }
 
+    /// Records a batch: tallies are folded per minute first and merged once per bucket (the
+    /// windows cost per bucket, not per observation); the fast path still sees every observation
+    /// in order. Results are per observation, as `record(_:persisted:)` gives them.
+    public mutating func record(batch observations: [Observation], persisted: Bool) -> [RecordResult] {
+        var results = [RecordResult](repeating: .accepted, count: observations.count)
+        var known: [Observation] = []
+        known.reserveCapacity(observations.count)
+        for (index, observation) in observations.enumerated() {
+            if endpointIDs.contains(observation.endpointID) { known.append(observation) } else { results[index] = .unknownEndpoint }
+        }
+        var tooOldMinutes: Set<Int64> = []
+        for bucket in MinuteBucket.fold(known) where !aggregator.record(bucket, persist: !persisted) {
+            tooOldMinutes.insert(bucket.minute)
+        }
+        for (index, observation) in observations.enumerated() where results[index] == .accepted {
+            if tooOldMinutes.contains(observation.time.minute) {
+                results[index] = .tooOld
+                continue
+            }
+            guard let trigger = detector.record(observation) else { continue }
+            if demotions[observation.endpointID]?.isDemoted == true { continue }
+            pendingFastPathReasons[observation.endpointID, default: []].append(trigger.reason)
+            results[index] = .fastPath(trigger)
+        }
+        return results
+    }
+
     /// Endpoints not demoted now whose failure-outlier rules (tool-call or error rate) fire on
     /// the in-memory short window: an epoch should be computed now rather than at the next interval.
     public mutating func outliersBetweenEpochs(now: Timestamp) -> [String: [String]] {

@@ -101,16 +101,19 @@ public struct MinuteBucket: Hashable, Codable, Sendable {
 
     /// Observations folded into one bucket per (endpoint, minute, source).
     public static func fold(_ observations: some Sequence<Observation>) -> [MinuteBucket] {
-        var buckets: [String: MinuteBucket] = [:]
+        var buckets: [FoldKey: MinuteBucket] = [:]
         for observation in observations {
-            let key = "\(observation.endpointID)\u{0}\(observation.time.minute)\u{0}\(observation.source.rawValue)"
-            buckets[
-                key,
-                default: MinuteBucket(
-                    endpointID: observation.endpointID, minute: observation.time.minute, source: observation.source, tally: Tally())
-            ]
-            .tally.record(observation)
+            let key = FoldKey(endpointID: observation.endpointID, minute: observation.time.minute, source: observation.source)
+            buckets[key, default: MinuteBucket(endpointID: key.endpointID, minute: key.minute, source: key.source, tally: Tally())]
+                .tally.record(observation)
         }
         return buckets.values.sorted { ($0.endpointID, $0.minute, $0.source.rawValue) < ($1.endpointID, $1.minute, $1.source.rawValue) }
     }
+}
+
+/// Groups observations by bucket in `MinuteBucket.fold`.
+struct FoldKey: Hashable {
+    var endpointID: String
+    var minute: Int64
+    var source: ObservationSource
 }

@@ -49,6 +49,13 @@ public struct WindowAggregator: Sendable {
             persist: persist)
     }
 
+    /// Adds a whole minute tally (a batch folded by `MinuteBucket.fold`): one merge instead of one
+    /// per observation.
+    @discardableResult
+    public mutating func record(_ bucket: MinuteBucket, persist: Bool) -> Bool {
+        add(bucket, persist: persist)
+    }
+
     /// Restores a stored minute (at start-up); it is not queued for persistence again.
     @discardableResult
     public mutating func load(_ bucket: MinuteBucket) -> Bool {

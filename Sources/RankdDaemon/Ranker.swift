@@ -91,9 +91,10 @@ public actor Ranker {
         var summary = RecordSummary()
         // (source, result) -> count, so metrics are updated once per batch, not per observation.
         var counts: [String: [String: Int]] = [:]
-        for observation in observations {
+        let results = engine.record(batch: observations, persisted: persisted)
+        for (observation, outcome) in zip(observations, results) {
             let result: String
-            switch engine.record(observation, persisted: persisted) {
+            switch outcome {
             case .accepted:
                 summary.accepted += 1
                 result = "accepted"

@@ -37,7 +37,8 @@ import Testing
         )
         let seconds = try #require(Double(line.split(separator: " ")[3]))
         print("demo: swiftinfer demoted \(seconds) s after the fault started (epochs every \(Int(epochSeconds)) s)")
-        #expect(seconds <= 3 * epochSeconds)
+        // Three epochs after the onset; the reporter samples at epoch times, plus a second of scheduling.
+        #expect(seconds <= 3 * epochSeconds + 1)
         #expect(line.contains("tool_call_failure_outlier"))
 
         let rows = try PublishedReader.currentRankings(path: dir.file("rankings.db"), model: "meta-llama/llama-3.3-70b-instruct")

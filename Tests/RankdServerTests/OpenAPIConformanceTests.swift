@@ -90,7 +90,9 @@ import Testing
         defer { dir.remove() }
         let clock = ManualClock()
         let start = clock.now()
-        let (app, ranker) = try RankdApplication.build(testConfiguration(dir), clock: clock, logger: quietLogger, epochLoop: false)
+        var loaded = testConfiguration(dir)
+        loaded.ingestToken = "ingest-token-0123456789"
+        let (app, ranker) = try RankdApplication.build(loaded, clock: clock, logger: quietLogger, epochLoop: false)
         let calls = Calls()
         let admin: HTTPFields = [.authorization: "Bearer \(token)"]
 
@@ -109,6 +111,8 @@ import Testing
                     }
                 }
                 let body = try json.map { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: $0)) }
+                var headers = headers
+                if json != nil && headers[.contentType] == nil { headers[.contentType] = "application/json" }
                 return try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
                     let text = String(buffer: response.body)
                     if response.status.code != status {
@@ -201,6 +205,25 @@ import Testing
             _ = try await call(.get, "/v1/epochs/999", documentedAs: "/v1/epochs/{id}", expect: 404)
             _ = try await call(.get, "/v1/epochs/two", documentedAs: "/v1/epochs/{id}", expect: 400)
 
+            // Ingest.
+            let ingest: HTTPFields = [.authorization: "Bearer ingest-token-0123456789"]
+            let record: [String: Any] = [
+                "request_id": "oa-1", "timestamp": RFC3339.format(clock.now()), "model": Build.model, "provider": "fast", "status": 200,
+                "ttft_ms": 300, "latency_ms": 1200, "tools_offered": true, "tool_call_valid": true,
+            ]
+            _ = try await call(.post, "/v1/telemetry", documentedAs: "/v1/telemetry", expect: 200, headers: ingest, json: record)
+            _ = try await call(
+                .post, "/v1/telemetry", documentedAs: "/v1/telemetry", expect: 400, headers: ingest, json: ["request_id": "oa-2"])
+            _ = try await call(.post, "/v1/telemetry", documentedAs: "/v1/telemetry", expect: 401, json: record)
+            _ = try await call(
+                .post, "/v1/traces", documentedAs: "/v1/traces", expect: 200, headers: ingest,
+                json: [
+                    "resourceSpans": [
+                        ["scopeSpans": [["spans": [["traceId": "ab", "spanId": "cd", "name": "db", "endTimeUnixNano": "1"]]]]]
+                    ]
+                ])
+            _ = try await call(.post, "/v1/traces", documentedAs: "/v1/traces", expect: 401, json: ["resourceSpans": []])
+
             // Admin.
             _ = try await call(.post, "/v1/admin/recompute", documentedAs: "/v1/admin/recompute", expect: 200, headers: admin)
             _ = try await call(.post, "/v1/admin/recompute", documentedAs: "/v1/admin/recompute", expect: 401)
@@ -228,6 +251,7 @@ import Testing
                 holder: EpochHolder(), metrics: RankdMetrics(), adminToken: token,
                 history: HistorySource(epochs: { _, _, _ in [] }, epoch: { _ in nil }),
                 overrides: OverrideSource(apply: { _ in nil }, revoke: { _, _ in nil }, list: { _ in [] }),
+                ingest: IngestSink(token: nil, resolve: { _ in TelemetryResolver.Resolution() }, submit: { _ in IngestCommitted() }),
                 clock: clock, recompute: { throw CancellationError() }))
         let documentedShapes = Set(
             documented.map { entry in

@@ -3,18 +3,16 @@
 /// unknown models or providers by name rather than dropping them silently.
 public struct TelemetryResolver: Sendable {
     private let endpointIDs: Set<String>
-    private let byModelAndProvider: [String: String]
+    private let byModelAndProvider: [String: [String: String]]
     private let models: Set<String>
 
     public init(endpoints: [Endpoint]) {
         endpointIDs = Set(endpoints.map(\.id))
-        var index: [String: String] = [:]
-        for endpoint in endpoints { index[Self.key(endpoint.model, endpoint.provider)] = endpoint.id }
+        var index: [String: [String: String]] = [:]
+        for endpoint in endpoints { index[endpoint.model, default: [:]][endpoint.provider] = endpoint.id }
         byModelAndProvider = index
         models = Set(endpoints.map(\.model))
     }
-
-    static func key(_ model: String, _ provider: String) -> String { model + "\u{0}" + provider }
 
     public struct Accepted: Hashable, Sendable {
         public var index: Int
@@ -27,6 +25,8 @@ public struct TelemetryResolver: Sendable {
         public var rejected: [RecordRejection] = []
         /// Records of endpoints not in the registry, by `model provider` (or endpoint id).
         public var unknownEndpoints: [String: Int] = [:]
+
+        public init() {}
     }
 
     public func resolve(
@@ -49,7 +49,7 @@ public struct TelemetryResolver: Sendable {
             } else {
                 let model = record.model ?? ""
                 let provider = record.provider ?? ""
-                guard let id = byModelAndProvider[Self.key(model, provider)] else {
+                guard let id = byModelAndProvider[model]?[provider] else {
                     let known = models.contains(model)
                     result.rejected.append(
                         RecordRejection(

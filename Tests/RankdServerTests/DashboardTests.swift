@@ -53,45 +53,47 @@ import Testing
     }
 
     @Test func chromiumShowsRankingsDemotionsOverridesAndCharts() async throws {
-        try #require(
-            ChildProcess.isInstalled("chromium"),
-            "headless Chromium is needed: apt-get install -y chromium (.ci/run installs it)")
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (app, _) = try await daemonWithHistory(dir)
-        try await app.test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))/"
-            let browser = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(dir.file("chromium"))"]
-            let dom = try await ChildProcess.runOffPool("chromium", browser + ["--dump-dom", url], timeoutSeconds: 90)
-            #expect(dom.status == 0 && !dom.timedOut, "\(dom.output.suffix(2_000))")
-            let page = dom.output
-            #expect(page.contains("<h2>\(Build.model)</h2>"))
-            #expect(page.contains("<h2>acme/solo-1</h2>"))
-            // Rows in rank order, the demoted one highlighted with why and since when.
-            let section = try #require(page.components(separatedBy: "<h2>\(Build.model)</h2>").last)
-            let rows = section.components(separatedBy: "<tr class=\"endpoint ").dropFirst().prefix(3)
-            #expect(rows.map { $0.prefix(while: { $0 != "\"" }) } == ["status-ok", "status-demoted", "status-disabled"])
-            let demoted = try #require(rows.dropFirst().first)
-            #expect(demoted.contains("data-endpoint=\"fast:\(Build.model)\""))
-            #expect(demoted.contains("tool_call_failure_outlier"))
-            #expect(demoted.contains("demoted since"))
-            // The override, in the rankings and in its own list; the injected markup stayed text.
-            let disabled = try #require(rows.last)
-            #expect(disabled.contains("operator_disabled") && disabled.contains("maintenance"))
-            #expect(page.contains("Operator overrides in force"))
-            #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
-            #expect(!page.contains("<script>alert"))
-            // One history chart per endpoint: three of the main model, one of acme/solo-1.
-            #expect(page.components(separatedBy: "<svg class=\"chart\"").count - 1 == 4)
-            #expect(page.contains("class=\"demoted\""), "the demoted stretch is shaded")
+        try await HeavyWork.run {
+            try #require(
+                ChildProcess.isInstalled("chromium"),
+                "headless Chromium is needed: apt-get install -y chromium (.ci/run installs it)")
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let (app, _) = try await daemonWithHistory(dir)
+            try await app.test(.live) { client in
+                let url = "http://127.0.0.1:\(try #require(client.port))/"
+                let browser = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(dir.file("chromium"))"]
+                let dom = try await ChildProcess.runOffPool("chromium", browser + ["--dump-dom", url], timeoutSeconds: 90)
+                #expect(dom.status == 0 && !dom.timedOut, "\(dom.output.suffix(2_000))")
+                let page = dom.output
+                #expect(page.contains("<h2>\(Build.model)</h2>"))
+                #expect(page.contains("<h2>acme/solo-1</h2>"))
+                // Rows in rank order, the demoted one highlighted with why and since when.
+                let section = try #require(page.components(separatedBy: "<h2>\(Build.model)</h2>").last)
+                let rows = section.components(separatedBy: "<tr class=\"endpoint ").dropFirst().prefix(3)
+                #expect(rows.map { $0.prefix(while: { $0 != "\"" }) } == ["status-ok", "status-demoted", "status-disabled"])
+                let demoted = try #require(rows.dropFirst().first)
+                #expect(demoted.contains("data-endpoint=\"fast:\(Build.model)\""))
+                #expect(demoted.contains("tool_call_failure_outlier"))
+                #expect(demoted.contains("demoted since"))
+                // The override, in the rankings and in its own list; the injected markup stayed text.
+                let disabled = try #require(rows.last)
+                #expect(disabled.contains("operator_disabled") && disabled.contains("maintenance"))
+                #expect(page.contains("Operator overrides in force"))
+                #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+                #expect(!page.contains("<script>alert"))
+                // One history chart per endpoint: three of the main model, one of acme/solo-1.
+                #expect(page.components(separatedBy: "<svg class=\"chart\"").count - 1 == 4)
+                #expect(page.contains("class=\"demoted\""), "the demoted stretch is shaded")
 
-            let shot = dir.file("dashboard.png")
-            let screenshot = try await ChildProcess.runOffPool(
-                "chromium", browser + ["--hide-scrollbars", "--window-size=1400,900", "--screenshot=\(shot)", url], timeoutSeconds: 90)
-            #expect(screenshot.status == 0, "\(screenshot.output.suffix(2_000))")
-            let png = try Data(contentsOf: URL(fileURLWithPath: shot))
-            #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG")
-            #expect(png.count > 20_000, "a rendered page, not a blank one (\(png.count) bytes)")
+                let shot = dir.file("dashboard.png")
+                let screenshot = try await ChildProcess.runOffPool(
+                    "chromium", browser + ["--hide-scrollbars", "--window-size=1400,900", "--screenshot=\(shot)", url], timeoutSeconds: 90)
+                #expect(screenshot.status == 0, "\(screenshot.output.suffix(2_000))")
+                let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+                #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG")
+                #expect(png.count > 20_000, "a rendered page, not a blank one (\(png.count) bytes)")
+            }
         }
     }
 }

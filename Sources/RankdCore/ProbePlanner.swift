@@ -107,6 +107,13 @@ public struct ProbePlanner: Sendable {
 
     public func spentToday(_ endpointID: String) -> Double { states[endpointID]?.spentUSD ?? 0 }
 
+    /// How many endpoints have spent their daily budget on `now`'s (UTC) day and wait for the next.
+    public func budgetExhaustedCount(now: Timestamp) -> Int {
+        guard rule.dailyBudgetUSD > 0 else { return 0 }
+        let day = Self.day(now)
+        return states.values.count { $0.budgetDay == day && $0.spentUSD >= rule.dailyBudgetUSD }
+    }
+
     static func day(_ time: Timestamp) -> Int64 { Int64((time.secondsSince1970 / 86_400).rounded(.down)) }
 
     /// Estimated cost of one request: prompt and completion tokens at the endpoint's prices.

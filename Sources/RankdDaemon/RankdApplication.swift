@@ -84,6 +84,11 @@ extension RankdApplication {
             demotedEndpoints: {
                 Set(holder.epoch?.models.flatMap(\.endpoints).filter { $0.status == .demoted }.map(\.endpointID) ?? [])
             },
+            accounted: { [metrics = ranker.metrics] probe in
+                metrics.probeFinished(
+                    provider: probe.endpoint.provider, outcome: probe.outcome.rawValue, costUSD: probe.costUSD,
+                    budgetExhaustedEndpoints: probe.budgetExhaustedEndpoints)
+            },
             record: { result in await ranker.record([result.observation]) })
     }
 }

@@ -34,6 +34,7 @@ public actor Ranker {
         self.clock = clock
         self.holder = holder
         self.metrics = metrics
+        metrics.epochInterval(seconds: Double(loaded.configuration.epochIntervalSeconds))
         self.logger = logger
         retention = configuration.retention
         state = try StateStore(path: "\(configuration.dataDirectory)/state.db")
@@ -56,9 +57,7 @@ public actor Ranker {
                     last, endpoints: configuration.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
             }
             try holder.publish(last)
-            metrics.currentEpoch(
-                id: last.id, demotedEndpoints: last.models.flatMap(\.endpoints).filter { $0.status == .demoted }.count,
-                endpoints: configuration.endpoints.count)
+            metrics.currentEpoch(last)
         }
         logger.info(
             "state restored",
@@ -167,7 +166,7 @@ public actor Ranker {
         }
         let duration = ContinuousClock.now - started
         metrics.epochComputed(trigger: trigger.rawValue, duration: duration)
-        metrics.currentEpoch(id: epoch.id, demotedEndpoints: entries.filter { $0.status == .demoted }.count, endpoints: entries.count)
+        metrics.currentEpoch(epoch)
         logger.info(
             "epoch published",
             metadata: [

@@ -15,6 +15,7 @@ public struct ProbeScheduler: Service {
     let rule: Policy.Probing
     let seed: UInt64
     let record: @Sendable (ProbeRunner.Result) async -> Void
+    let accounted: @Sendable (Accounting) -> Void
     let demotedEndpoints: @Sendable () -> Set<String>
     let logger: Logger
     let tick: Duration
@@ -22,9 +23,11 @@ public struct ProbeScheduler: Service {
     /// - Parameters:
     ///   - record: receives every finished probe (the daemon feeds its observation to the ranker).
     ///   - demotedEndpoints: ids demoted in the current epoch; they are probed at the suspicious interval.
+    ///   - accounted: told of every finished probe's outcome and cost (the daemon's metrics).
     public init(
         endpoints: [Endpoint], suites: [ProbeSuite], runner: ProbeRunner, clock: any WallClock, rule: Policy.Probing, seed: UInt64,
         logger: Logger, tick: Duration = .milliseconds(100), demotedEndpoints: @escaping @Sendable () -> Set<String> = { [] },
+        accounted: @escaping @Sendable (Accounting) -> Void = { _ in },
         record: @escaping @Sendable (ProbeRunner.Result) async -> Void
     ) {
         self.endpoints = Dictionary(uniqueKeysWithValues: endpoints.filter(\.enabled).map { ($0.id, $0) })
@@ -34,6 +37,7 @@ public struct ProbeScheduler: Service {
         self.rule = rule
         self.seed = seed
         self.record = record
+        self.accounted = accounted
         self.demotedEndpoints = demotedEndpoints
         self.logger = logger
         self.tick = tick
@@ -80,11 +84,14 @@ public struct ProbeScheduler: Service {
         // About four bytes of JSON per prompt token: an estimate, as providers tokenize differently.
         let promptTokens = result.requestBytes / 4
         let cost = ProbePlanner.cost(promptTokens: promptTokens, completionTokens: result.exchange.outputTokens, pricing: endpoint.pricing)
-        state.planner.withLock {
+        let exhausted = state.planner.withLock {
+            let now = clock.now()
             $0.finished(
-                endpoint.id, now: clock.now(), failed: result.verdict.outcome != .ok, demoted: demoted, retryAfterSeconds: retryAfter,
+                endpoint.id, now: now, failed: result.verdict.outcome != .ok, demoted: demoted, retryAfterSeconds: retryAfter,
                 costUSD: cost)
+            return $0.budgetExhaustedCount(now: now)
         }
+        accounted(Accounting(endpoint: endpoint, outcome: result.verdict.outcome, costUSD: cost, budgetExhaustedEndpoints: exhausted))
         if result.verdict.outcome != .ok {
             logger.info(
                 "probe failed",
@@ -94,6 +101,18 @@ public struct ProbeScheduler: Service {
                 ])
         }
         await record(result)
+    }
+}
+
+extension ProbeScheduler {
+    /// What one finished probe cost and how it went.
+    public struct Accounting: Sendable {
+        public var endpoint: Endpoint
+        public var outcome: Outcome
+        /// Estimated USD (request bytes / 4 as prompt tokens, output tokens as counted).
+        public var costUSD: Double
+        /// Endpoints whose daily budget is spent today, after this probe.
+        public var budgetExhaustedEndpoints: Int
     }
 }
 

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Metrics
 import Prometheus
+import RankdCore
 import Synchronization
 
 /// rankd's metrics: swift-metrics instruments made by a Prometheus factory over a registry owned by
@@ -29,10 +30,34 @@ public final class RankdMetrics: Sendable {
         Metrics.Timer(label: "rankd_epoch_duration_seconds", dimensions: [], factory: factory).recordNanoseconds(duration.nanoseconds)
     }
 
-    public func currentEpoch(id: Int64, demotedEndpoints: Int, endpoints: Int) {
-        Gauge(label: "rankd_current_epoch_id", factory: factory).record(Double(id))
-        Gauge(label: "rankd_demoted_endpoints", factory: factory).record(Double(demotedEndpoints))
-        Gauge(label: "rankd_endpoints", factory: factory).record(Double(endpoints))
+    /// The epoch now served: its id and time, how many endpoints it ranks and demotes, and each
+    /// endpoint's demoted flag (1 or 0, for alerts that name the endpoint).
+    public func currentEpoch(_ epoch: Epoch) {
+        let entries = epoch.models.flatMap { model in model.endpoints.map { (model.model, $0) } }
+        Gauge(label: "rankd_current_epoch_id", factory: factory).record(Double(epoch.id))
+        Gauge(label: "rankd_last_epoch_timestamp_seconds", factory: factory).record(epoch.computedAt.secondsSince1970)
+        Gauge(label: "rankd_demoted_endpoints", factory: factory).record(Double(entries.filter { $0.1.status == .demoted }.count))
+        Gauge(label: "rankd_endpoints", factory: factory).record(Double(entries.count))
+        for (model, entry) in entries {
+            Gauge(
+                label: "rankd_endpoint_demoted",
+                dimensions: [("endpoint_id", entry.endpointID), ("model", model), ("provider", entry.provider)], factory: factory
+            ).record(entry.status == .demoted ? 1 : 0)
+        }
+    }
+
+    /// The configured epoch interval (alerts compare the last epoch's age with it).
+    public func epochInterval(seconds: Double) {
+        Gauge(label: "rankd_epoch_interval_seconds", factory: factory).record(seconds)
+    }
+
+    /// One finished probe: by provider and outcome, with its estimated cost, and how many
+    /// endpoints have spent their daily probe budget.
+    public func probeFinished(provider: String, outcome: String, costUSD: Double, budgetExhaustedEndpoints: Int) {
+        Counter(label: "rankd_probes_total", dimensions: [("provider", provider), ("outcome", outcome)], factory: factory).increment()
+        FloatingPointCounter(label: "rankd_probe_cost_usd_total", dimensions: [("provider", provider)], factory: factory).increment(
+            by: costUSD)
+        Gauge(label: "rankd_probe_budget_exhausted_endpoints", factory: factory).record(Double(budgetExhaustedEndpoints))
     }
 
     /// A new demotion started, by reason code.

@@ -2,12 +2,7 @@ import Foundation
 import GRDB
 import RankdCore
 import RankdTestKit
-import Synchronization
 import Testing
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -20,44 +15,11 @@ import Testing
     static let token = "ingest-token-for-the-crash-test"
     static let model = "meta-llama/llama-3.3-70b-instruct"
 
-    /// A `rankd serve` child process on an ephemeral port.
-    final class Daemon: Sendable {
-        let process: Process
-        let port: Int
-
-        init(config: String, dataDir: String) async throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: RepositoryFiles.rankdExecutable)
-            process.arguments = ["serve", "--config", config, "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--no-probe"]
-            var environment = ProcessInfo.processInfo.environment
-            environment["RANKD_INGEST_TOKEN"] = IngestCrashTests.token
-            process.environment = environment
-            let stderr = Pipe()
-            process.standardError = stderr
-            process.standardOutput = FileHandle.nullDevice
-            let logs = Mutex("")
-            stderr.fileHandleForReading.readabilityHandler = { handle in
-                let chunk = String(decoding: handle.availableData, as: UTF8.self)
-                logs.withLock { $0 += chunk }
-            }
-            try process.run()
-            var port: Int?
-            for _ in 0..<400 where port == nil {
-                port = logs.withLock { text in
-                    text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression).flatMap {
-                        Int(text[$0].split(separator: ":").last!)
-                    }
-                }
-                if port == nil { try await Task.sleep(for: .milliseconds(25)) }
-            }
-            self.process = process
-            self.port = try #require(port, "rankd did not start: \(logs.withLock { $0 })")
-        }
-
-        func kill() {
-            Glibc.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+    /// `rankd serve` on an ephemeral port, without probing.
+    static func daemon(config: String, dataDir: String) async throws -> DaemonProcess {
+        try await DaemonProcess(
+            ["serve", "--config", config, "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--no-probe"],
+            environment: ["RANKD_INGEST_TOKEN": token])
     }
 
     static func batch(_ name: String, size: Int) -> Data {
@@ -108,7 +70,7 @@ import Testing
             let cycles = 5
 
             for cycle in 0..<cycles {
-                let daemon = try await Daemon(config: config, dataDir: data)
+                let daemon = try await Self.daemon(config: config, dataDir: data)
                 let port = daemon.port
                 // Kill at a seeded moment, 300-1,300 ms in, whatever is in flight.
                 let delay = Int(300 + generator.uniform() * 1_000)
@@ -135,7 +97,7 @@ import Testing
             }
 
             // Restart, retry what was never acknowledged (some of it may have been committed before the kill).
-            let daemon = try await Daemon(config: config, dataDir: data)
+            let daemon = try await Self.daemon(config: config, dataDir: data)
             var retriedDuplicates = 0
             for (_, body) in unacknowledged.sorted(by: { $0.key < $1.key }) {
                 let answer = try #require(await Self.post(body, port: daemon.port))
@@ -147,8 +109,7 @@ import Testing
                 let answer = try #require(await Self.post(body, port: daemon.port))
                 #expect(answer.duplicates == size && answer.accepted == 0)
             }
-            daemon.process.terminate()
-            daemon.process.waitUntilExit()
+            await daemon.stop()
 
             let expected = (acknowledged.count + unacknowledged.count) * size
             let (stored, keys) = try await DatabaseQueue(path: "\(data)/state.db").read { db in

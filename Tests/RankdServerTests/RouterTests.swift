@@ -176,12 +176,19 @@ import Testing
                 for name in [
                     "rankd_epochs_total", "rankd_epoch_duration_seconds", "rankd_demotions_total", "rankd_demoted_endpoints",
                     "rankd_current_epoch_id", "rankd_endpoints", "rankd_fast_path_triggers_total", "rankd_observations_total",
-                    "rankd_http_requests_total", "rankd_http_request_duration_seconds",
+                    "rankd_http_requests_total", "rankd_http_request_duration_seconds", "rankd_last_epoch_timestamp_seconds",
+                    "rankd_epoch_interval_seconds",
                 ] {
                     #expect(text.contains(name), "missing \(name)")
                 }
                 #expect(text.contains(#"rankd_demotions_total{reason="consecutive_failures"} 1"#))
                 #expect(text.contains(#"rankd_epochs_total{trigger="fast_path"} 1"#))
+                let demotedLine = text.split(separator: "\n").first {
+                    $0.hasPrefix("rankd_endpoint_demoted{") && $0.contains(#"endpoint_id="\#(id("fast"))""#)
+                }
+                #expect(demotedLine.flatMap { Double($0.split(separator: " ").last!) } == 1, "\(text)")
+                let epochTime = text.split(separator: "\n").first { $0.hasPrefix("rankd_last_epoch_timestamp_seconds ") }
+                #expect(epochTime.flatMap { Double($0.split(separator: " ")[1]) } == clock.now().secondsSince1970)
                 #expect(text.contains(#"rankd_observations_total{source="probe",result="accepted"} 5"#), "\(text)")
             }
         }

@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import RankdTestKit
-import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -17,45 +16,14 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "serve", "--config", RepositoryFiles.path("deploy/rankd.example.yaml"), "--listen", "127.0.0.1:0", "--data-dir", dir.path,
-            "--log-format", "json",
-        ]
-        var environment = ProcessInfo.processInfo.environment
-        environment["RANKD_ADMIN_TOKEN"] = "admin-token-for-the-test-0123"
-        environment["RANKD_INGEST_TOKEN"] = "ingest-token-for-the-test-0123"
-        process.environment = environment
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        let logs = Mutex("")
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = String(decoding: handle.availableData, as: UTF8.self)
-            logs.withLock { $0 += chunk }
-        }
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-
-        // The server logs its bound port; wait for it (bounded).
-        var port: Int?
-        for _ in 0..<300 where port == nil {
-            port = logs.withLock { text in
-                text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression).flatMap {
-                    Int(text[$0].split(separator: ":").last!)
-                }
-            }
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        let bound = try #require(port, "no listening line in: \(logs.withLock { $0 })")
-        let base = "http://127.0.0.1:\(bound)"
-
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = (try? await get("\(base)/readyz").status) == 200
-            if !ready { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let daemon = try await DaemonProcess(
+            [
+                "serve", "--config", RepositoryFiles.path("deploy/rankd.example.yaml"), "--listen", "127.0.0.1:0", "--data-dir", dir.path,
+                "--log-format", "json",
+            ],
+            environment: ["RANKD_ADMIN_TOKEN": "admin-token-for-the-test-0123", "RANKD_INGEST_TOKEN": "ingest-token-for-the-test-0123"])
+        let base = daemon.baseURL
+        let ready = await daemon.waitUntilReady()
         #expect(ready)
         #expect(try await get("\(base)/healthz").status == 200)
         let model = try await get("\(base)/v1/rankings/meta-llama/llama-3.3-70b-instruct")
@@ -85,12 +53,9 @@ import Testing
         #expect(historyText.contains("insufficient_data"))
         #expect(historyText.contains { "▁▂▃▄▅▆▇█".contains($0) }, "a sparkline: \(historyText)")
 
-        let signalled = ContinuousClock.now
-        kill(process.processIdentifier, SIGTERM)
-        while process.isRunning && ContinuousClock.now - signalled < .seconds(10) { try await Task.sleep(for: .milliseconds(10)) }
-        let shutdown = ContinuousClock.now - signalled
-        #expect(!process.isRunning)
-        #expect(process.terminationStatus == 0)
+        let shutdown = await daemon.stop()
+        #expect(!daemon.process.isRunning)
+        #expect(daemon.process.terminationStatus == 0)
         #expect(shutdown < .seconds(2), "shutdown took \(shutdown)")
         print("rankd serve: SIGTERM to exit in \(shutdown)")
 
@@ -111,7 +76,7 @@ import Testing
         #expect(rows == 5)
         #expect(epochs == 1)
         #expect(endpoints == 5)
-        let text = logs.withLock { $0 }
+        let text = daemon.logs
         #expect(text.contains("epoch loop stopped"))
         #expect(!text.contains("admin-token-for-the-test"), "a secret reached the log")
     }

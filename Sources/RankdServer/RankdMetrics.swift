@@ -22,6 +22,13 @@ public final class RankdMetrics: Sendable {
             .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10),
         ]
         self.factory = factory
+        // Series that alerts take rate() or increase() of exist from the start, at 0, so the first
+        // failure or refusal counts (a series born at 1 has no increase to show).
+        Counter(label: "rankd_publish_failures_total", factory: factory).increment(by: 0)
+        for reason in ["unauthorized", "too_large", "queue_full"] {
+            Counter(label: "rankd_ingest_refused_total", dimensions: [("reason", reason)], factory: factory).increment(by: 0)
+        }
+        Gauge(label: "rankd_probe_budget_exhausted_endpoints", factory: factory).record(0)
     }
 
     /// Epochs computed, by trigger.

@@ -22,6 +22,9 @@ public struct MockProfile: Codable, Hashable, Sendable {
     public var wrongValue: Double = 0
     /// Pads every answer with this many bytes of whitespace (to test response size caps).
     public var paddingBytes: Int = 0
+    /// When set, a request without `Authorization: Bearer <api_key>` gets 401, as from a real
+    /// provider (tests check that rankd sends each endpoint's key).
+    public var apiKey: String? = nil
 
     public init() {}
 
@@ -40,6 +43,7 @@ public struct MockProfile: Codable, Hashable, Sendable {
         case schemaViolation = "schema_violation"
         case wrongValue = "wrong_value"
         case paddingBytes = "padding_bytes"
+        case apiKey = "api_key"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -60,6 +64,7 @@ public struct MockProfile: Codable, Hashable, Sendable {
         schemaViolation = try c.decodeIfPresent(Double.self, forKey: .schemaViolation) ?? 0
         wrongValue = try c.decodeIfPresent(Double.self, forKey: .wrongValue) ?? 0
         paddingBytes = try c.decodeIfPresent(Int.self, forKey: .paddingBytes) ?? 0
+        apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
     }
 
     static let defaults = MockProfile()

@@ -48,6 +48,9 @@ struct MockResponder {
                 .notFound, "no simulated provider \"\(provider)\"; known: \(fleet.allProfiles.keys.sorted().joined(separator: ", "))")
         }
         fleet.countRequest(provider)
+        if let key = profile.apiKey, request.headers[.authorization] != "Bearer \(key)" {
+            return Self.error(.unauthorized, "missing or wrong API key: send Authorization: Bearer <api_key of the scenario>")
+        }
         let arrived = ContinuousClock.now
         let body = try await request.body.collect(upTo: 4 << 20)
         guard let chat = JSONValue.parse(Data(body.readableBytesView)), chat["messages"]?.arrayValue != nil else {

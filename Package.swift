@@ -72,6 +72,10 @@ let package = Package(
             ],
             swiftSettings: upcoming),
         .executableTarget(
+            name: "rankd-epoch-bench",
+            dependencies: ["RankdCore", "RankdConfig", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcoming),
+        .executableTarget(
             name: "rankd-ingest-bench",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcoming),

@@ -20,17 +20,20 @@ else {
 }
 let url = URL(string: arguments[1] + "/v1/telemetry")!
 let token = arguments[2]
-let endpoints = arguments[6].split(separator: ",").map { $0.split(separator: "|").map(String.init) }  // model|provider
+// model|provider,model|provider,... or @FILE with one model|provider per line (for thousands of endpoints).
+let endpointList = arguments[6].hasPrefix("@") ? (try String(contentsOfFile: String(arguments[6].dropFirst()), encoding: .utf8)) : arguments[6]
+let endpoints = endpointList.split(whereSeparator: { $0 == "," || $0 == "\n" }).map { $0.split(separator: "|").map(String.init) }
 let directory = arguments[7]
 let batchSize = 1_000
 
-/// One batch of NDJSON records with ids `prefix-0...`, stamped now.
-func batch(_ prefix: String) -> Data {
+/// One batch of NDJSON records with ids `prefix-0...`, stamped now; the endpoints taken in turn
+/// from `first` on, so that successive batches cover every endpoint.
+func batch(_ prefix: String, first: Int = 0) -> Data {
     let now = ISO8601DateFormatter().string(from: Date())
     var text = ""
     text.reserveCapacity(batchSize * 300)
     for index in 0..<batchSize {
-        let endpoint = endpoints[index % endpoints.count]
+        let endpoint = endpoints[(first + index) % endpoints.count]
         text +=
             "{\"request_id\":\"\(prefix)-\(index)\",\"timestamp\":\"\(now)\",\"model\":\"\(endpoint[0])\",\"provider\":\"\(endpoint[1])\","
         text += "\"status\":200,\"ttft_ms\":\(200 + index % 300),\"latency_ms\":\(1_200 + index % 900),\"prompt_tokens\":1500,"
@@ -102,7 +105,7 @@ func rankd() async -> (Double, Int, Int) {
                     request.httpMethod = "POST"
                     request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
                     request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
-                    request.httpBody = batch("w\(worker)-\(number)")
+                    request.httpBody = batch("w\(worker)-\(number)", first: (worker * 7_919 + number) * batchSize)
                     number += 1
                     do {
                         let (data, response) = try await session.data(for: request)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Resident memory of rankd (release build) with 20,000 endpoints (1,000 models x 20 providers)
+# under a telemetry flood from a second process, against the same daemon and flood with 20
+# endpoints, in the same run. RSS (VmRSS of /proc) is sampled every 0.2 s: after ready, peak
+# under load, and after the load. The flood is as fast as rankd takes it (4 clients posting
+# 1,000-record batches back to back); the records cover every endpoint in turn.
+#
+#   bash benchmarks/memory-under-ingest.sh          # 60 s of load per run
+#   SECONDS_INGEST=30 bash benchmarks/memory-under-ingest.sh
+#
+# Goal (issue 7): at most 150 MB with 20,000 endpoints under 100,000 records/s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_INGEST=${SECONDS_INGEST:-60}
+CLIENTS=${CLIENTS:-4}
+PORT=${PORT:-18192}
+
+swift build -c release --product rankd >/dev/null 2>&1
+swift build -c release --product rankd-ingest-bench >/dev/null 2>&1
+WORK=$(mktemp -d)
+trap '[ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+export RANKD_INGEST_TOKEN=bench-ingest-token-0123456789
+
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+
+run() {  # run ENDPOINTS: prints "idle peak after" in MB and the ingest line
+  local count=$1 models=$(( $1 / 20 )) dir="$WORK/run-$1"
+  mkdir -p "$dir"
+  : > "$dir/endpoints.txt"
+  {
+    echo "listen: \"127.0.0.1:$PORT\""
+    echo "data_dir: $dir/data"
+    echo "tokens:"
+    echo "  ingest: {env: RANKD_INGEST_TOKEN}"
+    echo "endpoints:"
+  } > "$dir/rankd.yaml"
+  python3 - "$dir" "$models" <<'EOF'
+import sys
+directory, models = sys.argv[1], int(sys.argv[2])
+with open(f"{directory}/rankd.yaml", "a") as config, open(f"{directory}/endpoints.txt", "w") as listing:
+    for m in range(models):
+        for p in range(20):
+            config.write(f"  - {{provider: p{p}, model: bench/model-{m}, base_url: \"http://127.0.0.1:9/v1\", upstream_model: m}}\n")
+            listing.write(f"bench/model-{m}|p{p}\n")
+EOF
+  local started=$(date +%s.%N)
+  .build/release/rankd serve --config "$dir/rankd.yaml" --no-probe --log-level warning > "$dir/rankd.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.05; done
+  local ready=$(echo "$(date +%s.%N) - $started" | bc)
+  sleep 2
+  local idle=$(rss_mb $PID)
+  ( peak=0; while kill -0 $PID 2>/dev/null; do r=$(rss_mb $PID); peak=$(echo "if ($r > $peak) $r else $peak" | bc); echo "$peak" > "$dir/peak"; sleep 0.2; done ) &
+  local sampler=$!
+  local line=$(.build/release/rankd-ingest-bench "http://127.0.0.1:$PORT" "$RANKD_INGEST_TOKEN" "$SECONDS_INGEST" 0 "$CLIENTS" "@$dir/endpoints.txt" "$dir" | tail -1)
+  sleep 2
+  local after=$(rss_mb $PID)
+  kill $PID; wait $PID 2>/dev/null || true
+  PID=""
+  wait $sampler 2>/dev/null || true
+  printf "%6d endpoints: ready in %.2f s; RSS idle %s MB, peak under load %s MB, after %s MB\n        %s\n" \
+    "$count" "$ready" "$idle" "$(cat "$dir/peak")" "$after" "$line"
+  echo "$count $(cat "$dir/peak")" >> "$WORK/peaks"
+}
+
+echo "rankd $(.build/release/rankd --version) (release), $(nproc) cores, ${SECONDS_INGEST} s of load per run"
+run 20
+run 20000
+awk 'NR==1 {base=$2} NR==2 {printf "peak RSS, 20,000 endpoints / 20 endpoints: %.2f (%.1f MB more for 19,980 endpoints)\n", $2/base, $2-base}' "$WORK/peaks"

@@ -31,8 +31,9 @@ enum ComponentScorer {
 
         let combined = peers.map { (tallies[$0.id] ?? SourceTallies()).combined }
         let throughputP50 = combined.map { $0.outputTokensPerSecond.quantile(0.5) }
-        let ttftP50 = combined.map { $0.ttftMilliseconds.quantile(0.5) }
-        let ttftP90 = combined.map { $0.ttftMilliseconds.quantile(0.9) }
+        let ttftQuantiles = combined.map { $0.ttftMilliseconds.quantiles(0.5, 0.9) }
+        let ttftP50 = ttftQuantiles.map(\.0)
+        let ttftP90 = ttftQuantiles.map(\.1)
         let bestThroughput = throughputP50.compactMap { $0 }.max()
         let bestTTFTP50 = ttftP50.compactMap { $0 }.min()
         let bestTTFTP90 = ttftP90.compactMap { $0 }.min()

@@ -41,6 +41,13 @@ public struct LogHistogram: Hashable, Codable, Sendable {
     }
 
     public mutating func add(_ other: LogHistogram) {
+        // Empty sides are common (an endpoint with live traffic and no probes yet): share the
+        // other's storage instead of rebuilding it bin by bin.
+        guard other.count > 0 || !other.bins.isEmpty else { return }
+        guard count > 0 || !bins.isEmpty else {
+            self = other
+            return
+        }
         for (bin, n) in other.bins { bins[bin, default: 0] += n }
         count += other.count
     }
@@ -64,6 +71,22 @@ public struct LogHistogram: Hashable, Codable, Sendable {
             if seen >= target { return Self.value(ofBin: bin) }
         }
         return Self.value(ofBin: bins.keys.max()!)
+    }
+
+    /// The values at two quantiles with one sort of the bins (p50 and p90 at every epoch).
+    public func quantiles(_ first: Double, _ second: Double) -> (Double?, Double?) {
+        guard count > 0 else { return (nil, nil) }
+        let sorted = bins.sorted { $0.key < $1.key }
+        func value(_ q: Double) -> Double {
+            let target = max(1, Int64((q * Double(count)).rounded(.up)))
+            var seen: Int64 = 0
+            for (bin, n) in sorted {
+                seen += n
+                if seen >= target { return Self.value(ofBin: bin) }
+            }
+            return Self.value(ofBin: sorted.last!.key)
+        }
+        return (value(first), value(second))
     }
 
     /// Bins as sorted `[bin, count]` pairs: a compact, deterministic form for storage.

@@ -192,13 +192,14 @@ public enum Scorer {
 
     static func rawStats(_ tally: Tally, benchmark: Double?, policy: Policy) -> EndpointStats {
         let reliability = tally.reliabilityCounts(ignoring: Set(policy.reliability.ignoredOutcomes))
+        let (ttftP50, ttftP90) = tally.ttftMilliseconds.quantiles(0.5, 0.9)
         return EndpointStats(
             requests: tally.total, toolCallRequests: tally.toolCallRequests,
             toolCallFailureRate: tally.toolCallRequests > 0
                 ? rounded(Double(tally.toolCallFailures) / Double(tally.toolCallRequests)) : nil,
             errorRate: reliability.requests > 0 ? rounded(Double(reliability.failures) / Double(reliability.requests)) : nil,
-            ttftP50Milliseconds: tally.ttftMilliseconds.quantile(0.5).map(rounded),
-            ttftP90Milliseconds: tally.ttftMilliseconds.quantile(0.9).map(rounded),
+            ttftP50Milliseconds: ttftP50.map(rounded),
+            ttftP90Milliseconds: ttftP90.map(rounded),
             outputTokensPerSecondP50: tally.outputTokensPerSecond.quantile(0.5).map(rounded),
             benchmark: benchmark)
     }

@@ -35,8 +35,16 @@ public struct Tally: Hashable, Codable, Sendable {
     public func count(_ outcome: Outcome) -> Int64 { outcomeCounts[outcome.index] }
 
     public var toolCallFailures: Int64 {
-        Outcome.allCases.filter(\.isToolCallFailure).reduce(0) { $0 + count($1) }
+        var failures: Int64 = 0
+        for index in Self.toolCallFailureIndices { failures += outcomeCounts[index] }
+        return failures
     }
+
+    // Per-outcome flags by index, computed once: the scorer asks for these counts for every
+    // endpoint at every epoch, and hashing outcomes (String raw values) there showed in profiles.
+    private static let toolCallFailureIndices = Outcome.allCases.filter(\.isToolCallFailure).map(\.index)
+    private static let requestFailureFlags = Outcome.allCases.map(\.isRequestFailure)
+    private static let toolCallFailureFlags = Outcome.allCases.map(\.isToolCallFailure)
 
     /// Requests that count for reliability and how many of them failed, given the outcomes the
     /// policy ignores (by default `http_429`: a rate limit is back-pressure, not an outage).
@@ -45,9 +53,11 @@ public struct Tally: Hashable, Codable, Sendable {
     public func reliabilityCounts(ignoring ignored: Set<Outcome>) -> (requests: Int64, failures: Int64) {
         var requests: Int64 = 0
         var failures: Int64 = 0
-        for outcome in Outcome.allCases where !ignored.contains(outcome) && !outcome.isToolCallFailure {
-            requests += count(outcome)
-            if outcome.isRequestFailure { failures += count(outcome) }
+        for (index, outcome) in Outcome.allCases.enumerated() where !Self.toolCallFailureFlags[index] {
+            let n = outcomeCounts[index]
+            guard n > 0, !ignored.contains(where: { $0 == outcome }) else { continue }
+            requests += n
+            if Self.requestFailureFlags[index] { failures += n }
         }
         return (requests, failures)
     }

@@ -64,13 +64,15 @@ public struct WindowAggregator: Sendable {
 
     private mutating func add(_ bucket: MinuteBucket, persist: Bool) -> Bool {
         guard bucket.minute >= longStart else { return false }
-        var windows = endpoints[bucket.endpointID] ?? EndpointWindows()
-        windows.minutes[bucket.minute, default: SourceTallies()][bucket.source].add(bucket.tally)
-        if bucket.minute <= currentMinute {
-            windows.long[bucket.source].add(bucket.tally)
-            if bucket.minute >= shortStart { windows.short[bucket.source].add(bucket.tally) }
+        let current = bucket.minute <= currentMinute
+        let inShort = current && bucket.minute >= shortStart
+        // Mutated in place through the dictionary: copying the windows out and back would copy
+        // the endpoint's minute dictionary on every add (quadratic at start-up).
+        mutate(&endpoints[bucket.endpointID, default: EndpointWindows()]) { windows in
+            windows.minutes[bucket.minute, default: SourceTallies()][bucket.source].add(bucket.tally)
+            if current { windows.long[bucket.source].add(bucket.tally) }
+            if inShort { windows.short[bucket.source].add(bucket.tally) }
         }
-        endpoints[bucket.endpointID] = windows
         if persist {
             pending[BucketKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: Tally()].add(
                 bucket.tally)
@@ -92,23 +94,27 @@ public struct WindowAggregator: Sendable {
         let entering = clip(oldMinute + 1, newMinute, lowest: longStart)
         let leavingShort = clip(oldShortStart, min(shortStart - 1, oldMinute), lowest: oldShortStart)
         let leavingLong = clip(oldLongStart, min(longStart - 1, oldMinute), lowest: oldLongStart)
-        for id in endpoints.keys {
-            var windows = endpoints[id]!
-            for minute in leavingShort {
-                if let tallies = windows.minutes[minute] { windows.short.subtract(tallies) }
+        let shortStart = shortStart
+        for index in endpoints.indices {
+            mutate(&endpoints.values[index]) { windows in
+                for minute in leavingShort {
+                    if let tallies = windows.minutes[minute] { windows.short.subtract(tallies) }
+                }
+                for minute in leavingLong {
+                    if let tallies = windows.minutes[minute] { windows.long.subtract(tallies) }
+                    windows.minutes[minute] = nil
+                }
+                for minute in entering {
+                    guard let tallies = windows.minutes[minute] else { continue }
+                    windows.long.add(tallies)
+                    if minute >= shortStart { windows.short.add(tallies) }
+                }
             }
-            for minute in leavingLong {
-                if let tallies = windows.minutes[minute] { windows.long.subtract(tallies) }
-                windows.minutes[minute] = nil
-            }
-            for minute in entering {
-                guard let tallies = windows.minutes[minute] else { continue }
-                windows.long.add(tallies)
-                if minute >= shortStart { windows.short.add(tallies) }
-            }
-            endpoints[id] = windows
         }
     }
+
+    /// Runs `body` on `value` in place (an `inout` access keeps a dictionary entry uniquely referenced).
+    private func mutate<T>(_ value: inout T, _ body: (inout T) -> Void) { body(&value) }
 
     /// The minutes `lower...upper`, no lower than `lowest`, empty when inverted.
     private func clip(_ lower: Int64, _ upper: Int64, lowest: Int64) -> StrideThrough<Int64> {

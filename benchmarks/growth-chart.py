@@ -12,10 +12,11 @@ source, target = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(source)))
 rankd = [(int(r["endpoints"]), float(r["rankd_ms"])) for r in rows]
 naive = [(int(r["endpoints"]), float(r["naive_ms"])) for r in rows if r["naive_ms"]]
+one_thread = [(int(r["endpoints"]), float(r["rankd_one_thread_ms"])) for r in rows]
 
 W, H, L, R, T, B = 720, 440, 80, 30, 40, 60
 xs = [n for n, _ in rankd]
-ys = [v for _, v in rankd + naive]
+ys = [v for _, v in rankd + naive + one_thread]
 x0, x1 = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
 y0, y1 = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys + [250])))
 
@@ -47,18 +48,22 @@ out.append(f'<text x="{W - R - 4}" y="{goal - 6}" text-anchor="end" fill="#c00">
 n_first, v_first = rankd[0]
 out.append(f'<line x1="{px(n_first)}" y1="{py(v_first)}" x2="{px(xs[-1])}" y2="{py(v_first * xs[-1] / n_first)}" '
            f'stroke="#999" stroke-dasharray="2 3"/>')
-for series, colour, label in ((rankd, "#1f5fbf", "rankd (window aggregates)"), (naive, "#d07000", "naive SQL over raw rows")):
+for series, colour, label in ((one_thread, "#7fa7e0", "rankd, one thread"), (rankd, "#1f5fbf", "rankd (window aggregates)"),
+                              (naive, "#d07000", "naive SQL over raw rows")):
     if not series:
         continue
     points = " ".join(f"{px(n)},{py(v)}" for n, v in series)
     out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
     for n, v in series:
         out.append(f'<circle cx="{px(n)}" cy="{py(v)}" r="4" fill="{colour}"/>')
-        out.append(f'<text x="{px(n) + 6}" y="{py(v) - 6}" fill="{colour}">{v:,.1f} ms</text>')
-legend = [("#1f5fbf", "rankd (window aggregates)"), ("#d07000", "naive SQL over raw rows"), ("#999", "linear growth from rankd's first point")]
+        if series is not one_thread or n >= 2000:
+            out.append(f'<text x="{px(n) + 6}" y="{py(v) + (14 if series is one_thread else -6)}" fill="{colour}">{v:,.1f} ms</text>')
+legend = [("#1f5fbf", "rankd (window aggregates; all cores from 2,000 endpoints)"), ("#7fa7e0", "rankd, one thread"),
+          ("#d07000", "naive SQL over raw rows, then the same scorer"), ("#999", "linear growth from rankd's first point")]
 for i, (colour, label) in enumerate(legend):
-    y = T + 14 + i * 18
-    out.append(f'<line x1="{L + 12}" y1="{y - 4}" x2="{L + 36}" y2="{y - 4}" stroke="{colour}" stroke-width="2"/>')
-    out.append(f'<text x="{L + 42}" y="{y}">{label}</text>')
+    y = H - B - 68 + i * 18
+    x = W - R - 350
+    out.append(f'<line x1="{x}" y1="{y - 4}" x2="{x + 24}" y2="{y - 4}" stroke="{colour}" stroke-width="2"/>')
+    out.append(f'<text x="{x + 30}" y="{y}">{label}</text>')
 out.append("</svg>")
 open(target, "w").write("\n".join(out) + "\n")

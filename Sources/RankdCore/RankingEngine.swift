@@ -14,6 +14,8 @@ public struct RankingEngine: Sendable {
     private var endpointIDs: Set<String>
     /// Operator overrides not yet ended (ended ones are dropped at each epoch).
     public private(set) var overrides: [Override] = []
+    /// Registries of this many endpoints or more are scored on all cores (`Scorer`).
+    public var parallelFromEndpoints = Scorer.parallelFromEndpoints
 
     public init(
         policy: Policy, endpoints: [Endpoint], benchmarks: [String: Double] = [:], now: Timestamp,
@@ -111,7 +113,7 @@ public struct RankingEngine: Sendable {
             benchmarks: benchmarks, demotions: demotions, fastPathReasons: pendingFastPathReasons,
             overrides: Override.active(overrides, at: now))
         overrides.removeAll { !$0.isActive(at: now) }
-        let result = Scorer.score(input)
+        let result = Scorer.score(input, parallelFromEndpoints: parallelFromEndpoints)
         demotions = result.demotions
         pendingFastPathReasons.removeAll()
         lastEpochID = result.epoch.id

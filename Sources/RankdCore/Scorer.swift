@@ -1,3 +1,6 @@
+import Dispatch
+import Foundation
+
 /// Everything one epoch is computed from. Same input, same epoch.
 public struct ScoringInput: Sendable {
     public var epochID: Int64
@@ -46,16 +49,48 @@ public struct ScoringResult: Sendable {
 /// Per model: components (scorers) per endpoint, a weighted score, outlier rules, demotion with
 /// hysteresis, the never-demote-everyone guard, then ordering by tier and score.
 public enum Scorer {
-    public static func score(_ input: ScoringInput) -> ScoringResult {
-        var demotions = input.demotions
+    /// From this many endpoints on, models are ranked on all cores (they are independent: each
+    /// model reads and updates only its own endpoints' demotion memory). Below it, one thread.
+    public static let parallelFromEndpoints = 2_000
+
+    public static func score(_ input: ScoringInput, parallelFromEndpoints threshold: Int = parallelFromEndpoints) -> ScoringResult {
         let byModel = Dictionary(grouping: input.endpoints, by: \.model)
+        let names = byModel.keys.sorted()
+        let groups = names.map { byModel[$0]!.sorted { $0.id < $1.id } }
+        let workers =
+            input.endpoints.count >= threshold ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8, names.count)) : 1
+        let slots = RankedModels(count: names.count)
+        let rank = { @Sendable (worker: Int) in
+            var demotions = input.demotions
+            for index in stride(from: worker, to: names.count, by: workers) {
+                let ranking = rankModel(names[index], peers: groups[index], input: input, demotions: &demotions)
+                slots.store(index, ranking, demotions: groups[index].compactMap { peer in demotions[peer.id].map { (peer.id, $0) } })
+            }
+        }
+        if workers == 1 { rank(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: rank) }
+        var demotions = input.demotions
         var models: [ModelRanking] = []
-        for model in byModel.keys.sorted() {
-            let peers = byModel[model]!.sorted { $0.id < $1.id }
-            models.append(rankModel(model, peers: peers, input: input, demotions: &demotions))
+        models.reserveCapacity(names.count)
+        for (ranking, updates) in slots.all {
+            models.append(ranking)
+            for (id, state) in updates { demotions[id] = state }
         }
         let epoch = Epoch(id: input.epochID, computedAt: input.time, policyHash: input.policy.hash, trigger: input.trigger, models: models)
         return ScoringResult(epoch: epoch, demotions: demotions)
+    }
+
+    /// Each model's ranking and its endpoints' demotion memory, filled by the workers.
+    private final class RankedModels: @unchecked Sendable {
+        private let lock = NSLock()
+        private var slots: [(ModelRanking, [(String, DemotionState)])?]
+
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+        func store(_ index: Int, _ ranking: ModelRanking, demotions: [(String, DemotionState)]) {
+            lock.withLock { slots[index] = (ranking, demotions) }
+        }
+
+        var all: [(ModelRanking, [(String, DemotionState)])] { lock.withLock { slots.map { $0! } } }
     }
 
     private static func rankModel(
@@ -82,7 +117,7 @@ public enum Scorer {
             var reasons: [String] = []
             var demotedUntil: Timestamp?
             var demotedSince: Timestamp?
-            let longTotal = windowStats.long.combined.total
+            let longTotal = windowStats.long.probe.total + windowStats.long.live.total
             let dataStatus = { () -> (EndpointStatus, [String]) in
                 longTotal >= Int64(policy.status.minimumSamples)
                     ? (.ok, []) : (.insufficientData, [longTotal == 0 ? ReasonCode.noObservations : ReasonCode.belowMinimumSamples])
@@ -140,7 +175,8 @@ public enum Scorer {
         if !enabledEntries.isEmpty, enabledEntries.allSatisfy({ entries[$0].status == .demoted }) {
             modelReasons.append(ReasonCode.allEndpointsDegraded)
             for index in enabledEntries where entries[index].override?.action != .demote {
-                let total = stats[entries[index].endpointID]!.long.combined.total
+                let long = stats[entries[index].endpointID]!.long
+                let total = long.probe.total + long.live.total
                 entries[index].status = total < Int64(policy.status.minimumSamples) ? .insufficientData : .ok
                 entries[index].reasons.append(ReasonCode.allEndpointsDegraded)
                 entries[index].demotedUntil = nil
@@ -148,13 +184,16 @@ public enum Scorer {
             }
         }
 
-        entries.sort { lhs, rhs in
-            let (lhsPinned, rhsPinned) = (lhs.override?.action == .pin, rhs.override?.action == .pin)
-            if lhsPinned != rhsPinned { return lhsPinned }
-            if lhs.status.tier != rhs.status.tier { return lhs.status.tier < rhs.status.tier }
+        // Sort small keys, then move each (large) entry once.
+        let keys = entries.map { (pinned: $0.override?.action == .pin, tier: $0.status.tier, score: $0.score, id: $0.endpointID) }
+        let order = keys.indices.sorted { l, r in
+            let (lhs, rhs) = (keys[l], keys[r])
+            if lhs.pinned != rhs.pinned { return lhs.pinned }
+            if lhs.tier != rhs.tier { return lhs.tier < rhs.tier }
             if lhs.score != rhs.score { return lhs.score > rhs.score }
-            return lhs.endpointID < rhs.endpointID
+            return lhs.id < rhs.id
         }
+        entries = order.map { entries[$0] }
         for index in entries.indices { entries[index].rank = index + 1 }
         return ModelRanking(model: model, endpoints: entries, reasons: modelReasons)
     }

@@ -127,8 +127,9 @@ func milliseconds(_ body: () throws -> Void) rethrows -> Double {
 }
 
 /// rankd's way: the engine loaded with the minute buckets, then timed epochs.
-func rankdEpochs(_ registry: [Endpoint]) -> (setup: Double, times: [Double], epoch: Epoch) {
+func rankdEpochs(_ registry: [Endpoint], oneThread: Bool = false) -> (setup: Double, times: [Double], epoch: Epoch) {
     var engine = RankingEngine(policy: policy, endpoints: registry, now: now)
+    if oneThread { engine.parallelFromEndpoints = .max }
     let setup = milliseconds {
         for (index, endpoint) in registry.enumerated() {
             for minute in 0..<minutes {
@@ -140,13 +141,16 @@ func rankdEpochs(_ registry: [Endpoint]) -> (setup: Double, times: [Double], epo
             }
         }
     }
-    var epoch: Epoch?
+    // As in the daemon, the previous epoch is freed after the next one is computed (not timed).
+    var previous: Epoch?
     var times: [Double] = []
     for _ in 0..<options.repetitions {
         var fresh = engine  // same state each time: no demotion memory carried between timed epochs
+        var epoch: Epoch?
         times.append(milliseconds { epoch = fresh.computeEpoch(now: now, trigger: .scheduled) })
+        previous = epoch
     }
-    return (setup, times, epoch!)
+    return (setup, times, previous!)
 }
 
 /// The naive way: raw rows in SQLite, scanned and folded at every epoch, then the same scorer.
@@ -216,14 +220,24 @@ func naiveEpochs(_ registry: [Endpoint]) throws -> (setup: Double, rows: Int, by
     return (setup, rows, bytes, times, epoch!)
 }
 
-print("epoch compute: models of \(endpointsPerModel) endpoints, 1 h of traffic at 10 requests/s each, median of \(options.repetitions) epochs")
-var csv = "endpoints,rankd_ms,naive_ms,ratio\n"
+print(
+    "epoch compute: models of \(endpointsPerModel) endpoints, 1 h of traffic at 10 requests/s each, median of \(options.repetitions) epochs; "
+        + "all \(ProcessInfo.processInfo.activeProcessorCount) cores from \(Scorer.parallelFromEndpoints) endpoints")
+var csv = "endpoints,rankd_ms,rankd_one_thread_ms,naive_ms,ratio\n"
 for size in options.sizes {
     let registry = endpoints(size)
     let rankd = rankdEpochs(registry)
+    let oneThread = size >= Scorer.parallelFromEndpoints ? rankdEpochs(registry, oneThread: true) : rankd
+    guard oneThread.epoch.models == rankd.epoch.models else {
+        print("scoring on one thread and on all cores gave different epochs at \(size) endpoints")
+        exit(1)
+    }
     var line = String(
         format: "%6d endpoints (%5d models): rankd %9.2f ms (min %.2f, max %.2f; loading %d minute buckets %.0f ms)", size,
         size / endpointsPerModel, median(rankd.times), rankd.times.min()!, rankd.times.max()!, size * minutes, rankd.setup)
+    if size >= Scorer.parallelFromEndpoints {
+        line += String(format: "\n        rankd on one thread %9.2f ms (min %.2f, max %.2f)", median(oneThread.times), oneThread.times.min()!, oneThread.times.max()!)
+    }
     var naiveMedian = ""
     var ratio = ""
     if options.naive.contains(size) {
@@ -241,6 +255,6 @@ for size in options.sizes {
             median(naive.times) / median(rankd.times))
     }
     print(line)
-    csv += "\(size),\(String(format: "%.3f", median(rankd.times))),\(naiveMedian),\(ratio)\n"
+    csv += "\(size),\(String(format: "%.3f", median(rankd.times))),\(String(format: "%.3f", median(oneThread.times))),\(naiveMedian),\(ratio)\n"
 }
 if let path = options.csv { try csv.write(toFile: path, atomically: true, encoding: .utf8) }

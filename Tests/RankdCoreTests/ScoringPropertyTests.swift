@@ -41,6 +41,39 @@ import Testing
         return engine.computeEpoch(now: start.adding(seconds: 600), trigger: .scheduled)
     }
 
+    /// Large registries are scored on all cores: the epoch and the demotion memory must be exactly
+    /// those of one thread, over two epochs (the second reads the first's demotions).
+    @Test func scoringOnAllCoresGivesTheEpochOfOneThread() {
+        let seed: UInt64 = 11
+        let models = (0..<(Scorer.parallelFromEndpoints / providers.count + 7)).map { "acme/model-\($0)" }
+        let endpoints = models.flatMap { model in providers.map { Build.endpoint($0, model: model, enabled: model.hasSuffix("3") ? $0 != "e" : true) } }
+        var rng = SeededGenerator(seed: seed)
+        var observations: [Observation] = []
+        let failures: [Outcome] = [.schemaViolation, .http5xx, .timeout, .wrongTool]
+        for endpoint in endpoints {
+            let failEvery = Int.random(in: 0...6, using: &rng)
+            observations += Build.observations(
+                endpoint.id, count: Int.random(in: 0...30, using: &rng), end: start.adding(seconds: 600), source: .live,
+                failEvery: failEvery, failure: failures.randomElement(using: &rng)!, ttftMilliseconds: Double.random(in: 100...3_000, using: &rng),
+                tokensPerSecond: Double.random(in: 20...250, using: &rng))
+        }
+        var serial = RankingEngine(policy: .default, endpoints: endpoints, now: start)
+        serial.parallelFromEndpoints = .max
+        var parallel = RankingEngine(policy: .default, endpoints: endpoints, now: start)
+        parallel.parallelFromEndpoints = 0
+        _ = serial.record(batch: observations, persisted: false)
+        _ = parallel.record(batch: observations, persisted: false)
+        #expect(endpoints.count >= Scorer.parallelFromEndpoints)
+        for minutes in [10.0, 20.0] {
+            let one = serial.computeEpoch(now: start.adding(seconds: minutes * 60), trigger: .scheduled)
+            let all = parallel.computeEpoch(now: start.adding(seconds: minutes * 60), trigger: .scheduled)
+            #expect(one == all)
+            #expect(serial.demotions == parallel.demotions)
+            #expect(one.models.count == models.count)
+        }
+        #expect(serial.demotions.values.contains { $0.isDemoted }, "some endpoints demoted: the memory is exercised")
+    }
+
     @Test(arguments: 1...25 as ClosedRange<UInt64>)
     func orderOfInputsNeverChangesTheEpoch(seed: UInt64) {
         let observations = traffic(seed: seed)

@@ -76,6 +76,10 @@ let package = Package(
             dependencies: ["RankdCore", "RankdConfig", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcoming),
         .executableTarget(
+            name: "rankd-startup-bench",
+            dependencies: ["RankdCore", "RankdStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcoming),
+        .executableTarget(
             name: "rankd-ingest-bench",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcoming),

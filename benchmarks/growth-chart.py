@@ -14,7 +14,7 @@ rankd = [(int(r["endpoints"]), float(r["rankd_ms"])) for r in rows]
 naive = [(int(r["endpoints"]), float(r["naive_ms"])) for r in rows if r["naive_ms"]]
 one_thread = [(int(r["endpoints"]), float(r["rankd_one_thread_ms"])) for r in rows]
 
-W, H, L, R, T, B = 720, 440, 80, 30, 40, 60
+W, H, L, R, T, B = 800, 460, 80, 40, 40, 60
 xs = [n for n, _ in rankd]
 ys = [v for _, v in rankd + naive + one_thread]
 x0, x1 = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
@@ -57,8 +57,8 @@ for series, colour, label in ((one_thread, "#7fa7e0", "rankd, one thread"), (ran
     for n, v in series:
         out.append(f'<circle cx="{px(n)}" cy="{py(v)}" r="4" fill="{colour}"/>')
         if series is not one_thread or n >= 2000:
-            out.append(f'<text x="{px(n) + 6}" y="{py(v) + (14 if series is one_thread else -6)}" fill="{colour}">{v:,.1f} ms</text>')
-legend = [("#1f5fbf", "rankd (window aggregates; all cores from 2,000 endpoints)"), ("#7fa7e0", "rankd, one thread"),
+            out.append(f'<text x="{px(n) + 6}" y="{py(v) + (16 if series is one_thread else -8)}" fill="{colour}">{v:,.1f} ms</text>')
+legend = [("#1f5fbf", "rankd (all cores from 2,000 endpoints)"), ("#7fa7e0", "rankd, one thread"),
           ("#d07000", "naive SQL over raw rows, then the same scorer"), ("#999", "linear growth from rankd's first point")]
 for i, (colour, label) in enumerate(legend):
     y = H - B - 68 + i * 18

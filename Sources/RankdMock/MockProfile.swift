@@ -25,6 +25,22 @@ public struct MockProfile: Codable, Hashable, Sendable {
     /// When set, a request without `Authorization: Bearer <api_key>` gets 401, as from a real
     /// provider (tests check that rankd sends each endpoint's key).
     public var apiKey: String? = nil
+    /// A provider that misbehaves at the protocol level on every request (`Hostile`).
+    public var hostile: Hostile? = nil
+    /// Body size for `hostile: huge_body` (default 1 GB).
+    public var hostileBytes: Int = 1 << 30
+
+    /// Answers that test a client's bounds rather than its judgement.
+    public enum Hostile: String, Codable, CaseIterable, Sendable {
+        /// HTTP 200 and a valid-looking stream, one byte per second, forever.
+        case trickle
+        /// HTTP 200 and `hostile_bytes` of body, as fast as the client reads.
+        case hugeBody = "huge_body"
+        /// A stream whose chunks carry bytes that are not UTF-8, then `[DONE]`.
+        case invalidUTF8 = "invalid_utf8"
+        /// Valid content chunks every 10 ms that never finish.
+        case endlessSSE = "endless_sse"
+    }
 
     public init() {}
 
@@ -44,6 +60,8 @@ public struct MockProfile: Codable, Hashable, Sendable {
         case wrongValue = "wrong_value"
         case paddingBytes = "padding_bytes"
         case apiKey = "api_key"
+        case hostile
+        case hostileBytes = "hostile_bytes"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,6 +83,8 @@ public struct MockProfile: Codable, Hashable, Sendable {
         wrongValue = try c.decodeIfPresent(Double.self, forKey: .wrongValue) ?? 0
         paddingBytes = try c.decodeIfPresent(Int.self, forKey: .paddingBytes) ?? 0
         apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
+        hostile = try c.decodeIfPresent(Hostile.self, forKey: .hostile)
+        hostileBytes = try c.decodeIfPresent(Int.self, forKey: .hostileBytes) ?? d.hostileBytes
     }
 
     static let defaults = MockProfile()
@@ -114,6 +134,7 @@ public struct MockProfile: Codable, Hashable, Sendable {
             found.append("\(fault.rawValue) must be a probability in 0...1")
         }
         if Fault.allCases.map(probability(of:)).reduce(0, +) > 1 { found.append("fault probabilities add up to more than 1") }
+        if hostileBytes < 0 { found.append("hostile_bytes must be 0 or more") }
         return found
     }
 }

@@ -57,6 +57,7 @@ struct MockResponder {
             return Self.error(.badRequest, "the body must be a chat completion request with messages")
         }
         let stream = chat["stream"] == .bool(true)
+        if let hostile = profile.hostile { return Self.hostileAnswer(hostile, bytes: profile.hostileBytes) }
         let fault = profile.fault(drawn: fleet.uniform())
         switch fault {
         case .http5xx:
@@ -98,6 +99,60 @@ struct MockResponder {
         }
         try await Task.sleep(until: arrived + ttft + tokenInterval * max(0, plan.tokenCount - 1), tolerance: .zero, clock: .continuous)
         return Self.json(.ok, Data(plan.completeBody.utf8))
+    }
+
+    /// A 200 that never turns into a usable answer; each ends only when the client hangs up (a
+    /// failed write) or, for `huge_body` and `invalid_utf8`, when everything was sent.
+    static func hostileAnswer(_ hostile: MockProfile.Hostile, bytes: Int) -> Response {
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        let chunk = #"data: {"id":"chatcmpl-mock","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#
+            + "\n\n"
+        switch hostile {
+        case .trickle:
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    var index = 0
+                    let bytes = Array(chunk.utf8)
+                    while true {
+                        try await writer.write(ByteBuffer(bytes: [bytes[index % bytes.count]]))
+                        index += 1
+                        try await Task.sleep(for: .seconds(1))
+                    }
+                })
+        case .hugeBody:
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    let block = ByteBuffer(repeating: UInt8(ascii: "a"), count: 64 << 10)
+                    var sent = 0
+                    while sent < bytes {
+                        try await writer.write(block.getSlice(at: 0, length: min(block.readableBytes, bytes - sent))!)
+                        sent += block.readableBytes
+                    }
+                    try await writer.finish(nil)
+                })
+        case .invalidUTF8:
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    var bad = ByteBuffer(string: #"data: {"choices":[{"index":0,"delta":{"content":""#)
+                    bad.writeBytes([0xFF, 0xFE, 0xC3, 0x28, 0xA0, 0xA1])
+                    bad.writeString(#""},"finish_reason":null}]}"# + "\n\n")
+                    for _ in 0..<5 { try await writer.write(bad) }
+                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    try await writer.finish(nil)
+                })
+        case .endlessSSE:
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    while true {
+                        try await writer.write(ByteBuffer(string: chunk))
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                })
+        }
     }
 
     static func json(_ status: HTTPResponse.Status, _ data: Data) -> Response {

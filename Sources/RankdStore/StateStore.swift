@@ -217,7 +217,8 @@ public final class StateStore: Sendable {
     }
 
     static func tally(from row: Row, file: String) throws -> Tally {
-        let counts = try DatabaseFiles.decode([String: Int64].self, row["outcome_counts"], file: file)
+        let countsText: String = row["outcome_counts"]
+        let counts = try CompactJSON.counts(countsText) ?? DatabaseFiles.decode([String: Int64].self, countsText, file: file)
         var byOutcome: [Outcome: Int64] = [:]
         for (name, count) in counts {
             guard let outcome = Outcome(rawValue: name) else { throw StoreError.corruptRow(file: file, detail: "unknown outcome \(name)") }
@@ -225,9 +226,12 @@ public final class StateStore: Sendable {
         }
         return Tally(
             outcomeCounts: byOutcome, toolCallRequests: row["tool_call_requests"],
-            ttftMilliseconds: LogHistogram(sortedPairs: try DatabaseFiles.decode([[Int64]].self, row["ttft_ms_histogram"], file: file)),
-            outputTokensPerSecond: LogHistogram(
-                sortedPairs: try DatabaseFiles.decode([[Int64]].self, row["output_tps_histogram"], file: file)))
+            ttftMilliseconds: LogHistogram(sortedPairs: try histogram(row["ttft_ms_histogram"], file: file)),
+            outputTokensPerSecond: LogHistogram(sortedPairs: try histogram(row["output_tps_histogram"], file: file)))
+    }
+
+    static func histogram(_ text: String, file: String) throws -> [[Int64]] {
+        try CompactJSON.pairs(text) ?? DatabaseFiles.decode([[Int64]].self, text, file: file)
     }
 
     // MARK: Epochs and demotion memory

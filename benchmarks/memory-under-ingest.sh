@@ -50,14 +50,15 @@ EOF
   local ready=$(echo "$(date +%s.%N) - $started" | bc)
   sleep 2
   local idle=$(rss_mb $PID)
-  ( peak=0; while kill -0 $PID 2>/dev/null; do r=$(rss_mb $PID); peak=$(echo "if ($r > $peak) $r else $peak" | bc); echo "$peak" > "$dir/peak"; sleep 0.2; done ) &
+  ( while kill -0 $PID 2>/dev/null; do rss_mb $PID; echo; sleep 0.2; done ) > "$dir/rss" 2>/dev/null &
   local sampler=$!
-  local line=$(.build/release/rankd-ingest-bench "http://127.0.0.1:$PORT" "$RANKD_INGEST_TOKEN" "$SECONDS_INGEST" 0 "$CLIENTS" "@$dir/endpoints.txt" "$dir" | tail -1)
+  local line=$(.build/release/rankd-ingest-bench "http://127.0.0.1:$PORT" "$RANKD_INGEST_TOKEN" "$SECONDS_INGEST" 0 "$CLIENTS" "@$dir/endpoints.txt" "$dir" | grep "^rankd")
   sleep 2
   local after=$(rss_mb $PID)
   kill $PID; wait $PID 2>/dev/null || true
   PID=""
   wait $sampler 2>/dev/null || true
+  awk 'NF && $1+0 > max {max = $1+0} END {print max}' "$dir/rss" > "$dir/peak"
   printf "%6d endpoints: ready in %.2f s; RSS idle %s MB, peak under load %s MB, after %s MB\n        %s\n" \
     "$count" "$ready" "$idle" "$(cat "$dir/peak")" "$after" "$line"
   echo "$count $(cat "$dir/peak")" >> "$WORK/peaks"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Overload: telemetry offered by 10x the clients that saturate ingest (40 instead of 4, each
 # posting 1,000-record batches back to back and retrying at once on 429, ignoring Retry-After),
-# with a 20,000-record queue. Reports what rankd accepted and refused, its resident memory over
+# with a 20,000-record queue (QUEUE=N to change it). Reports what rankd accepted and refused, its resident memory over
 # the run (sampled every 0.5 s), and GET /v1/rankings/{model} latency (wrk, 4 connections)
 # without ingest and during the overload, in the same run.
 #
@@ -25,7 +25,7 @@ ENDPOINTS=""
   echo "tokens:"
   echo "  ingest: {env: RANKD_INGEST_TOKEN}"
   echo "ingest:"
-  echo "  queue_records: 20000"
+  echo "  queue_records: ${QUEUE:-20000}"
   echo "endpoints:"
   for i in $(seq 1 8); do
     echo "  - {provider: provider$i, model: $MODEL, base_url: \"https://provider$i.example.com/v1\", upstream_model: m}"

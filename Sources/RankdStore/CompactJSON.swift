@@ -38,6 +38,36 @@ enum CompactJSON {
         }
     }
 
+    /// `[[a,b],[c,d]]`: the bytes `JSONEncoder` writes for the same pairs, written directly.
+    static func write(pairs: [[Int64]]) -> String {
+        var text = "["
+        text.reserveCapacity(pairs.count * 12 + 2)
+        for (index, pair) in pairs.enumerated() {
+            if index > 0 { text += "," }
+            text += "["
+            for (k, value) in pair.enumerated() {
+                if k > 0 { text += "," }
+                text += String(value)
+            }
+            text += "]"
+        }
+        return text + "]"
+    }
+
+    /// `{"a":1,"b":2}` with sorted keys: what `JSONEncoder` with `.sortedKeys` writes for names
+    /// that need no escaping (outcome names). Other names go through `JSONEncoder`.
+    static func write(counts: [String: Int64]) -> String? {
+        var text = "{"
+        for (index, key) in counts.keys.sorted().enumerated() {
+            guard key.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 }) else {
+                return nil
+            }
+            if index > 0 { text += "," }
+            text += "\"\(key)\":\(counts[key]!)"
+        }
+        return text + "}"
+    }
+
     private struct Reader {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0

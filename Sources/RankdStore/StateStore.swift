@@ -135,8 +135,8 @@ public final class StateStore: Sendable {
                     """,
                 arguments: [
                     bucket.endpointID, bucket.minute, bucket.source.rawValue, try Self.outcomeJSON(tally), tally.total,
-                    tally.toolCallRequests, try DatabaseFiles.json(tally.ttftMilliseconds.sortedPairs),
-                    try DatabaseFiles.json(tally.outputTokensPerSecond.sortedPairs),
+                    tally.toolCallRequests, CompactJSON.write(pairs: tally.ttftMilliseconds.sortedPairs),
+                    CompactJSON.write(pairs: tally.outputTokensPerSecond.sortedPairs),
                 ])
         }
     }
@@ -213,7 +213,7 @@ public final class StateStore: Sendable {
     static func outcomeJSON(_ tally: Tally) throws -> String {
         var counts: [String: Int64] = [:]
         for outcome in Outcome.allCases where tally.count(outcome) > 0 { counts[outcome.rawValue] = tally.count(outcome) }
-        return try DatabaseFiles.json(counts)
+        return try CompactJSON.write(counts: counts) ?? DatabaseFiles.json(counts)
     }
 
     static func tally(from row: Row, file: String) throws -> Tally {

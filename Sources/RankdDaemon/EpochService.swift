@@ -1,5 +1,6 @@
 import Logging
 import RankdCore
+import RankdServer
 import ServiceLifecycle
 
 /// The epoch loop: one epoch at start, then one every interval and whenever the fast path asks;
@@ -39,8 +40,13 @@ public struct EpochService: Service {
             }
             group.addTask {
                 await Self.every(flushIntervalSeconds) {
-                    do { try await ranker.flush() } catch {
+                    do {
+                        try await ranker.flush()
+                        ranker.holder.storage.succeeded("buckets")
+                    } catch {
+                        // Kept in memory and written at the next flush that succeeds.
                         logger.error("could not write minute buckets", metadata: ["error": .string("\(error)")])
+                        ranker.holder.storage.failed("buckets", error)
                     }
                 }
             }

@@ -125,6 +125,9 @@ public final class IngestPipeline: Service, Sendable {
         let started = ContinuousClock.now
         do {
             let fresh = try await store.commitLiveAsync(records)
+            if ranker.holder.storage.succeeded("telemetry") {
+                logger.notice("state.db writable again: telemetry is committed and acknowledged")
+            }
             ranker.metrics.ingestCommit(duration: ContinuousClock.now - started, records: records.count)
             var accepted: [Observation] = []
             var perMinute: [Int64: Int] = [:]
@@ -148,7 +151,12 @@ public final class IngestPipeline: Service, Sendable {
         } catch {
             state.withLock { $0.queuedRecords -= records.count }
             logger.error("telemetry not committed", metadata: ["records": .stringConvertible(records.count), "error": .string("\(error)")])
-            for pending in group { pending.continuation.resume(throwing: error) }
+            if ranker.holder.storage.failed("telemetry", error) {
+                logger.critical(
+                    "cannot write state.db (disk full, read-only or failing?): telemetry is refused with 503 and nothing is acknowledged until a commit succeeds; /readyz is false",
+                    metadata: ["error": .string("\(error)")])
+            }
+            for pending in group { pending.continuation.resume(throwing: IngestRefusal.storage("\(error)")) }
         }
     }
 

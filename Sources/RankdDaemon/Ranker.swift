@@ -18,6 +18,7 @@ public actor Ranker {
     public nonisolated var history: StateStore { state }
     let published: PublishedStore
     let retention: RankdConfiguration.Retention
+    let dataDirectory: String
     private var engine: RankingEngine
     private var unsavedBuckets: [MinuteBucket] = []
     private let triggerContinuation: AsyncStream<EpochTrigger>.Continuation
@@ -37,6 +38,7 @@ public actor Ranker {
         metrics.epochInterval(seconds: Double(loaded.configuration.epochIntervalSeconds))
         self.logger = logger
         retention = configuration.retention
+        dataDirectory = configuration.dataDirectory
         state = try StateStore(path: "\(configuration.dataDirectory)/state.db")
         published = try PublishedStore(path: "\(configuration.dataDirectory)/rankings.db")
         let now = clock.now()
@@ -147,7 +149,15 @@ public actor Ranker {
         } catch {
             metrics.publishFailure()
             logger.error("epoch not published", metadata: ["epoch_id": .stringConvertible(epoch.id), "error": .string("\(error)")])
+            if holder.storage.failed("epoch", error) {
+                logger.critical(
+                    "cannot write the data directory (full, read-only or failing?): epochs are not kept, /readyz is false; rankd keeps serving the last epoch from memory and retries at every epoch",
+                    metadata: ["data_dir": .string(dataDirectory), "error": .string("\(error)")])
+            }
             throw error
+        }
+        if holder.storage.succeeded("epoch") {
+            logger.notice("data directory writable again: epochs are kept and published", metadata: ["data_dir": .string(dataDirectory)])
         }
         try holder.publish(epoch)
 

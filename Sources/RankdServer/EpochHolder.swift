@@ -18,6 +18,8 @@ public final class EpochHolder: Sendable {
     }
 
     private let current = Mutex<Published?>(nil)
+    /// Whether the data directory takes writes (`/readyz` reports it beside the epoch).
+    public let storage = StorageHealth()
 
     public init() {}
 

@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 import RankdCore
 
-/// `/healthz` (the process answers), `/readyz` (an epoch is being served), `/metrics` (Prometheus).
+/// `/healthz` (the process answers), `/readyz` (an epoch is being served and the data directory
+/// takes writes), `/metrics` (Prometheus).
 public struct HealthController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
     let metrics: RankdMetrics
@@ -17,11 +18,14 @@ public struct HealthController<Context: RequestContext>: Sendable {
         var ready: Bool
         var epochID: Int64?
         var computedAt: String?
+        /// Failing writes by kind, with the last error, while the data directory takes none.
+        var storageErrors: [String: String]?
 
         enum CodingKeys: String, CodingKey {
             case ready
             case epochID = "epoch_id"
             case computedAt = "computed_at"
+            case storageErrors = "storage_errors"
         }
     }
 
@@ -31,6 +35,13 @@ public struct HealthController<Context: RequestContext>: Sendable {
         routes.get("readyz") { _, _ in
             guard let epoch = holder.epoch else {
                 return JSONResponse.encode(Readiness(ready: false), status: .serviceUnavailable)
+            }
+            let problems = holder.storage.problems
+            guard problems.isEmpty else {
+                // Reads are still answered (from memory), but nothing new can be kept: not ready.
+                return JSONResponse.encode(
+                    Readiness(ready: false, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt), storageErrors: problems),
+                    status: .serviceUnavailable)
             }
             return JSONResponse.encode(Readiness(ready: true, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt)))
         }

@@ -10,6 +10,29 @@ public enum IngestRefusal: Error, Sendable {
     case queueFull
     /// Shutting down.
     case stopped
+    /// The commit failed (disk full, read-only file system, I/O error): nothing was accepted.
+    case storage(String)
+
+    /// The answer for both ingest routes: nothing of the batch was accepted.
+    func response(metrics: RankdMetrics) -> Response {
+        switch self {
+        case .queueFull:
+            metrics.ingestRefused(reason: "queue_full")
+            var response = JSONResponse.error(
+                .tooManyRequests, code: "queue_full", "the ingest queue is full; retry after the Retry-After seconds (nothing was accepted)")
+            response.headers[.retryAfter] = "1"
+            return response
+        case .stopped:
+            return JSONResponse.error(.serviceUnavailable, code: "stopping", "rankd is shutting down; retry against the next instance")
+        case .storage:
+            metrics.ingestRefused(reason: "storage")
+            var response = JSONResponse.error(
+                .serviceUnavailable, code: "storage_unavailable",
+                "rankd cannot write its data directory (disk full or read-only?); nothing was accepted: retry after the Retry-After seconds")
+            response.headers[.retryAfter] = "5"
+            return response
+        }
+    }
 }
 
 /// A batch the pipeline committed.
@@ -145,15 +168,8 @@ enum IngestRequest {
         let committed: IngestCommitted
         do {
             committed = try await sink.submit(resolution.accepted.map { ($0.requestID, $0.observation) })
-        } catch IngestRefusal.queueFull {
-            metrics.ingestRefused(reason: "queue_full")
-            var response = JSONResponse.error(
-                .tooManyRequests, code: "queue_full", "the ingest queue is full; retry after the Retry-After seconds (nothing was accepted)"
-            )
-            response.headers[.retryAfter] = "1"
-            return response
-        } catch IngestRefusal.stopped {
-            return JSONResponse.error(.serviceUnavailable, code: "stopping", "rankd is shutting down; retry against the next instance")
+        } catch let refusal as IngestRefusal {
+            return refusal.response(metrics: metrics)
         }
         metrics.ingestRecords(api: api, result: "accepted", count: committed.accepted)
         metrics.ingestRecords(api: api, result: "duplicate", count: committed.duplicates)

@@ -76,14 +76,8 @@ public struct TracesController<Context: RequestContext>: Sendable {
             let committed: IngestCommitted
             do {
                 committed = try await sink.submit(resolution.accepted.map { ($0.requestID, $0.observation) })
-            } catch IngestRefusal.queueFull {
-                metrics.ingestRefused(reason: "queue_full")
-                var response = JSONResponse.error(
-                    .tooManyRequests, code: "queue_full", "the ingest queue is full; retry after Retry-After seconds")
-                response.headers[.retryAfter] = "1"
-                return response
-            } catch IngestRefusal.stopped {
-                return JSONResponse.error(.serviceUnavailable, code: "stopping", "rankd is shutting down; retry")
+            } catch let refusal as IngestRefusal {
+                return refusal.response(metrics: metrics)
             }
             metrics.ingestRecords(api: "traces", result: "accepted", count: committed.accepted)
             metrics.ingestRecords(api: "traces", result: "duplicate", count: committed.duplicates)

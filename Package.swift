@@ -13,7 +13,11 @@ let package = Package(
     name: "rankd",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "rankd", targets: ["rankd"])
+        .executable(name: "rankd", targets: ["rankd"]),
+        // For the fuzz targets of fuzz/ (a separate package built with -sanitize=fuzzer).
+        .library(name: "RankdCore", targets: ["RankdCore"]),
+        .library(name: "RankdConfig", targets: ["RankdConfig"]),
+        .library(name: "RankdOTLP", targets: ["RankdOTLP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),

@@ -66,7 +66,7 @@ public enum MockAnswer: Hashable, Sendable {
             }
             return .object(object)
         case "array":
-            let count = max(nonEmpty ? 1 : 0, Int(schema["minItems"]?.numberValue ?? 0))
+            let count = max(nonEmpty ? 1 : 0, Int(saturating: schema["minItems"]?.numberValue ?? 0))
             return .array(Array(repeating: synthesize(schema: schema["items"] ?? .null), count: count))
         case "integer", "number":
             let low = schema["minimum"]?.numberValue ?? schema["exclusiveMinimum"].flatMap(\.numberValue).map { $0 + 1 } ?? 1

@@ -55,7 +55,7 @@ public struct ChatResponseAssembler: Sendable {
             streamError = error["message"]?.stringValue ?? "error in stream"
             return 0
         }
-        if let tokens = chunk["usage"]?["completion_tokens"]?.numberValue { completionTokens = Int(tokens) }
+        if let tokens = chunk["usage"]?["completion_tokens"]?.numberValue { completionTokens = Int(saturating: tokens) }
         var tokens = 0
         for choice in chunk["choices"]?.arrayValue ?? [] {
             if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
@@ -65,7 +65,7 @@ public struct ChatResponseAssembler: Sendable {
                 tokens += 1
             }
             for (position, call) in (delta["tool_calls"]?.arrayValue ?? []).enumerated() {
-                let index = call["index"]?.numberValue.map(Int.init) ?? position
+                let index = call["index"]?.numberValue.map { Int(saturating: $0) } ?? position
                 var current = callsByIndex[index] ?? ToolCall(id: nil, name: "", arguments: "")
                 if let id = call["id"]?.stringValue { current.id = id }
                 let name = call["function"]?["name"]?.stringValue ?? ""
@@ -92,7 +92,7 @@ public struct ChatResponseAssembler: Sendable {
             streamError = error["message"]?.stringValue ?? "error in response"
             return
         }
-        if let tokens = response["usage"]?["completion_tokens"]?.numberValue { completionTokens = Int(tokens) }
+        if let tokens = response["usage"]?["completion_tokens"]?.numberValue { completionTokens = Int(saturating: tokens) }
         guard let choice = response["choices"]?.arrayValue?.first else {
             streamError = "the response has no choices"
             return

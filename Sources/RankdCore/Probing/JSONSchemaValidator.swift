@@ -44,10 +44,10 @@ public enum JSONSchemaValidator {
                 for (index, item) in items.enumerated() { found += violations(of: item, against: itemSchema, path: "\(path)[\(index)]") }
             }
             if let minimum = rules["minItems"]?.numberValue, Double(items.count) < minimum {
-                found.append("\(path): fewer than \(Int(minimum)) items")
+                found.append("\(path): fewer than \(Int(saturating: minimum)) items")
             }
             if let maximum = rules["maxItems"]?.numberValue, Double(items.count) > maximum {
-                found.append("\(path): more than \(Int(maximum)) items")
+                found.append("\(path): more than \(Int(saturating: maximum)) items")
             }
         case .number(let number):
             if let minimum = rules["minimum"]?.numberValue, number < minimum { found.append("\(path): \(number) is below \(minimum)") }
@@ -60,10 +60,10 @@ public enum JSONSchemaValidator {
             }
         case .string(let text):
             if let minimum = rules["minLength"]?.numberValue, Double(text.count) < minimum {
-                found.append("\(path): shorter than \(Int(minimum))")
+                found.append("\(path): shorter than \(Int(saturating: minimum))")
             }
             if let maximum = rules["maxLength"]?.numberValue, Double(text.count) > maximum {
-                found.append("\(path): longer than \(Int(maximum))")
+                found.append("\(path): longer than \(Int(saturating: maximum))")
             }
             if let pattern = rules["pattern"]?.stringValue, text.range(of: pattern, options: .regularExpression) == nil {
                 found.append("\(path): does not match \(pattern)")

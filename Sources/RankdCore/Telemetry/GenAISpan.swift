@@ -112,9 +112,9 @@ public enum GenAISpanReader {
         if let seconds = (value("gen_ai.response.time_to_first_chunk") ?? value("gen_ai.server.time_to_first_token"))?.number {
             record.ttftMilliseconds = seconds * 1_000
         }
-        record.promptTokens = (value("gen_ai.usage.input_tokens") ?? value("gen_ai.usage.prompt_tokens"))?.number.map { Int(max(0, $0)) }
+        record.promptTokens = (value("gen_ai.usage.input_tokens") ?? value("gen_ai.usage.prompt_tokens"))?.number.map { Int(saturating: max(0, $0)) }
         record.completionTokens = (value("gen_ai.usage.output_tokens") ?? value("gen_ai.usage.completion_tokens"))?.number.map {
-            Int(max(0, $0))
+            Int(saturating: max(0, $0))
         }
         let finishReasons = value("gen_ai.response.finish_reasons")?.strings ?? []
         record.finishReason = finishReasons.first

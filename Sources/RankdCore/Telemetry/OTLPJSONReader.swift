@@ -27,7 +27,7 @@ public enum OTLPJSONReader {
                                 startNanos: nanos(field(span, "startTimeUnixNano", "start_time_unix_nano")),
                                 endNanos: nanos(field(span, "endTimeUnixNano", "end_time_unix_nano")),
                                 attributes: attributes(field(span, "attributes")),
-                                statusCode: Int(field(status, "code")?.numberValue ?? 0),
+                                statusCode: Int(saturating: field(status, "code")?.numberValue ?? 0),
                                 statusMessage: field(status, "message")?.stringValue ?? ""),
                             resource
                         ))
@@ -45,7 +45,7 @@ public enum OTLPJSONReader {
     static func nanos(_ value: JSONValue?) -> UInt64 {
         switch value {
         case .string(let text)?: UInt64(text) ?? 0
-        case .number(let number)? where number >= 0: UInt64(number)
+        case .number(let number)? where number >= 0: UInt64(saturating: number)
         default: 0
         }
     }
@@ -66,7 +66,7 @@ public enum OTLPJSONReader {
         if let int = field(object, "intValue", "int_value") {
             switch int {
             case .string(let text): return Int64(text).map(OTLPValue.int) ?? .other
-            case .number(let number): return .int(Int64(number))
+            case .number(let number): return .int(Int64(saturating: number))
             default: return .other
             }
         }

@@ -67,7 +67,7 @@ public struct TelemetryResolver: Sendable {
                     RecordRejection(
                         index: index, field: "timestamp",
                         reason:
-                            "is \(Int(record.time.seconds(since: now))) s in the future (more than \(Int(rule.futureToleranceSeconds)) s): check the gateway's clock"
+                            "is \(Int(saturating: record.time.seconds(since: now))) s in the future (more than \(Int(saturating: rule.futureToleranceSeconds)) s): check the gateway's clock"
                     ))
                 continue
             }

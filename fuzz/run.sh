@@ -14,7 +14,11 @@ TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzTelemetry FuzzOTLP FuzzConfig FuzzStream)
 ROOT=$(cd .. && pwd)
 
-swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 | grep -E "error|Compiling Fuzz|Build complete" || true
+if ! swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library > "$ROOT/.build/fuzz-build.log" 2>&1; then
+  grep -E "error" "$ROOT/.build/fuzz-build.log" | head -20
+  echo "the fuzz targets did not build (full log: .build/fuzz-build.log)" >&2
+  exit 2
+fi
 BIN=$(swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --show-bin-path)
 
 # Seeds: the documented telemetry examples, OTLP exports the tests build, configs and probes.

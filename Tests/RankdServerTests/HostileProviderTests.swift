@@ -30,15 +30,12 @@ import Testing
                 RepositoryFiles.path("scoring/probes"),
             ])
             defer { mock.process.terminate() }
-            var policy = try String(contentsOfFile: RepositoryFiles.path("scoring/policy.yaml"), encoding: .utf8)
-            for (from, to) in [
-                ("interval_seconds: 60 ", "interval_seconds: 0.3 "), ("suspicious_interval_seconds: 15 ", "suspicious_interval_seconds: 0.2 "),
-                ("max_per_minute: 6 ", "max_per_minute: 600 "), ("timeout_seconds: 60\n", "timeout_seconds: 3\n"),
-            ] {
-                #expect(policy.contains(from), "scoring/policy.yaml changed: \(from)")
-                policy = policy.replacingOccurrences(of: from, with: to)
-            }
-            try policy.write(toFile: dir.file("policy.yaml"), atomically: true, encoding: .utf8)
+            try RepositoryFiles.writePolicy(
+                to: dir.file("policy.yaml"),
+                replacing: [
+                    "interval_seconds: 60 ": "interval_seconds: 0.3 ", "suspicious_interval_seconds: 15 ": "suspicious_interval_seconds: 0.2 ",
+                    "max_per_minute: 6 ": "max_per_minute: 600 ", "timeout_seconds: 60\n": "timeout_seconds: 3\n",
+                ])
             try
                 ("""
                 epoch_interval_seconds: 5

@@ -45,7 +45,7 @@ run() {
   mkdir -p "$crashes"
   seed "$target"
   echo "== $target: ${SECONDS_PER_TARGET} s"
-  RANKD_PROBES="$ROOT/scoring/probes" "$BIN/$target" "$ROOT/.build/fuzz-corpus/$target" -max_total_time="$SECONDS_PER_TARGET" \
+  ASAN_OPTIONS=detect_leaks=0 RANKD_PROBES="$ROOT/scoring/probes" "$BIN/$target" "$ROOT/.build/fuzz-corpus/$target" -max_total_time="$SECONDS_PER_TARGET" \
     -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 -max_len=65536 -artifact_prefix="$crashes/" -print_final_stats=1 > "$ROOT/.build/fuzz-$target.log" 2>&1 || true
   grep -E "^Done|stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" "$ROOT/.build/fuzz-$target.log" | sed "s/^/$target: /"
 }

@@ -9,15 +9,16 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(name: "rankd", path: "..")],
     targets: [
-        .executableTarget(name: "FuzzTelemetry", dependencies: [.product(name: "RankdCore", package: "rankd")]),
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzTelemetry", dependencies: ["FuzzSupport", .product(name: "RankdCore", package: "rankd")]),
         .executableTarget(
             name: "FuzzOTLP",
-            dependencies: [.product(name: "RankdCore", package: "rankd"), .product(name: "RankdOTLP", package: "rankd")]),
+            dependencies: ["FuzzSupport", .product(name: "RankdCore", package: "rankd"), .product(name: "RankdOTLP", package: "rankd")]),
         .executableTarget(
             name: "FuzzConfig",
-            dependencies: [.product(name: "RankdCore", package: "rankd"), .product(name: "RankdConfig", package: "rankd")]),
+            dependencies: ["FuzzSupport", .product(name: "RankdCore", package: "rankd"), .product(name: "RankdConfig", package: "rankd")]),
         .executableTarget(
             name: "FuzzStream",
-            dependencies: [.product(name: "RankdCore", package: "rankd"), .product(name: "RankdConfig", package: "rankd")]),
+            dependencies: ["FuzzSupport", .product(name: "RankdCore", package: "rankd"), .product(name: "RankdConfig", package: "rankd")]),
     ]
 )

@@ -1,3 +1,4 @@
+import FuzzSupport
 import Foundation
 import RankdConfig
 import RankdCore
@@ -35,17 +36,7 @@ public func fuzzStream(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links an executable with main = FuzzStream_main; libFuzzer's own main is then not linked in,
-// so this one starts libFuzzer's driver with the target above.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzStream_main")
 public func fuzzStreamMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { fuzzStream($0, $1) }
+    runFuzzer(argc, argv) { fuzzStream($0, $1) }
 }

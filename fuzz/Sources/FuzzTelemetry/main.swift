@@ -1,3 +1,4 @@
+import FuzzSupport
 import RankdCore
 
 /// POST /v1/telemetry bodies: the same bytes as JSON and as NDJSON. A thrown `Malformed` is a
@@ -11,17 +12,7 @@ public func fuzzTelemetry(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links an executable with main = FuzzTelemetry_main; libFuzzer's own main is then not linked in,
-// so this one starts libFuzzer's driver with the target above.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzTelemetry_main")
 public func fuzzTelemetryMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { fuzzTelemetry($0, $1) }
+    runFuzzer(argc, argv) { fuzzTelemetry($0, $1) }
 }

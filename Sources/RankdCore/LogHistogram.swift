@@ -4,36 +4,97 @@ import Foundation
 ///
 /// Bins hold integer counts, so histograms can be added and subtracted exactly: a rolling window
 /// is kept by adding each minute as it arrives and subtracting it as it leaves.
-public struct LogHistogram: Hashable, Codable, Sendable {
+///
+/// Storage is one sorted array of packed words (bin in the top 16 bits, count in the low 48): a
+/// minute tally with 40 distinct bins is 320 bytes plus one array header, where a dictionary took
+/// about four times that, and merging two histograms is one linear walk of both.
+public struct LogHistogram: Hashable, Sendable {
     /// Relative width of one bin.
     public static let growth = 1.05
     private static let logGrowth = log(growth)
 
-    /// Bin index to count. Sorted arrays would be smaller; a dictionary keeps merges simple.
-    public private(set) var bins: [Int32: Int64]
+    /// Values are clamped to this range before binning, so bins fit in 16 bits.
+    static let smallestValue = 0.001
+    static let largestValue = 1e9
+
+    /// Sorted by bin, no zero counts: equal histograms have equal storage (Hashable relies on it).
+    private var words: [UInt64]
     public private(set) var count: Int64
 
+    private static let countBits: UInt64 = 48
+    private static let countMask: UInt64 = (1 << countBits) - 1
+    /// Added to a bin so it sorts as an unsigned number (bins are about -142...425).
+    private static let binOffset: Int32 = 32_768
+
+    private static func pack(bin: Int32, count: Int64) -> UInt64 {
+        UInt64(UInt16(truncatingIfNeeded: bin + binOffset)) << countBits | min(UInt64(clamping: count), countMask)
+    }
+    private static func bin(ofWord word: UInt64) -> Int32 { Int32(word >> countBits) - binOffset }
+    private static func count(ofWord word: UInt64) -> Int64 { Int64(word & countMask) }
+
     public init() {
-        bins = [:]
+        words = []
         count = 0
     }
 
     public init(bins: [Int32: Int64]) {
-        self.bins = bins.filter { $0.value > 0 }
-        count = self.bins.values.reduce(0, +)
+        var words: [UInt64] = []
+        words.reserveCapacity(bins.count)
+        var total: Int64 = 0
+        for (bin, n) in bins.sorted(by: { $0.key < $1.key }) where n > 0 {
+            let clamped = Self.clampedBin(bin)
+            if let last = words.last, Self.bin(ofWord: last) == clamped {
+                words[words.count - 1] = Self.pack(bin: clamped, count: Self.count(ofWord: last).saturatingAdd(n))
+            } else {
+                words.append(Self.pack(bin: clamped, count: n))
+            }
+            total = total.saturatingAdd(n)
+        }
+        self.words = words
+        count = total
     }
+
+    /// Bin index to count (a copy; the histogram does not store a dictionary).
+    public var bins: [Int32: Int64] {
+        var result: [Int32: Int64] = [:]
+        result.reserveCapacity(words.count)
+        for word in words { result[Self.bin(ofWord: word)] = Self.count(ofWord: word) }
+        return result
+    }
+
+    /// Number of distinct bins held.
+    public var binCount: Int { words.count }
 
     /// Records a value (clamped to 0.001...1e9; negative and non-finite values are ignored).
     public mutating func record(_ value: Double) {
         guard value.isFinite, value >= 0 else { return }
-        bins[Self.bin(of: value), default: 0] += 1
-        count += 1
+        add(bin: Self.bin(of: value), count: 1)
+    }
+
+    private mutating func add(bin: Int32, count n: Int64) {
+        // Binary search for the bin's place.
+        var low = 0
+        var high = words.count
+        while low < high {
+            let middle = (low + high) / 2
+            if Self.bin(ofWord: words[middle]) < bin { low = middle + 1 } else { high = middle }
+        }
+        if low < words.count, Self.bin(ofWord: words[low]) == bin {
+            words[low] = Self.pack(bin: bin, count: Self.count(ofWord: words[low]) + n)
+        } else {
+            words.insert(Self.pack(bin: bin, count: n), at: low)
+        }
+        count += n
     }
 
     static func bin(of value: Double) -> Int32 {
-        let clamped = min(max(value, 0.001), 1e9)
+        let clamped = min(max(value, smallestValue), largestValue)
         return Int32((log(clamped) / logGrowth).rounded(.down))
     }
+
+    private static let lowestBin = bin(of: smallestValue)
+    private static let highestBin = bin(of: largestValue)
+    private static func clampedBin(_ bin: Int32) -> Int32 { min(max(bin, lowestBin), highestBin) }
 
     /// The representative value of a bin: its geometric midpoint.
     static func value(ofBin bin: Int32) -> Double {
@@ -42,63 +103,118 @@ public struct LogHistogram: Hashable, Codable, Sendable {
 
     public mutating func add(_ other: LogHistogram) {
         // Empty sides are common (an endpoint with live traffic and no probes yet): share the
-        // other's storage instead of rebuilding it bin by bin.
-        guard other.count > 0 || !other.bins.isEmpty else { return }
-        guard count > 0 || !bins.isEmpty else {
+        // other's storage instead of rebuilding it.
+        guard !other.words.isEmpty else { return }
+        guard !words.isEmpty else {
             self = other
             return
         }
-        for (bin, n) in other.bins { bins[bin, default: 0] += n }
+        if other.words.count == 1 {
+            add(bin: Self.bin(ofWord: other.words[0]), count: other.count)
+            return
+        }
+        var merged: [UInt64] = []
+        merged.reserveCapacity(words.count + other.words.count)
+        var i = 0
+        var j = 0
+        while i < words.count, j < other.words.count {
+            let a = Self.bin(ofWord: words[i])
+            let b = Self.bin(ofWord: other.words[j])
+            if a < b {
+                merged.append(words[i])
+                i += 1
+            } else if b < a {
+                merged.append(other.words[j])
+                j += 1
+            } else {
+                merged.append(Self.pack(bin: a, count: Self.count(ofWord: words[i]) + Self.count(ofWord: other.words[j])))
+                i += 1
+                j += 1
+            }
+        }
+        merged.append(contentsOf: words[i...])
+        merged.append(contentsOf: other.words[j...])
+        words = merged
         count += other.count
     }
 
     /// Removes counts previously added; a bin that reaches zero is dropped.
     public mutating func subtract(_ other: LogHistogram) {
-        for (bin, n) in other.bins {
-            let remaining = (bins[bin] ?? 0) - n
-            bins[bin] = remaining > 0 ? remaining : nil
+        guard !other.words.isEmpty, !words.isEmpty else { return }
+        var result: [UInt64] = []
+        result.reserveCapacity(words.count)
+        var j = 0
+        var total: Int64 = 0
+        for word in words {
+            let bin = Self.bin(ofWord: word)
+            while j < other.words.count, Self.bin(ofWord: other.words[j]) < bin { j += 1 }
+            var n = Self.count(ofWord: word)
+            if j < other.words.count, Self.bin(ofWord: other.words[j]) == bin {
+                n -= Self.count(ofWord: other.words[j])
+                j += 1
+            }
+            if n > 0 {
+                result.append(Self.pack(bin: bin, count: n))
+                total += n
+            }
         }
-        count = max(0, count - other.count)
+        words = result
+        count = total
     }
 
     /// The value at quantile `q` (0...1), or nil when empty. Accurate to one bin (~5%).
     public func quantile(_ q: Double) -> Double? {
         guard count > 0 else { return nil }
-        let target = max(1, Int64((q * Double(count)).rounded(.up)))
-        var seen: Int64 = 0
-        for bin in bins.keys.sorted() {
-            seen += bins[bin]!
-            if seen >= target { return Self.value(ofBin: bin) }
-        }
-        return Self.value(ofBin: bins.keys.max()!)
+        return value(at: q)
     }
 
-    /// The values at two quantiles with one sort of the bins (p50 and p90 at every epoch).
+    /// The values at two quantiles (p50 and p90 at every epoch).
     public func quantiles(_ first: Double, _ second: Double) -> (Double?, Double?) {
         guard count > 0 else { return (nil, nil) }
-        let sorted = bins.sorted { $0.key < $1.key }
-        func value(_ q: Double) -> Double {
-            let target = max(1, Int64((q * Double(count)).rounded(.up)))
-            var seen: Int64 = 0
-            for (bin, n) in sorted {
-                seen += n
-                if seen >= target { return Self.value(ofBin: bin) }
-            }
-            return Self.value(ofBin: sorted.last!.key)
+        return (value(at: first), value(at: second))
+    }
+
+    private func value(at q: Double) -> Double {
+        let target = max(1, Int64((q * Double(count)).rounded(.up)))
+        var seen: Int64 = 0
+        for word in words {
+            seen += Self.count(ofWord: word)
+            if seen >= target { return Self.value(ofBin: Self.bin(ofWord: word)) }
         }
-        return (value(first), value(second))
+        return Self.value(ofBin: Self.bin(ofWord: words[words.count - 1]))
     }
 
     /// Bins as sorted `[bin, count]` pairs: a compact, deterministic form for storage.
     public var sortedPairs: [[Int64]] {
-        bins.keys.sorted().map { [Int64($0), bins[$0]!] }
+        words.map { [Int64(Self.bin(ofWord: $0)), Self.count(ofWord: $0)] }
     }
 
     public init(sortedPairs: [[Int64]]) {
         var bins: [Int32: Int64] = [:]
         for pair in sortedPairs where pair.count == 2 {
-            bins[Int32(clamping: pair[0]), default: 0] += pair[1]
+            let bin = Int32(clamping: pair[0])
+            bins[bin] = (bins[bin] ?? 0).saturatingAdd(pair[1])
         }
         self.init(bins: bins)
+    }
+}
+
+extension Int64 {
+    /// `self + other`, stopping at the largest value instead of trapping (counts from storage).
+    fileprivate func saturatingAdd(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+}
+
+/// Stored and exchanged as sorted `[bin, count]` pairs.
+extension LogHistogram: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(sortedPairs: try decoder.singleValueContainer().decode([[Int64]].self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(sortedPairs)
     }
 }

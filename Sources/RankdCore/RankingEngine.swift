@@ -126,8 +126,14 @@ public struct RankingEngine: Sendable {
     /// Minute tallies recorded since the last call, for the store.
     public mutating func drainPendingBuckets() -> [MinuteBucket] { aggregator.drainPendingBuckets() }
 
-    /// Minute tallies held in memory.
+    /// Minute tallies held in memory (the short window's).
     public var storedMinuteCount: Int { aggregator.storedMinuteCount }
+
+    /// Span tallies held in memory (the rest of the long window, an hour each by default).
+    public var storedSpanCount: Int { aggregator.storedSpanCount }
+
+    /// The window lengths in whole minutes, as the aggregator counts them.
+    public var windowMinutes: (short: Int64, long: Int64) { (aggregator.shortWindowMinutes, aggregator.longWindowMinutes) }
 
     /// Replaces the operator overrides the next epochs apply (ended ones are ignored).
     public mutating func setOverrides(_ overrides: [Override]) { self.overrides = overrides }

@@ -94,19 +94,23 @@ public struct Tally: Hashable, Codable, Sendable {
     }
 }
 
-/// One stored minute: the unit of persistence and history.
+/// One stored minute: the unit of persistence and history. A rolled-up span of minutes (an hour
+/// of the store's `hour_buckets`) has the same shape, with `spanMinutes` > 1.
 public struct MinuteBucket: Hashable, Codable, Sendable {
     public var endpointID: String
-    /// Minutes since the Unix epoch.
+    /// Minutes since the Unix epoch (the first minute, for a span).
     public var minute: Int64
     public var source: ObservationSource
     public var tally: Tally
+    /// Minutes the tally covers: 1 for a minute bucket, 60 for an hour rolled up by the store.
+    public var spanMinutes: Int64
 
-    public init(endpointID: String, minute: Int64, source: ObservationSource, tally: Tally) {
+    public init(endpointID: String, minute: Int64, source: ObservationSource, tally: Tally, spanMinutes: Int64 = 1) {
         self.endpointID = endpointID
         self.minute = minute
         self.source = source
         self.tally = tally
+        self.spanMinutes = spanMinutes
     }
 
     /// Observations folded into one bucket per (endpoint, minute, source).

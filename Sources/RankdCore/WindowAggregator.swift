@@ -1,13 +1,22 @@
 /// Per-endpoint rolling aggregates over the short and long windows, kept current as observations
 /// arrive, so computing an epoch costs time proportional to endpoints, not stored minutes.
 ///
-/// Each endpoint keeps its minute tallies for the long window plus a running total per window.
-/// `advance(to:)` subtracts the minutes that left a window; an observation adds to its minute and
-/// to each window that minute is in.
+/// Each endpoint keeps minute tallies for the short window only; older minutes are folded into
+/// coarse spans (`coarseMinutes` long: an hour for the default 24 h window), which is what the
+/// long window subtracts when they leave it. A running total per window makes reading the windows
+/// free. So an endpoint holds about 16 minute tallies and 25 span tallies, not 1,440 minutes.
+///
+/// The short window is exact to the minute. The long window leaves a span at a time: data stays in
+/// it while the span holding its minute overlaps the window, so it covers the window plus at most
+/// `coarseMinutes - 1` older minutes (24 h to 24 h 59 min by default).
 public struct WindowAggregator: Sendable {
     /// Window lengths in whole minutes (the current, partial minute counts as one).
     public let shortWindowMinutes: Int64
     public let longWindowMinutes: Int64
+    /// Length of the spans that hold the long window's minutes older than the short window: the
+    /// largest divisor of 60 no longer than a 24th of the long window (60 for 24 h, 1 for short
+    /// test windows, where the long window is then exact too).
+    public let coarseMinutes: Int64
 
     /// Minute the windows end in (inclusive). Observations after it are counted once time advances.
     public private(set) var currentMinute: Int64
@@ -23,7 +32,10 @@ public struct WindowAggregator: Sendable {
     }
 
     struct EndpointWindows: Sendable {
+        /// Minutes from the short window's start on (future-dated ones included).
         var minutes: [Int64: SourceTallies] = [:]
+        /// Minutes before the short window, by the first minute of their span.
+        var spans: [Int64: SourceTallies] = [:]
         var short = SourceTallies()
         var long = SourceTallies()
     }
@@ -31,11 +43,26 @@ public struct WindowAggregator: Sendable {
     public init(shortWindowSeconds: Double, longWindowSeconds: Double, now: Timestamp) {
         shortWindowMinutes = max(1, Int64((shortWindowSeconds / 60).rounded(.up)))
         longWindowMinutes = max(shortWindowMinutes, Int64((longWindowSeconds / 60).rounded(.up)))
+        coarseMinutes = Self.coarseSpan(longWindowMinutes: longWindowMinutes)
         currentMinute = now.minute
+    }
+
+    /// The largest divisor of 60 that is at most a 24th of the long window (at least 1).
+    public static func coarseSpan(longWindowMinutes: Int64) -> Int64 {
+        let limit = max(1, longWindowMinutes / 24)
+        return [60, 30, 20, 15, 12, 10, 6, 5, 4, 3, 2, 1].first { $0 <= limit } ?? 1
     }
 
     private var shortStart: Int64 { currentMinute - shortWindowMinutes + 1 }
     private var longStart: Int64 { currentMinute - longWindowMinutes + 1 }
+
+    /// First minute of the span holding `minute`.
+    public func spanStart(of minute: Int64) -> Int64 { Self.spanStart(of: minute, span: coarseMinutes) }
+
+    static func spanStart(of minute: Int64, span: Int64) -> Int64 {
+        let (quotient, remainder) = minute.quotientAndRemainder(dividingBy: span)
+        return (remainder < 0 ? quotient - 1 : quotient) * span
+    }
 
     /// Records one observation. One older than the long window is dropped (returns false);
     /// one from a future minute is kept in its minute and enters the windows when time gets there.
@@ -56,20 +83,28 @@ public struct WindowAggregator: Sendable {
         add(bucket, persist: persist)
     }
 
-    /// Restores a stored minute (at start-up); it is not queued for persistence again.
+    /// Restores a stored minute, or a stored span of minutes (`spanMinutes` > 1, placed in the
+    /// span of its first minute), at start-up; it is not queued for persistence again.
     @discardableResult
     public mutating func load(_ bucket: MinuteBucket) -> Bool {
         add(bucket, persist: false)
     }
 
     private mutating func add(_ bucket: MinuteBucket, persist: Bool) -> Bool {
-        guard bucket.minute >= longStart else { return false }
+        let lastMinute = bucket.minute + max(1, bucket.spanMinutes) - 1
+        guard lastMinute >= longStart else { return false }
         let current = bucket.minute <= currentMinute
-        let inShort = current && bucket.minute >= shortStart
+        let inMinutes = bucket.spanMinutes <= 1 && bucket.minute >= shortStart
+        let inShort = current && inMinutes
+        let span = spanStart(of: bucket.minute)
         // Mutated in place through the dictionary: copying the windows out and back would copy
-        // the endpoint's minute dictionary on every add (quadratic at start-up).
+        // the endpoint's dictionaries on every add (quadratic at start-up).
         mutate(&endpoints[bucket.endpointID, default: EndpointWindows()]) { windows in
-            windows.minutes[bucket.minute, default: SourceTallies()][bucket.source].add(bucket.tally)
+            if inMinutes {
+                windows.minutes[bucket.minute, default: SourceTallies()][bucket.source].add(bucket.tally)
+            } else {
+                windows.spans[span, default: SourceTallies()][bucket.source].add(bucket.tally)
+            }
             if current { windows.long[bucket.source].add(bucket.tally) }
             if inShort { windows.short[bucket.source].add(bucket.tally) }
         }
@@ -80,34 +115,46 @@ public struct WindowAggregator: Sendable {
         return true
     }
 
-    /// Moves the windows' end to `now`: minutes that left a window are subtracted from it, minutes
-    /// that entered are added, and minutes older than the long window are forgotten. Only minutes
-    /// crossing a window edge are touched (at most one window's worth), never every stored minute.
+    /// Moves the windows' end to `now`: minutes that left the short window are subtracted from it
+    /// and folded into their span, future-dated minutes that became current are added, and spans
+    /// that left the long window are subtracted from it and forgotten. An endpoint costs its ~40
+    /// tallies at most, never the minutes of a whole window.
     public mutating func advance(to now: Timestamp) {
         let newMinute = now.minute
         guard newMinute > currentMinute else { return }
-        let oldShortStart = shortStart
-        let oldLongStart = longStart
         let oldMinute = currentMinute
         currentMinute = newMinute
-        // Minutes that reached the windows' end (future-dated data that is now current).
-        let entering = clip(oldMinute + 1, newMinute, lowest: longStart)
-        let leavingShort = clip(oldShortStart, min(shortStart - 1, oldMinute), lowest: oldShortStart)
-        let leavingLong = clip(oldLongStart, min(longStart - 1, oldMinute), lowest: oldLongStart)
         let shortStart = shortStart
+        let longStart = longStart
+        let span = coarseMinutes
         for index in endpoints.indices {
             mutate(&endpoints.values[index]) { windows in
-                for minute in leavingShort {
-                    if let tallies = windows.minutes[minute] { windows.short.subtract(tallies) }
-                }
-                for minute in leavingLong {
-                    if let tallies = windows.minutes[minute] { windows.long.subtract(tallies) }
-                    windows.minutes[minute] = nil
-                }
-                for minute in entering {
+                // Minute tallies that left the short window, or became current: a dozen or so.
+                // Keys first: removing entries while iterating the dictionary would copy it.
+                let moving = windows.minutes.keys.filter { $0 < shortStart || ($0 > oldMinute && $0 <= newMinute) }
+                for minute in moving {
                     guard let tallies = windows.minutes[minute] else { continue }
-                    windows.long.add(tallies)
-                    if minute >= shortStart { windows.short.add(tallies) }
+                    let wasCounted = minute <= oldMinute
+                    if wasCounted {
+                        windows.short.subtract(tallies)
+                    } else {
+                        windows.long.add(tallies)
+                        if minute >= shortStart {
+                            windows.short.add(tallies)
+                            continue
+                        }
+                    }
+                    windows.minutes[minute] = nil
+                    // Kept while the span holding the minute overlaps the long window.
+                    let start = Self.spanStart(of: minute, span: span)
+                    if start + span - 1 >= longStart {
+                        windows.spans[start, default: SourceTallies()].add(tallies)
+                    } else {
+                        windows.long.subtract(tallies)
+                    }
+                }
+                for start in windows.spans.keys.filter({ $0 + span - 1 < longStart }) {
+                    if let tallies = windows.spans.removeValue(forKey: start) { windows.long.subtract(tallies) }
                 }
             }
         }
@@ -115,11 +162,6 @@ public struct WindowAggregator: Sendable {
 
     /// Runs `body` on `value` in place (an `inout` access keeps a dictionary entry uniquely referenced).
     private func mutate<T>(_ value: inout T, _ body: (inout T) -> Void) { body(&value) }
-
-    /// The minutes `lower...upper`, no lower than `lowest`, empty when inverted.
-    private func clip(_ lower: Int64, _ upper: Int64, lowest: Int64) -> StrideThrough<Int64> {
-        stride(from: max(lower, lowest), through: upper, by: 1)
-    }
 
     /// The current window totals of one endpoint (empty when nothing was seen).
     public func stats(for endpointID: String) -> WindowStats {
@@ -136,8 +178,11 @@ public struct WindowAggregator: Sendable {
         return buckets.sorted { ($0.endpointID, $0.minute, $0.source.rawValue) < ($1.endpointID, $1.minute, $1.source.rawValue) }
     }
 
-    /// Number of minute tallies held in memory (for metrics and memory accounting).
+    /// Number of minute tallies held in memory (the short window's, and future-dated ones).
     public var storedMinuteCount: Int { endpoints.values.reduce(0) { $0 + $1.minutes.count } }
+
+    /// Number of span tallies held in memory (the long window beyond the short one).
+    public var storedSpanCount: Int { endpoints.values.reduce(0) { $0 + $1.spans.count } }
 }
 
 /// Tallies split by source.

@@ -20,6 +20,7 @@ public actor Ranker {
     let retention: RankdConfiguration.Retention
     let dataDirectory: String
     private var engine: RankingEngine
+    private let publisher: EpochPublisher
     private var unsavedBuckets: [MinuteBucket] = []
     private let triggerContinuation: AsyncStream<EpochTrigger>.Continuation
     /// Requests for an epoch out of schedule (fast path); coalesced: one pending is enough.
@@ -47,10 +48,14 @@ public actor Ranker {
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
             lastEpochID: last?.id ?? 0, demotions: try state.loadDemotions())
-        let since = now.adding(seconds: -loaded.policy.windows.longSeconds).minute
-        let buckets = try state.loadBuckets(sinceMinute: since)
+        let windows = engine.windowMinutes
+        let buckets = try state.loadWindowBuckets(
+            sinceMinute: now.minute - windows.long + 1, shortWindowStartMinute: now.minute - windows.short + 1)
         engine.load(buckets)
         engine.setOverrides(try state.activeOverrides(at: now))
+        publisher = EpochPublisher(
+            state: state, published: published, holder: holder, metrics: metrics, retention: retention,
+            dataDirectory: configuration.dataDirectory, newestPublishedID: last?.id ?? 0, logger: logger)
         (triggers, triggerContinuation) = AsyncStream.makeStream(of: EpochTrigger.self, bufferingPolicy: .bufferingNewest(1))
         if let last {
             // A crash between history and publication leaves rankings.db one epoch behind: catch up.
@@ -65,7 +70,7 @@ public actor Ranker {
             "state restored",
             metadata: [
                 "data_dir": .string(configuration.dataDirectory), "endpoints": .stringConvertible(configuration.endpoints.count),
-                "minute_buckets": .stringConvertible(buckets.count), "last_epoch": .string(last.map { String($0.id) } ?? "none"),
+                "buckets": .stringConvertible(buckets.count), "last_epoch": .string(last.map { String($0.id) } ?? "none"),
             ])
     }
 
@@ -133,56 +138,27 @@ public actor Ranker {
     /// Computes the next epoch, records it in history with the demotion memory, publishes it to
     /// `rankings.db` in one transaction, then swaps it into memory. On a storage error the
     /// previous epoch keeps being served and the error is thrown.
+    ///
+    /// Only the computation holds the ranker; the publication (seconds of encoding and writing at
+    /// 20,000 endpoints) runs on the `EpochPublisher` while observations go on being recorded.
     @discardableResult
-    public func computeAndPublish(_ trigger: EpochTrigger) throws -> Epoch {
+    public func computeAndPublish(_ trigger: EpochTrigger) async throws -> Epoch {
         let started = ContinuousClock.now
         let now = clock.now()
         let before = engine.demotions
         let epoch = engine.computeEpoch(now: now, trigger: trigger)
         do {
             try saveBuckets()
-            try state.saveEpoch(epoch, demotions: engine.demotions)
-            try published.publish(epoch, endpoints: engine.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
-            try state.prune(
-                now: now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
-                epochRetentionSeconds: retention.epochHistoryDays * 86_400)
         } catch {
             metrics.publishFailure()
             logger.error("epoch not published", metadata: ["epoch_id": .stringConvertible(epoch.id), "error": .string("\(error)")])
-            if holder.storage.failed("epoch", error) {
-                logger.critical(
-                    "cannot write the data directory (full, read-only or failing?): epochs are not kept, /readyz is false; rankd keeps serving the last epoch from memory and retries at every epoch",
-                    metadata: ["data_dir": .string(dataDirectory), "error": .string("\(error)")])
-            }
+            await publisher.markFailed(error)
             throw error
         }
-        if holder.storage.succeeded("epoch") {
-            logger.notice("data directory writable again: epochs are kept and published", metadata: ["data_dir": .string(dataDirectory)])
-        }
-        try holder.publish(epoch)
-
-        let entries = epoch.models.flatMap(\.endpoints)
-        for entry in entries where entry.status == .demoted && before[entry.endpointID]?.isDemoted != true {
-            for reason in entry.reasons { metrics.demotion(reason: reason) }
-            logger.warning(
-                "endpoint demoted",
-                metadata: [
-                    "endpoint_id": .string(entry.endpointID), "reasons": .string(entry.reasons.joined(separator: ",")),
-                    "until": .string(entry.demotedUntil.map(RFC3339.format) ?? "-"),
-                ])
-        }
-        for (id, state) in engine.demotions where !state.isDemoted && before[id]?.isDemoted == true {
-            logger.notice("endpoint recovered", metadata: ["endpoint_id": .string(id)])
-        }
-        let duration = ContinuousClock.now - started
-        metrics.epochComputed(trigger: trigger.rawValue, duration: duration)
-        metrics.currentEpoch(epoch)
-        logger.info(
-            "epoch published",
-            metadata: [
-                "epoch_id": .stringConvertible(epoch.id), "trigger": .string(trigger.rawValue),
-                "endpoints": .stringConvertible(entries.count), "duration_ms": .stringConvertible(duration.milliseconds),
-            ])
+        try await publisher.publish(
+            EpochPublisher.Computed(
+                epoch: epoch, trigger: trigger, now: now, demotionsBefore: before, demotionsAfter: engine.demotions,
+                endpoints: engine.endpoints, shortWindowStartMinute: now.minute - engine.windowMinutes.short + 1, started: started))
         return epoch
     }
 
@@ -203,7 +179,7 @@ public actor Ranker {
     // MARK: Operator overrides
 
     /// Records an override and publishes an epoch with it at once. Nil for an unknown endpoint.
-    public func applyOverride(_ request: OverrideRequest) throws -> (Override, Epoch)? {
+    public func applyOverride(_ request: OverrideRequest) async throws -> (Override, Epoch)? {
         guard engine.endpoints.contains(where: { $0.id == request.endpointID }) else { return nil }
         let now = clock.now()
         let override = try state.addOverride(request, now: now)
@@ -215,19 +191,19 @@ public actor Ranker {
                 "action": .string(override.action.rawValue), "until": .string(RFC3339.format(override.expiresAt)),
                 "note": .string(override.note),
             ])
-        return (override, try computeAndPublish(.override))
+        return (override, try await computeAndPublish(.override))
     }
 
     /// Ends an override early and publishes an epoch without it. Nil for an unknown id; the epoch
     /// is nil when the override had already ended.
-    public func revokeOverride(id: Int64, note: String?) throws -> (Override, Epoch?)? {
+    public func revokeOverride(id: Int64, note: String?) async throws -> (Override, Epoch?)? {
         let now = clock.now()
         guard let (override, changed) = try state.revokeOverride(id: id, note: note, now: now) else { return nil }
         guard changed else { return (override, nil) }
         engine.setOverrides(try state.activeOverrides(at: now))
         logger.notice(
             "override withdrawn", metadata: ["override_id": .stringConvertible(id), "endpoint_id": .string(override.endpointID)])
-        return (override, try computeAndPublish(.override))
+        return (override, try await computeAndPublish(.override))
     }
 
     public func overrides(includeEnded: Bool) throws -> [Override] {

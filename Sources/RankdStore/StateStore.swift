@@ -5,7 +5,7 @@ import RankdCore
 /// rankd's internal state, `state.db`: registry snapshot, per-endpoint per-minute observation
 /// buckets, epoch history and demotion memory. Routers never open this file.
 public final class StateStore: Sendable {
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
     public let path: String
     private let pool: DatabasePool
 
@@ -81,6 +81,32 @@ public final class StateStore: Sendable {
                     PRAGMA user_version = 3;
                     """)
         }
+        migrator.registerMigration("v4 hour buckets") { db in
+            // Minutes older than the short window, rolled up per hour, so a restart rebuilds the
+            // long window from ~24 rows per endpoint instead of 1,440. `rollup` holds the minute
+            // before which every minute bucket is in `hour_buckets` (one row, absent until the
+            // first roll-up).
+            try db.execute(
+                sql: """
+                    CREATE TABLE hour_buckets (
+                        endpoint_id TEXT NOT NULL,
+                        minute INTEGER NOT NULL,
+                        source TEXT NOT NULL,
+                        outcome_counts TEXT NOT NULL,
+                        requests INTEGER NOT NULL,
+                        tool_call_requests INTEGER NOT NULL,
+                        ttft_ms_histogram TEXT NOT NULL,
+                        output_tps_histogram TEXT NOT NULL,
+                        PRIMARY KEY (endpoint_id, minute, source)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX hour_buckets_by_minute ON hour_buckets (minute);
+                    CREATE TABLE rollup (
+                        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+                        until_minute INTEGER NOT NULL
+                    );
+                    PRAGMA user_version = 4;
+                    """)
+        }
         return migrator
     }
 
@@ -119,26 +145,157 @@ public final class StateStore: Sendable {
     }
 
     static func upsert(_ buckets: [MinuteBucket], _ db: Database, file path: String) throws {
+        guard !buckets.isEmpty else { return }
+        // A minute that arrives after its hour was rolled up goes into the hour too.
+        let rolledUpUntil = try rolledUpUntil(db)
+        var lateHours: [MinuteBucket] = []
         for bucket in buckets {
-            var tally = bucket.tally
-            if let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM minute_buckets WHERE endpoint_id = ? AND minute = ? AND source = ?",
-                arguments: [bucket.endpointID, bucket.minute, bucket.source.rawValue])
-            {
+            try add(bucket, table: "minute_buckets", db, file: path)
+            if let rolledUpUntil, bucket.minute < rolledUpUntil {
+                lateHours.append(
+                    MinuteBucket(
+                        endpointID: bucket.endpointID, minute: hourStart(of: bucket.minute), source: bucket.source, tally: bucket.tally,
+                        spanMinutes: 60))
+            }
+        }
+        for hour in lateHours { try add(hour, table: "hour_buckets", db, file: path) }
+    }
+
+    /// Adds a tally to its row of `table` (minute_buckets or hour_buckets), creating it as needed.
+    private static func add(_ bucket: MinuteBucket, table: String, _ db: Database, file path: String) throws {
+        var tally = bucket.tally
+        if let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM \(table) WHERE endpoint_id = ? AND minute = ? AND source = ?"),
+            arguments: [bucket.endpointID, bucket.minute, bucket.source.rawValue])
+        {
+            tally.add(try Self.tally(from: row, file: path))
+        }
+        try write(tally, endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source, table: table, db)
+    }
+
+    private static func write(_ tally: Tally, endpointID: String, minute: Int64, source: ObservationSource, table: String, _ db: Database)
+        throws
+    {
+        try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO \(table)
+                (endpoint_id, minute, source, outcome_counts, requests, tool_call_requests, ttft_ms_histogram, output_tps_histogram)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            endpointID, minute, source.rawValue, try Self.outcomeJSON(tally), tally.total, tally.toolCallRequests,
+            CompactJSON.write(pairs: tally.ttftMilliseconds.sortedPairs), CompactJSON.write(pairs: tally.outputTokensPerSecond.sortedPairs),
+        ])
+    }
+
+    static func hourStart(of minute: Int64) -> Int64 {
+        let (quotient, remainder) = minute.quotientAndRemainder(dividingBy: 60)
+        return (remainder < 0 ? quotient - 1 : quotient) * 60
+    }
+
+    private static func rolledUpUntil(_ db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT until_minute FROM rollup WHERE id = 1")
+    }
+
+    // MARK: Hour roll-up
+
+    /// The minute before which every minute bucket is also in `hour_buckets` (nil: none rolled up).
+    public func rolledUpUntil() throws -> Int64? {
+        try pool.read { try Self.rolledUpUntil($0) }
+    }
+
+    /// Rolls the minute buckets of every whole hour before `minute` (rounded down to an hour) that
+    /// is not rolled up yet into `hour_buckets`, in one transaction. The daemon calls it at every
+    /// epoch with the short window's first minute, so only minutes the short window no longer
+    /// needs are rolled up, an hour at a time. Returns the hour rows written.
+    @discardableResult
+    public func rollUp(beforeMinute minute: Int64) throws -> Int {
+        let path = self.path
+        return try pool.write { db in
+            let until = Self.hourStart(of: minute)
+            let from: Int64
+            if let done = try Self.rolledUpUntil(db) {
+                from = done
+            } else {
+                guard let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(minute) FROM minute_buckets") else {
+                    try db.execute(sql: "INSERT OR REPLACE INTO rollup (id, until_minute) VALUES (1, ?)", arguments: [until])
+                    return 0
+                }
+                from = Self.hourStart(of: oldest)
+            }
+            guard from < until else { return 0 }
+            var written = 0
+            var current: (endpointID: String, source: String, hour: Int64)?
+            var tally = Tally()
+            func flush() throws {
+                guard let key = current, let source = ObservationSource(rawValue: key.source) else { return }
+                try Self.add(
+                    MinuteBucket(endpointID: key.endpointID, minute: key.hour, source: source, tally: tally, spanMinutes: 60),
+                    table: "hour_buckets", db, file: path)
+                written += 1
+            }
+            let rows = try Row.fetchCursor(
+                db,
+                sql: "SELECT * FROM minute_buckets WHERE minute >= ? AND minute < ? ORDER BY endpoint_id, source, minute",
+                arguments: [from, until])
+            while let row = try rows.next() {
+                let key = (endpointID: row["endpoint_id"] as String, source: row["source"] as String, hour: Self.hourStart(of: row["minute"]))
+                if current == nil || current! != key {
+                    try flush()
+                    current = key
+                    tally = Tally()
+                }
                 tally.add(try Self.tally(from: row, file: path))
             }
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO minute_buckets
-                    (endpoint_id, minute, source, outcome_counts, requests, tool_call_requests, ttft_ms_histogram, output_tps_histogram)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    bucket.endpointID, bucket.minute, bucket.source.rawValue, try Self.outcomeJSON(tally), tally.total,
-                    tally.toolCallRequests, CompactJSON.write(pairs: tally.ttftMilliseconds.sortedPairs),
-                    CompactJSON.write(pairs: tally.outputTokensPerSecond.sortedPairs),
-                ])
+            try flush()
+            try db.execute(sql: "INSERT OR REPLACE INTO rollup (id, until_minute) VALUES (1, ?)", arguments: [until])
+            return written
         }
+    }
+
+    /// What a restart needs to rebuild the windows: hour rows for the rolled-up hours that overlap
+    /// the long window (from `sinceMinute` on), and minute rows from the roll-up's end (or from
+    /// the short window's hour, if that is earlier) on. No minute is in both.
+    public func loadWindowBuckets(sinceMinute: Int64, shortWindowStartMinute: Int64) throws -> [MinuteBucket] {
+        let path = self.path
+        return try pool.read { db in
+            let rolled = try Self.rolledUpUntil(db)
+            let boundary = max(sinceMinute, min(rolled ?? sinceMinute, Self.hourStart(of: shortWindowStartMinute)))
+            var buckets = try Self.buckets(
+                db, sql: "SELECT * FROM hour_buckets WHERE minute >= ? AND minute < ? ORDER BY endpoint_id, minute, source",
+                arguments: [Self.hourStart(of: sinceMinute), boundary], spanMinutes: 60, file: path)
+            buckets += try Self.buckets(
+                db, sql: "SELECT * FROM minute_buckets WHERE minute >= ? ORDER BY endpoint_id, minute, source", arguments: [boundary],
+                spanMinutes: 1, file: path)
+            return buckets
+        }
+    }
+
+    /// Rolled-up hours from `minute` on (tests and diagnostics).
+    public func loadHourBuckets(sinceMinute minute: Int64) throws -> [MinuteBucket] {
+        let path = self.path
+        return try pool.read { db in
+            try Self.buckets(
+                db, sql: "SELECT * FROM hour_buckets WHERE minute >= ? ORDER BY endpoint_id, minute, source", arguments: [minute],
+                spanMinutes: 60, file: path)
+        }
+    }
+
+    private static func buckets(_ db: Database, sql: String, arguments: StatementArguments, spanMinutes: Int64, file path: String) throws
+        -> [MinuteBucket]
+    {
+        var result: [MinuteBucket] = []
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            guard let source = ObservationSource(rawValue: row["source"]) else {
+                throw StoreError.corruptRow(file: path, detail: "unknown source \(String(describing: row["source"] as String?))")
+            }
+            result.append(
+                MinuteBucket(
+                    endpointID: row["endpoint_id"], minute: row["minute"], source: source, tally: try Self.tally(from: row, file: path),
+                    spanMinutes: spanMinutes))
+        }
+        return result
     }
 
     // MARK: Live telemetry (exactly once)
@@ -195,18 +352,13 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Buckets from `minute` on, for rebuilding the windows at start-up.
+    /// Minute buckets from `minute` on.
     public func loadBuckets(sinceMinute minute: Int64) throws -> [MinuteBucket] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM minute_buckets WHERE minute >= ? ORDER BY endpoint_id, minute, source", arguments: [minute]
-            ).map { row in
-                guard let source = ObservationSource(rawValue: row["source"]) else {
-                    throw StoreError.corruptRow(file: path, detail: "unknown source \(String(describing: row["source"] as String?))")
-                }
-                return MinuteBucket(
-                    endpointID: row["endpoint_id"], minute: row["minute"], source: source, tally: try Self.tally(from: row, file: path))
-            }
+        let path = self.path
+        return try pool.read { db in
+            try Self.buckets(
+                db, sql: "SELECT * FROM minute_buckets WHERE minute >= ? ORDER BY endpoint_id, minute, source", arguments: [minute],
+                spanMinutes: 1, file: path)
         }
     }
 
@@ -249,6 +401,18 @@ public final class StateStore: Sendable {
                 try db.execute(
                     sql: "INSERT INTO demotions (endpoint_id, body) VALUES (?, ?)", arguments: [id, try DatabaseFiles.json(state)])
             }
+        }
+    }
+
+    /// Records an epoch in history without touching the demotion memory (an epoch that was
+    /// overtaken by a newer one before it could be published).
+    public func saveEpochHistoryOnly(_ epoch: Epoch) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.json(epoch),
+                ])
         }
     }
 
@@ -296,6 +460,8 @@ public final class StateStore: Sendable {
             try db.execute(
                 sql: "DELETE FROM minute_buckets WHERE minute < ?", arguments: [now.adding(seconds: -bucketRetentionSeconds).minute])
             let buckets = db.changesCount
+            try db.execute(
+                sql: "DELETE FROM hour_buckets WHERE minute + 59 < ?", arguments: [now.adding(seconds: -bucketRetentionSeconds).minute])
             try db.execute(
                 sql: "DELETE FROM epochs WHERE computed_at < ? AND id < (SELECT MAX(id) FROM epochs)",
                 arguments: [now.secondsSince1970 - epochRetentionSeconds])
@@ -373,7 +539,7 @@ public final class StateStore: Sendable {
     }
 
     public func count(table: String) throws -> Int {
-        precondition(["registry", "minute_buckets", "epochs", "demotions", "overrides", "ingest_keys"].contains(table))
+        precondition(["registry", "minute_buckets", "hour_buckets", "epochs", "demotions", "overrides", "ingest_keys"].contains(table))
         return try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
     }
 }

@@ -10,7 +10,7 @@ import RankdStore
 //
 // Usage: rankd-startup-bench DIR [ENDPOINTS=2000] [BUCKET_HOURS=48] [DAYS=30]
 //
-// Buckets go through StateStore.addBuckets (the daemon's own format). The history is the daemon's
+// Buckets go through StateStore.addBuckets and StateStore.rollUp (the daemon's own format). The history is the daemon's
 // format too: one real epoch of this registry is computed and saved, and its row is copied for
 // the earlier epochs (same body, earlier ids and times), which is what start-up reads past.
 
@@ -87,6 +87,10 @@ for (index, endpoint) in registry.enumerated() {
     engine.load(batch.filter { $0.minute >= longStart })
     buckets += batch.count
 }
+// The daemon rolls every whole hour before its short window up into hour_buckets at each epoch.
+let rollUpStarted = Date()
+let hourRows = try store.rollUp(beforeMinute: now.minute - engine.windowMinutes.short + 1)
+print(String(format: "rolled up %d hour rows in %.1f s", hourRows, Date().timeIntervalSince(rollUpStarted)))
 let epoch = engine.computeEpoch(now: now, trigger: .scheduled)
 let history = days * 24 * 12
 let historyEpoch = Epoch(id: Int64(history), computedAt: now, policyHash: epoch.policyHash, trigger: .scheduled, models: epoch.models)

@@ -26,17 +26,74 @@ import Testing
             aggregator.advance(to: now)
             let stats = aggregator.stats(for: "e")
             #expect(stats.short == bruteForce(all, now: now, minutes: 15))
-            #expect(stats.long == bruteForce(all, now: now, minutes: 60))
+            #expect(stats.long == bruteForce(all, now: now, minutes: 60, span: aggregator.coarseMinutes))
         }
-        #expect(aggregator.storedMinuteCount <= 61 + 1)
+        // The short window's minutes (and a minute ahead), and 2-minute spans for the rest.
+        #expect(aggregator.coarseMinutes == 2)
+        #expect(aggregator.storedMinuteCount <= 15 + 2)
+        #expect(aggregator.storedSpanCount <= 60 / 2 + 1)
     }
 
-    func bruteForce(_ observations: [Observation], now: Timestamp, minutes: Int64) -> SourceTallies {
+    /// Observations whose minute is in the window; with `span`, also those whose span of minutes
+    /// (aligned to multiples of `span`) still overlaps the window: the long window's rule.
+    func bruteForce(_ observations: [Observation], now: Timestamp, minutes: Int64, span: Int64 = 1) -> SourceTallies {
         var tallies = SourceTallies()
-        for o in observations where o.time.minute <= now.minute && o.time.minute > now.minute - minutes {
+        let windowStart = now.minute - minutes + 1
+        for o in observations where o.time.minute <= now.minute {
+            let spanEnd = (o.time.minute / span) * span + span - 1
+            guard o.time.minute >= windowStart || spanEnd >= windowStart else { continue }
             tallies[o.source].record(o)
         }
         return tallies
+    }
+
+    /// The default 24 h window keeps hour spans: a day of traffic every minute is held in about
+    /// 16 minute tallies and 25 hour tallies per endpoint, and the long window still counts every
+    /// minute of the last 24 h (plus at most 59 older ones).
+    @Test func dayOfTrafficIsHeldInHoursBeyondTheShortWindow() {
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start)
+        #expect(aggregator.coarseMinutes == 60)
+        var now = start
+        var recorded: [Observation] = []
+        for minute in 0..<(3 * 1_440) {
+            now = start.adding(seconds: Double(minute) * 60)
+            aggregator.advance(to: now)
+            let o = Observation(
+                endpointID: "e", time: now.adding(seconds: 5), source: .live, outcome: minute % 7 == 0 ? .http5xx : .ok,
+                ttftMilliseconds: Double(100 + minute % 300))
+            let accepted = aggregator.record(o)
+            #expect(accepted)
+            recorded.append(o)
+        }
+        aggregator.advance(to: now.adding(seconds: 60))
+        now = now.adding(seconds: 60)
+        #expect(aggregator.storedMinuteCount <= 15)
+        #expect(aggregator.storedSpanCount <= 25)
+        let stats = aggregator.stats(for: "e")
+        #expect(stats.short == bruteForce(recorded, now: now, minutes: 15))
+        #expect(stats.long == bruteForce(recorded, now: now, minutes: 1_440, span: 60))
+        #expect(stats.long.live.total >= 1_440 - 1 && stats.long.live.total <= 1_440 + 59)
+    }
+
+    /// An hour rolled up by the store loads into its span and leaves the long window with it.
+    @Test func storedHourSpansLoadIntoTheLongWindow() {
+        let now = start
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: now)
+        var hour = Tally()
+        for n in 0..<100 {
+            hour.record(Observation(endpointID: "e", time: now, source: .live, outcome: n < 10 ? .timeout : .ok, ttftMilliseconds: 200))
+        }
+        let hourStart = aggregator.spanStart(of: now.minute) - 120
+        let recent = aggregator.load(MinuteBucket(endpointID: "e", minute: hourStart, source: .live, tally: hour, spanMinutes: 60))
+        let old = aggregator.load(MinuteBucket(endpointID: "e", minute: hourStart - 1_500, source: .live, tally: hour, spanMinutes: 60))
+        #expect(recent)
+        #expect(!old)
+        #expect(aggregator.stats(for: "e").long.live == hour)
+        #expect(aggregator.stats(for: "e").short.live.isEmpty)
+        // 24 h after the hour's last minute it has left.
+        aggregator.advance(to: Timestamp(secondsSince1970: Double(hourStart + 59 + 1_440) * 60))
+        #expect(aggregator.stats(for: "e").long.live.isEmpty)
+        #expect(aggregator.storedSpanCount == 0)
     }
 
     @Test func tooOldObservationsAreRefused() {

@@ -12,7 +12,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
-        #expect(try store.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys"])
+        #expect(try store.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets"])
         let version = try DatabaseQueue(path: dir.file("state.db")).read { try Int.fetchOne($0, sql: "PRAGMA user_version") }
         #expect(version == StateStore.schemaVersion)
         let mode = try DatabaseQueue(path: dir.file("state.db")).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
@@ -27,7 +27,7 @@ import Testing
             try store.saveRegistry([Build.endpoint("a"), Build.endpoint("b")], at: start)
         }
         let reopened = try StateStore(path: dir.file("state.db"))
-        #expect(try reopened.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets"])
         #expect(try reopened.loadRegistry() == [Build.endpoint("a"), Build.endpoint("b")])
     }
 
@@ -67,6 +67,44 @@ import Testing
         #expect(rebuilt.stats(for: id) == live.stats(for: id))
         #expect(live.stats(for: id).long.live.total == 240)
         #expect(rebuilt.drainPendingBuckets().isEmpty, "loaded buckets are not written back")
+    }
+
+    /// Hours the short window no longer needs are rolled up; a restart reads hour rows for them
+    /// and minute rows after, and rebuilds exactly the windows the running aggregator holds. A
+    /// minute that arrives after its hour was rolled up is added to the hour too.
+    @Test func rolledUpHoursRebuildTheSameWindows() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore(path: dir.file("state.db"))
+        let id = "a:\(Build.model)"
+        let now = start.adding(seconds: 6 * 3_600 + 1_234)
+        var live = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start)
+        for o in Build.observations(id, count: 2_000, end: now, spanSeconds: 6 * 3_600, failEvery: 7, ttftMilliseconds: 250) {
+            live.record(o)
+        }
+        try store.addBuckets(live.drainPendingBuckets())
+        live.advance(to: now)
+        let shortStart = now.minute - 15 + 1
+        #expect(try store.rollUp(beforeMinute: shortStart) > 0)
+        #expect(try store.rolledUpUntil() == (shortStart / 60) * 60)
+        #expect(try store.rollUp(beforeMinute: shortStart) == 0, "an hour is rolled up once")
+        let loaded = try store.loadWindowBuckets(sinceMinute: now.minute - 1_440 + 1, shortWindowStartMinute: shortStart)
+        #expect(loaded.contains { $0.spanMinutes == 60 })
+        #expect(loaded.count < 6 * 2 + 60 + 15, "hours, then minutes from the short window's hour on")
+        #expect(loaded.map(\.tally.total).reduce(0, +) == 2_000, "every observation once")
+        var rebuilt = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: now)
+        for bucket in loaded { rebuilt.load(bucket) }
+        #expect(rebuilt.stats(for: id) == live.stats(for: id))
+
+        // A late minute of a rolled-up hour.
+        let lateMinute = start.minute + 5
+        var late = Tally()
+        late.record(Observation(endpointID: id, time: start, source: .live, outcome: .timeout))
+        let hourBefore = try store.loadHourBuckets(sinceMinute: 0).first { $0.minute == (lateMinute / 60) * 60 && $0.source == .live }
+        try store.addBuckets([MinuteBucket(endpointID: id, minute: lateMinute, source: .live, tally: late)])
+        let hourAfter = try store.loadHourBuckets(sinceMinute: 0).first { $0.minute == (lateMinute / 60) * 60 && $0.source == .live }
+        #expect(hourAfter?.tally.total == (hourBefore?.tally.total ?? 0) + 1)
+        #expect(hourAfter?.tally.count(.timeout) == (hourBefore?.tally.count(.timeout) ?? 0) + 1)
     }
 
     @Test func epochsAndDemotionsRoundTripAndArePruned() throws {

@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import RankdConfig
+import RankdCore
+import RankdServer
+import RankdStore
+
+/// Publishes computed epochs: history and demotion memory in `state.db`, the reader file
+/// `rankings.db`, the hour roll-up and pruning, then the in-memory epoch the API serves.
+///
+/// It is its own actor so this work (JSON encoding and SQLite writes: seconds at 20,000 endpoints)
+/// runs while the `Ranker` goes on recording observations. Epochs are published in id order: one
+/// that arrives after a newer one (an override racing the epoch loop) is kept in history only.
+actor EpochPublisher {
+    let state: StateStore
+    let published: PublishedStore
+    let holder: EpochHolder
+    let metrics: RankdMetrics
+    let retention: RankdConfiguration.Retention
+    let dataDirectory: String
+    let logger: Logger
+    private var newestPublishedID: Int64
+
+    init(
+        state: StateStore, published: PublishedStore, holder: EpochHolder, metrics: RankdMetrics, retention: RankdConfiguration.Retention,
+        dataDirectory: String, newestPublishedID: Int64, logger: Logger
+    ) {
+        self.state = state
+        self.published = published
+        self.holder = holder
+        self.metrics = metrics
+        self.retention = retention
+        self.dataDirectory = dataDirectory
+        self.newestPublishedID = newestPublishedID
+        self.logger = logger
+    }
+
+    /// One computed epoch and what its publication needs.
+    struct Computed: Sendable {
+        var epoch: Epoch
+        var trigger: EpochTrigger
+        var now: Timestamp
+        /// Demotion memory before and after the epoch.
+        var demotionsBefore: [String: DemotionState]
+        var demotionsAfter: [String: DemotionState]
+        var endpoints: [Endpoint]
+        /// First minute of the short window: the hour roll-up stops before it.
+        var shortWindowStartMinute: Int64
+        var started: ContinuousClock.Instant
+    }
+
+    /// Writes and installs an epoch. On a storage error the previous epoch keeps being served,
+    /// the data directory is marked failing and the error is thrown.
+    func publish(_ computed: Computed) throws {
+        let epoch = computed.epoch
+        let newest = epoch.id > newestPublishedID
+        do {
+            if newest {
+                try state.saveEpoch(epoch, demotions: computed.demotionsAfter)
+                try published.publish(
+                    epoch, endpoints: computed.endpoints, at: computed.now, retentionSeconds: retention.publishedEpochsHours * 3600)
+                // Minutes the short window no longer needs are rolled up into hours (an hour at a
+                // time), so the next start-up reads ~24 rows per endpoint for the long window.
+                try state.rollUp(beforeMinute: computed.shortWindowStartMinute)
+                try state.prune(
+                    now: computed.now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
+                    epochRetentionSeconds: retention.epochHistoryDays * 86_400)
+            } else {
+                try state.saveEpochHistoryOnly(epoch)
+            }
+        } catch {
+            metrics.publishFailure()
+            logger.error("epoch not published", metadata: ["epoch_id": .stringConvertible(epoch.id), "error": .string("\(error)")])
+            markFailed(error)
+            throw error
+        }
+        if holder.storage.succeeded("epoch") {
+            logger.notice("data directory writable again: epochs are kept and published", metadata: ["data_dir": .string(dataDirectory)])
+        }
+        guard newest else {
+            logger.info("epoch kept in history only: a newer one was published first", metadata: ["epoch_id": .stringConvertible(epoch.id)])
+            return
+        }
+        try holder.publish(epoch)
+        newestPublishedID = epoch.id
+        logChanges(computed)
+        let duration = ContinuousClock.now - computed.started
+        metrics.epochComputed(trigger: computed.trigger.rawValue, duration: duration)
+        metrics.currentEpoch(epoch)
+        logger.info(
+            "epoch published",
+            metadata: [
+                "epoch_id": .stringConvertible(epoch.id), "trigger": .string(computed.trigger.rawValue),
+                "endpoints": .stringConvertible(epoch.models.reduce(0) { $0 + $1.endpoints.count }),
+                "duration_ms": .stringConvertible(duration.milliseconds),
+            ])
+    }
+
+    /// Marks the data directory failing for epochs (logged once, critically).
+    func markFailed(_ error: any Error) {
+        if holder.storage.failed("epoch", error) {
+            logger.critical(
+                "cannot write the data directory (full, read-only or failing?): epochs are not kept, /readyz is false; rankd keeps serving the last epoch from memory and retries at every epoch",
+                metadata: ["data_dir": .string(dataDirectory), "error": .string("\(error)")])
+        }
+    }
+
+    private func logChanges(_ computed: Computed) {
+        let before = computed.demotionsBefore
+        for model in computed.epoch.models {
+            for entry in model.endpoints where entry.status == .demoted && before[entry.endpointID]?.isDemoted != true {
+                for reason in entry.reasons { metrics.demotion(reason: reason) }
+                logger.warning(
+                    "endpoint demoted",
+                    metadata: [
+                        "endpoint_id": .string(entry.endpointID), "reasons": .string(entry.reasons.joined(separator: ",")),
+                        "until": .string(entry.demotedUntil.map(RFC3339.format) ?? "-"),
+                    ])
+            }
+        }
+        for (id, state) in computed.demotionsAfter where !state.isDemoted && before[id]?.isDemoted == true {
+            logger.notice("endpoint recovered", metadata: ["endpoint_id": .string(id)])
+        }
+    }
+}

@@ -65,7 +65,7 @@ public struct RankingEngine: Sendable {
             if endpointIDs.contains(observation.endpointID) { known.append(observation) } else { results[index] = .unknownEndpoint }
         }
         var tooOldMinutes: Set<Int64> = []
-        for bucket in MinuteBucket.fold(known) where !aggregator.record(bucket, persist: !persisted) {
+        for bucket in MinuteBucket.fold(known, sorted: false) where !aggregator.record(bucket, persist: !persisted) {
             tooOldMinutes.insert(bucket.minute)
         }
         for (index, observation) in observations.enumerated() where results[index] == .accepted {

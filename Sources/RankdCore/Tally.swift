@@ -11,8 +11,12 @@ public struct Tally: Hashable, Codable, Sendable {
     /// Output tokens per second after the first token.
     public private(set) var outputTokensPerSecond: LogHistogram
 
+    /// Shared by every empty tally (copy on write): an endpoint's probe tallies are mostly empty,
+    /// and twelve zeros allocated for each would be a heap block per empty tally.
+    private static let zeroCounts = [Int64](repeating: 0, count: Outcome.allCases.count)
+
     public init() {
-        outcomeCounts = Array(repeating: 0, count: Outcome.allCases.count)
+        outcomeCounts = Self.zeroCounts
         toolCallRequests = 0
         ttftMilliseconds = LogHistogram()
         outputTokensPerSecond = LogHistogram()
@@ -113,14 +117,17 @@ public struct MinuteBucket: Hashable, Codable, Sendable {
         self.spanMinutes = spanMinutes
     }
 
-    /// Observations folded into one bucket per (endpoint, minute, source).
-    public static func fold(_ observations: some Sequence<Observation>) -> [MinuteBucket] {
+    /// Observations folded into one bucket per (endpoint, minute, source), sorted by those keys
+    /// unless `sorted` is false (adding buckets is commutative, so the ingest path skips the
+    /// sort: it was 6% of a daemon's CPU under ingest at 20,000 endpoints).
+    public static func fold(_ observations: some Sequence<Observation>, sorted: Bool = true) -> [MinuteBucket] {
         var buckets: [FoldKey: MinuteBucket] = [:]
         for observation in observations {
             let key = FoldKey(endpointID: observation.endpointID, minute: observation.time.minute, source: observation.source)
             buckets[key, default: MinuteBucket(endpointID: key.endpointID, minute: key.minute, source: key.source, tally: Tally())]
                 .tally.record(observation)
         }
+        guard sorted else { return Array(buckets.values) }
         return buckets.values.sorted { ($0.endpointID, $0.minute, $0.source.rawValue) < ($1.endpointID, $1.minute, $1.source.rawValue) }
     }
 }

@@ -1,5 +1,9 @@
 import Foundation
 import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 import RankdConfig
 import RankdCore
 import RankdServer
@@ -83,6 +87,10 @@ actor EpochPublisher {
         }
         try holder.publish(epoch)
         newestPublishedID = epoch.id
+        // Encoding an epoch's bodies and history takes tens of MB for a moment at 20,000
+        // endpoints; glibc keeps the freed pages of its thread arenas unless asked, so resident
+        // memory would stay at the high-water mark of the largest epoch, not what is held.
+        Self.returnFreedMemory()
         logChanges(computed)
         let duration = ContinuousClock.now - computed.started
         metrics.epochComputed(trigger: computed.trigger.rawValue, duration: duration)
@@ -95,6 +103,19 @@ actor EpochPublisher {
                 "duration_ms": .stringConvertible(duration.milliseconds),
             ])
     }
+
+    /// glibc's `malloc_trim(0)` (not in Swift's Glibc module, so looked up by name); nothing
+    /// elsewhere.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        #if canImport(Glibc)
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+            return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        #else
+            return nil
+        #endif
+    }()
+
+    static func returnFreedMemory() { _ = mallocTrim?(0) }
 
     /// Marks the data directory failing for epochs (logged once, critically).
     func markFailed(_ error: any Error) {

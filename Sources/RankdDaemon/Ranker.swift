@@ -147,6 +147,7 @@ public actor Ranker {
         let now = clock.now()
         let before = engine.demotions
         let epoch = engine.computeEpoch(now: now, trigger: trigger)
+        metrics.windowTallies(minutes: engine.storedMinuteCount, spans: engine.storedSpanCount)
         do {
             try saveBuckets()
         } catch {

@@ -25,10 +25,10 @@ public final class EpochHolder: Sendable {
 
     /// Encodes and installs an epoch. Throws only if encoding fails (then the old epoch stays).
     public func publish(_ epoch: Epoch) throws {
-        var bodies: [String: ByteBuffer] = [:]
-        for ranking in epoch.models { bodies[ranking.model] = ByteBuffer(bytes: try EpochJSON.model(ranking, epoch: epoch)) }
+        let encoded = try EpochJSON.bodies(epoch)
         let published = Published(
-            epoch: epoch, allBody: ByteBuffer(bytes: try EpochJSON.all(epoch)), modelBodies: bodies, etag: "\"epoch-\(epoch.id)\"")
+            epoch: epoch, allBody: ByteBuffer(bytes: encoded.all), modelBodies: encoded.models.mapValues { ByteBuffer(bytes: $0) },
+            etag: "\"epoch-\(epoch.id)\"")
         current.withLock { $0 = published }
     }
 

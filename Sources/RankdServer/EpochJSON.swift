@@ -110,6 +110,48 @@ enum EpochJSON {
         return encoder
     }()
 
+    /// Both API bodies of an epoch with each model's entries encoded once: `GET /v1/rankings`
+    /// is spliced from the same bytes as the per-model bodies (the same JSON `all` and `model`
+    /// give, keys in the same sorted order), which saves a third of an epoch's encoding.
+    static func bodies(_ epoch: Epoch) throws -> (all: [UInt8], models: [String: [UInt8]]) {
+        let header = try encoder.encode(EpochHeader(epoch))
+        var all: [UInt8] = []
+        var models: [String: [UInt8]] = [:]
+        models.reserveCapacity(epoch.models.count)
+        var modelReasons: [String: [String]] = [:]
+        var modelsPart: [UInt8] = Array("\"models\":{".utf8)
+        for (index, ranking) in epoch.models.enumerated() {
+            let entries = try encoder.encode(ranking.endpoints.map(Entry.init))
+            let slug = try encoder.encode(ranking.model)
+            var body: [UInt8] = []
+            body.reserveCapacity(entries.count + header.count + 128)
+            body += Array("{\"endpoints\":".utf8)
+            body += entries
+            body += Array(",\"epoch\":".utf8)
+            body += header
+            body += Array(",\"model\":".utf8)
+            body += slug
+            body += Array(",\"reasons\":".utf8)
+            body += try encoder.encode(ranking.reasons)
+            body.append(UInt8(ascii: "}"))
+            models[ranking.model] = body
+            if index > 0 { modelsPart.append(UInt8(ascii: ",")) }
+            modelsPart += slug
+            modelsPart.append(UInt8(ascii: ":"))
+            modelsPart += entries
+            if !ranking.reasons.isEmpty { modelReasons[ranking.model] = ranking.reasons }
+        }
+        modelsPart += Array("}}".utf8)
+        all.reserveCapacity(modelsPart.count + header.count + 64)
+        all += Array("{\"epoch\":".utf8)
+        all += header
+        all += Array(",\"model_reasons\":".utf8)
+        all += try encoder.encode(modelReasons)
+        all.append(UInt8(ascii: ","))
+        all += modelsPart
+        return (all, models)
+    }
+
     static func all(_ epoch: Epoch) throws -> Data {
         try encoder.encode(
             AllRankings(

@@ -321,7 +321,7 @@ public final class StateStore: Sendable {
             fresh.append(isNew)
             if isNew { accepted.append(observation) }
         }
-        try Self.upsert(MinuteBucket.fold(accepted), db, file: path)
+        try Self.upsert(MinuteBucket.fold(accepted, sorted: false), db, file: path)
         return fresh
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RankdCore
 
 /// Opening rankd's SQLite files: WAL (DatabasePool turns it on), a busy timeout, and a schema
 /// version check before migrating.
@@ -56,6 +57,29 @@ enum DatabaseFiles {
 
     static func json<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// An epoch's history body: the bytes `json(epoch)` gives (sorted keys), but with each model
+    /// encoded on its own and the pieces joined, so encoding never holds the whole epoch's JSON
+    /// tree at once (JSONEncoder builds one per call: hundreds of MB at 20,000 endpoints).
+    static func epochJSON(_ epoch: Epoch) throws -> String {
+        var bytes: [UInt8] = []
+        func append(_ text: String) { bytes += Array(text.utf8) }
+        append("{\"computedAt\":")
+        bytes += try encoder.encode(epoch.computedAt)
+        append(",\"id\":")
+        bytes += try encoder.encode(epoch.id)
+        append(",\"models\":[")
+        for (index, model) in epoch.models.enumerated() {
+            if index > 0 { append(",") }
+            bytes += try encoder.encode(model)
+        }
+        append("],\"policyHash\":")
+        bytes += try encoder.encode(epoch.policyHash)
+        append(",\"trigger\":")
+        bytes += try encoder.encode(epoch.trigger)
+        append("}")
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String, file: String) throws -> T {

@@ -394,7 +394,7 @@ public final class StateStore: Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
-                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.json(epoch),
+                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochJSON(epoch),
                 ])
             try db.execute(sql: "DELETE FROM demotions")
             for (id, state) in demotions.sorted(by: { $0.key < $1.key }) where state != DemotionState() {
@@ -411,7 +411,7 @@ public final class StateStore: Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
-                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.json(epoch),
+                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochJSON(epoch),
                 ])
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import RankdCore
+import RankdTestKit
 import Testing
 
 @testable import RankdStore
@@ -36,5 +37,24 @@ import Testing
         for text in ["", "{", "{\"ok\":1", "{\"ok\":1,}", "{\"o\\u006b\":1}", "{\"ok\":\"1\"}", "{\"ok\":1.5}", "{ok:1}", "[]"] {
             #expect(CompactJSON.counts(text) == nil, "\(text)")
         }
+    }
+}
+
+@Suite struct EpochHistoryJSONTests {
+    /// The history body joined from per-model encodings is byte for byte the whole epoch's.
+    @Test func joinedEpochBodyEqualsTheWholeEncoding() throws {
+        let now = Timestamp(secondsSince1970: 1_767_225_600.25)
+        let endpoints = ["a", "b", "c"].map { Build.endpoint($0) } + ["a", "b"].map { Build.endpoint($0, model: "acme/solo-1") }
+        var engine = RankingEngine(policy: .default, endpoints: endpoints, now: now)
+        for endpoint in endpoints {
+            for o in Build.observations(endpoint.id, count: 300, end: now, spanSeconds: 300, failEvery: endpoint.provider == "c" ? 2 : 0) {
+                _ = engine.record(o)
+            }
+        }
+        let epoch = engine.computeEpoch(now: now.adding(seconds: 30), trigger: .fastPath)
+        #expect(epoch.models.count == 2)
+        #expect(epoch.models.flatMap(\.endpoints).contains { $0.demotedUntil != nil }, "a demotion is in the fixture")
+        #expect(try DatabaseFiles.epochJSON(epoch) == DatabaseFiles.json(epoch))
+        #expect(try DatabaseFiles.decode(Epoch.self, DatabaseFiles.epochJSON(epoch), file: "test") == epoch)
     }
 }

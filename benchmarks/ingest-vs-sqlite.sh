@@ -41,4 +41,4 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null &&
 
 echo "rankd $(.build/release/rankd --version) (release), $(nproc) cores; state.db and the baseline file in $WORK"
 .build/release/rankd-ingest-bench "http://127.0.0.1:$PORT" "$RANKD_INGEST_TOKEN" "$SECONDS_INGEST" "$BASELINE_SECONDS" "$CLIENTS" "$ENDPOINTS" "$WORK"
-echo "stored live requests: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT SUM(requests) FROM minute_buckets WHERE source='live'\").fetchone()[0])" "$WORK/data/state.db")"
+echo "stored live requests: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT (SELECT COALESCE(SUM(requests), 0) FROM minute_buckets WHERE source='live') + (SELECT COALESCE(SUM(requests), 0) FROM live_journal)\").fetchone()[0])" "$WORK/data/state.db")"

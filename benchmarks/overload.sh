@@ -59,4 +59,4 @@ echo "one more batch during the overload: HTTP status and Retry-After: $RETRY"
 awk 'NR==1 {first=$2} {if ($2>max) max=$2; last=$2; n++} NR==int(n/2) {} END {printf "RSS during the overload: first %s MB, peak %s MB, last %s MB (%d samples)\n", first, max, last, n}' "$WORK/rss"
 sleep 2
 echo "RSS after: $(rss) MB"
-echo "stored live requests: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT SUM(requests) FROM minute_buckets WHERE source='live'\").fetchone()[0])" "$WORK/data/state.db")"
+echo "stored live requests: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT (SELECT COALESCE(SUM(requests), 0) FROM minute_buckets WHERE source='live') + (SELECT COALESCE(SUM(requests), 0) FROM live_journal)\").fetchone()[0])" "$WORK/data/state.db")"

@@ -90,7 +90,7 @@ def batch(name):
 
 def stored_live_requests(data):
     with sqlite3.connect(os.path.join(data, "state.db")) as db:
-        return db.execute("SELECT COALESCE(SUM(requests), 0) FROM minute_buckets WHERE source = 'live'").fetchone()[0], \
+        return db.execute("SELECT (SELECT COALESCE(SUM(requests), 0) FROM minute_buckets WHERE source = 'live') + (SELECT COALESCE(SUM(requests), 0) FROM live_journal)").fetchone()[0], \
             db.execute("SELECT COUNT(*) FROM ingest_keys").fetchone()[0]
 
 

@@ -4,7 +4,8 @@ import RankdServer
 import ServiceLifecycle
 
 /// The epoch loop: one epoch at start, then one every interval and whenever the fast path asks;
-/// minute buckets are written to `state.db` every `flushIntervalSeconds` in between, so a crash
+/// minute buckets are written to `state.db` (and the live journal folded into them) every
+/// `flushIntervalSeconds` in between, so a crash
 /// loses seconds of observations, not an epoch's worth. On graceful shutdown it finishes the epoch
 /// in progress, flushes buckets and returns.
 public struct EpochService: Service {
@@ -42,6 +43,7 @@ public struct EpochService: Service {
                 await Self.every(flushIntervalSeconds) {
                     do {
                         try await ranker.flush()
+                        try ranker.foldJournal()
                         ranker.holder.storage.succeeded("buckets")
                     } catch {
                         // Kept in memory and written at the next flush that succeeds.
@@ -57,6 +59,7 @@ public struct EpochService: Service {
         }
         do {
             try await ranker.flush()
+            try ranker.foldJournal()
         } catch {
             logger.error("could not flush minute buckets at shutdown", metadata: ["error": .string("\(error)")])
         }

@@ -48,6 +48,8 @@ public actor Ranker {
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
             lastEpochID: last?.id ?? 0, demotions: try state.loadDemotions())
+        // Live telemetry acknowledged before a crash may still be in the journal.
+        try state.foldJournal()
         let windows = engine.windowMinutes
         let buckets = try state.loadWindowBuckets(
             sinceMinute: now.minute - windows.long + 1, shortWindowStartMinute: now.minute - windows.short + 1)
@@ -166,6 +168,13 @@ public actor Ranker {
     /// Writes what is still in memory (minute buckets) to `state.db`; called on shutdown.
     public func flush() throws {
         try saveBuckets()
+    }
+
+    /// Folds the live journal into the minute buckets (see `StateStore.foldJournal`); off the
+    /// ranker, so observations go on being recorded meanwhile. Returns the records folded.
+    @discardableResult
+    public nonisolated func foldJournal() throws -> Int {
+        try state.foldJournal()
     }
 
     /// Writes pending minute buckets in one transaction; on failure they are kept for the next

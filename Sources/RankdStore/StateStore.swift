@@ -5,7 +5,7 @@ import RankdCore
 /// rankd's internal state, `state.db`: registry snapshot, per-endpoint per-minute observation
 /// buckets, epoch history and demotion memory. Routers never open this file.
 public final class StateStore: Sendable {
-    public static let schemaVersion = 4
+    public static let schemaVersion = 5
     public let path: String
     private let pool: DatabasePool
 
@@ -105,6 +105,20 @@ public final class StateStore: Sendable {
                         until_minute INTEGER NOT NULL
                     );
                     PRAGMA user_version = 4;
+                    """)
+        }
+        migrator.registerMigration("v5 live journal") { db in
+            // Acknowledged live telemetry not yet folded into minute_buckets: one row per group
+            // commit, its buckets in one blob (`BucketCodec`). `requests` is how many records
+            // the row holds, so counting what is stored needs no decoding.
+            try db.execute(
+                sql: """
+                    CREATE TABLE live_journal (
+                        seq INTEGER PRIMARY KEY NOT NULL,
+                        requests INTEGER NOT NULL,
+                        buckets BLOB NOT NULL
+                    );
+                    PRAGMA user_version = 5;
                     """)
         }
         return migrator
@@ -212,6 +226,8 @@ public final class StateStore: Sendable {
     public func rollUp(beforeMinute minute: Int64) throws -> Int {
         let path = self.path
         return try pool.write { db in
+            // Journalled minutes first, so the hours rolled up are complete.
+            try Self.foldJournal(db, file: path)
             let until = Self.hourStart(of: minute)
             let from: Int64
             if let done = try Self.rolledUpUntil(db) {
@@ -301,8 +317,11 @@ public final class StateStore: Sendable {
     // MARK: Live telemetry (exactly once)
 
     /// Commits live observations in one transaction: each `request_id` is recorded (keyed by the
-    /// minute of its timestamp) and only those not seen before are folded into their minute
-    /// buckets. Returns, per input, whether it was new (false: a duplicate, not counted).
+    /// minute of its timestamp) and those not seen before are written to the live journal, their
+    /// minute tallies in one row, which `foldJournal()` later adds to `minute_buckets` (a minute
+    /// bucket touched by every batch is then written once per fold, not once per batch: at
+    /// 20,000 endpoints nearly every record of a batch is its own bucket). Returns, per input,
+    /// whether it was new (false: a duplicate, not counted).
     public func commitLive(_ records: [(requestID: String, observation: Observation)]) throws -> [Bool] {
         let path = self.path
         return try pool.write { db in try Self.commitLive(records, db, file: path) }
@@ -321,8 +340,68 @@ public final class StateStore: Sendable {
             fresh.append(isNew)
             if isNew { accepted.append(observation) }
         }
-        try Self.upsert(MinuteBucket.fold(accepted, sorted: false), db, file: path)
+        if !accepted.isEmpty {
+            try db.cachedStatement(sql: "INSERT INTO live_journal (requests, buckets) VALUES (?, ?)").execute(arguments: [
+                accepted.count, Data(BucketCodec.encode(MinuteBucket.fold(accepted, sorted: false))),
+            ])
+        }
         return fresh
+    }
+
+    // MARK: Live journal
+
+    /// Adds every journalled live tally to `minute_buckets` and empties the journal, in one
+    /// transaction (so each record is counted once, whatever happens). The daemon calls it every
+    /// flush interval, before each hour roll-up, at start-up and at shutdown. Returns the records
+    /// folded.
+    @discardableResult
+    public func foldJournal() throws -> Int {
+        let path = self.path
+        return try pool.write { db in try Self.foldJournal(db, file: path) }
+    }
+
+    static func foldJournal(_ db: Database, file path: String) throws -> Int {
+        var merged: [JournalKey: MinuteBucket] = [:]
+        var requests = 0
+        var last: Int64?
+        let rows = try Row.fetchCursor(db, sql: "SELECT seq, requests, buckets FROM live_journal ORDER BY seq")
+        while let row = try rows.next() {
+            let blob: Data = row["buckets"]
+            let buckets: [MinuteBucket]
+            do {
+                buckets = try BucketCodec.decode(Array(blob))
+            } catch {
+                throw StoreError.corruptRow(file: path, detail: "live_journal seq \(row["seq"] as Int64): \(error)")
+            }
+            for bucket in buckets {
+                merged[JournalKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: MinuteBucket(
+                    endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source, tally: Tally())].tally.add(bucket.tally)
+            }
+            requests += row["requests"] as Int
+            last = row["seq"]
+        }
+        guard let last else { return 0 }
+        try upsert(Array(merged.values), db, file: path)
+        try db.execute(sql: "DELETE FROM live_journal WHERE seq <= ?", arguments: [last])
+        return requests
+    }
+
+    struct JournalKey: Hashable {
+        var endpointID: String
+        var minute: Int64
+        var source: ObservationSource
+    }
+
+    /// Live requests stored: in minute buckets and still in the journal (tests and diagnostics).
+    public func storedLiveRequests() throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT COALESCE(SUM(requests), 0) FROM minute_buckets WHERE source = 'live')
+                         + (SELECT COALESCE(SUM(requests), 0) FROM live_journal)
+                    """) ?? 0
+        }
     }
 
     /// `commitLive` on GRDB's writer queue, suspending instead of blocking a concurrency thread
@@ -539,7 +618,7 @@ public final class StateStore: Sendable {
     }
 
     public func count(table: String) throws -> Int {
-        precondition(["registry", "minute_buckets", "hour_buckets", "epochs", "demotions", "overrides", "ingest_keys"].contains(table))
+        precondition(["registry", "minute_buckets", "hour_buckets", "live_journal", "epochs", "demotions", "overrides", "ingest_keys"].contains(table))
         return try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
     }
 }

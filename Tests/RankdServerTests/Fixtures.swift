@@ -1,6 +1,7 @@
 import Logging
 import RankdConfig
 import RankdCore
+import RankdStore
 import RankdTestKit
 
 /// A daemon configuration in a temporary data directory, listening on an ephemeral loopback port.
@@ -26,3 +27,10 @@ let quietLogger: Logger = {
 }()
 
 func id(_ provider: String, model: String = Build.model) -> String { "\(provider):\(model)" }
+
+/// The stored minute buckets once the live journal is folded in (as the daemon's next flush does).
+func foldedBuckets(_ dir: TemporaryDirectory) throws -> [MinuteBucket] {
+    let store = try StateStore(path: dir.file("state.db"))
+    try store.foldJournal()
+    return try store.loadBuckets(sinceMinute: 0)
+}

@@ -114,7 +114,7 @@ import Testing
             let expected = (acknowledged.count + unacknowledged.count) * size
             let (stored, keys) = try await DatabaseQueue(path: "\(data)/state.db").read { db in
                 (
-                    try Int.fetchOne(db, sql: "SELECT SUM(requests) FROM minute_buckets WHERE source = 'live'") ?? 0,
+                    try Int.fetchOne(db, sql: "SELECT (SELECT COALESCE(SUM(requests), 0) FROM minute_buckets WHERE source = 'live') + (SELECT COALESCE(SUM(requests), 0) FROM live_journal)") ?? 0,
                     try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ingest_keys") ?? 0
                 )
             }

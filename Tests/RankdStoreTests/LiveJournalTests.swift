@@ -1,0 +1,79 @@
+import Foundation
+import GRDB
+import RankdCore
+import RankdTestKit
+import Testing
+
+@testable import RankdStore
+
+/// Live telemetry is committed to the journal (one row per group commit) and folded into the
+/// minute buckets later, each record exactly once.
+@Suite struct LiveJournalTests {
+    let start = Timestamp(secondsSince1970: 1_767_225_600)
+
+    func records(_ prefix: String, count: Int, endpoints: Int) -> [(requestID: String, observation: Observation)] {
+        var result: [(requestID: String, observation: Observation)] = []
+        for n in 0..<count {
+            let outcome: Outcome = n % 9 == 0 ? .schemaViolation : .ok
+            let observation = Observation(
+                endpointID: "p\(n % endpoints):acme/m", time: start.adding(seconds: Double(n % 120)), source: .live, outcome: outcome,
+                toolsOffered: true, ttftMilliseconds: Double(100 + n % 400), outputTokensPerSecond: Double(20 + n % 90))
+            result.append((requestID: "\(prefix)-\(n)", observation: observation))
+        }
+        return result
+    }
+
+    @Test func committedRecordsAreJournalledThenFoldedOnce() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore(path: dir.file("state.db"))
+        let first = records("a", count: 500, endpoints: 37)
+        #expect(try store.commitLive(first).allSatisfy { $0 })
+        // A replay of half the batch with 100 new ones: only the new ones are journalled.
+        let replay = Array(first.prefix(250)) + records("b", count: 100, endpoints: 37)
+        #expect(try store.commitLive(replay).filter { $0 }.count == 100)
+        #expect(try store.count(table: "live_journal") == 2)
+        #expect(try store.count(table: "minute_buckets") == 0)
+        #expect(try store.storedLiveRequests() == 600)
+
+        #expect(try store.foldJournal() == 600)
+        #expect(try store.count(table: "live_journal") == 0)
+        #expect(try store.storedLiveRequests() == 600, "folding moves records, never counts them twice")
+        #expect(try store.foldJournal() == 0)
+
+        // The buckets are what folding the observations directly gives.
+        let expected = MinuteBucket.fold((first + records("b", count: 100, endpoints: 37)).map(\.observation))
+        #expect(try store.loadBuckets(sinceMinute: 0) == expected)
+    }
+
+    @Test func codecRoundTripsAndRefusesDamage() throws {
+        let buckets = MinuteBucket.fold(records("c", count: 3_000, endpoints: 11).map(\.observation))
+        let bytes = BucketCodec.encode(buckets)
+        #expect(try BucketCodec.decode(bytes) == buckets)
+        #expect(try BucketCodec.decode(BucketCodec.encode([])) == [])
+        for cut in [0, 1, 5, bytes.count / 2, bytes.count - 1] {
+            #expect(throws: BucketCodec.Damaged.self) { try BucketCodec.decode(Array(bytes.prefix(cut))) }
+        }
+        var trailing = bytes
+        trailing.append(0)
+        #expect(throws: BucketCodec.Damaged.self) { try BucketCodec.decode(trailing) }
+    }
+
+    /// A damaged journal row is reported with the file and the row, and the journal is left as it was.
+    @Test func damagedJournalRowIsAClearErrorAndNothingIsLost() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore(path: dir.file("state.db"))
+        _ = try store.commitLive(records("d", count: 10, endpoints: 2))
+        try DatabaseQueue(path: dir.file("state.db")).write { db in
+            try db.execute(sql: "INSERT INTO live_journal (requests, buckets) VALUES (1, x'09')")
+        }
+        #expect {
+            try store.foldJournal()
+        } throws: { error in
+            "\(error)".contains("state.db") && "\(error)".contains("live_journal seq 2")
+        }
+        #expect(try store.count(table: "live_journal") == 2)
+        #expect(try store.storedLiveRequests() == 11)
+    }
+}

@@ -37,6 +37,11 @@ public struct LogHistogram: Hashable, Sendable {
         count = 0
     }
 
+    private init(words: [UInt64], count: Int64) {
+        self.words = words
+        self.count = count
+    }
+
     public init(bins: [Int32: Int64]) {
         var words: [UInt64] = []
         words.reserveCapacity(bins.count)
@@ -190,6 +195,29 @@ public struct LogHistogram: Hashable, Sendable {
     }
 
     public init(sortedPairs: [[Int64]]) {
+        // What rankd stores is already sorted, one pair per bin, counts positive: build the
+        // words directly (start-up reads hundreds of thousands of these). Anything else is
+        // normalised through a dictionary.
+        var words: [UInt64] = []
+        words.reserveCapacity(sortedPairs.count)
+        var total: Int64 = 0
+        var previous = Int64.min
+        var canonical = true
+        for pair in sortedPairs {
+            guard pair.count == 2, pair[0] > previous, pair[0] >= Int64(Self.lowestBin), pair[0] <= Int64(Self.highestBin),
+                pair[1] > 0, pair[1] < Int64(Self.countMask), total < Int64.max - pair[1]
+            else {
+                canonical = false
+                break
+            }
+            words.append(Self.pack(bin: Int32(pair[0]), count: pair[1]))
+            total += pair[1]
+            previous = pair[0]
+        }
+        if canonical {
+            self.init(words: words, count: total)
+            return
+        }
         var bins: [Int32: Int64] = [:]
         for pair in sortedPairs where pair.count == 2 {
             let bin = Int32(clamping: pair[0])

@@ -33,6 +33,18 @@ public struct Tally: Hashable, Codable, Sendable {
         self.outputTokensPerSecond = outputTokensPerSecond
     }
 
+    /// A tally from counts by outcome index (`Outcome.index`; missing indices count 0, extra ones
+    /// are ignored).
+    public init(
+        outcomeCountsByIndex counts: [Int64], toolCallRequests: Int64, ttftMilliseconds: LogHistogram, outputTokensPerSecond: LogHistogram
+    ) {
+        self.init()
+        for (index, n) in counts.prefix(outcomeCounts.count).enumerated() where n != 0 { outcomeCounts[index] = n }
+        self.toolCallRequests = toolCallRequests
+        self.ttftMilliseconds = ttftMilliseconds
+        self.outputTokensPerSecond = outputTokensPerSecond
+    }
+
     public var total: Int64 { outcomeCounts.reduce(0, +) }
     public var isEmpty: Bool { total == 0 }
 

@@ -26,6 +26,13 @@ public struct EpochService: Service {
     }
 
     public func run() async throws {
+        // The windows first (start-up served the last epoch without waiting for them); on a
+        // storage error the first epoch retries and reports it.
+        do {
+            try await ranker.rebuildWindows()
+        } catch {
+            logger.error("could not rebuild the windows from state.db", metadata: ["error": .string("\(error)")])
+        }
         await compute(.startup)
         await withDiscardingTaskGroup { group in
             let ranker = self.ranker

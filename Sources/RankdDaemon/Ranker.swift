@@ -20,6 +20,9 @@ public actor Ranker {
     let retention: RankdConfiguration.Retention
     let dataDirectory: String
     private var engine: RankingEngine
+    /// Set until the windows are rebuilt from `state.db` (`rebuildWindows`): the time they were
+    /// opened at. Start-up serves the last epoch without waiting for them.
+    private var windowsStartedAt: Timestamp?
     private let publisher: EpochPublisher
     private var unsavedBuckets: [MinuteBucket] = []
     private let triggerContinuation: AsyncStream<EpochTrigger>.Continuation
@@ -33,6 +36,14 @@ public actor Ranker {
         logger: Logger
     ) throws {
         let configuration = loaded.configuration
+        // Start-up phases are timed for the "state restored" line (what start-up time goes to).
+        var phases: [(String, Double)] = []
+        var phaseStart = ContinuousClock.now
+        func phase(_ name: String) {
+            let now = ContinuousClock.now
+            phases.append((name, (now - phaseStart).milliseconds))
+            phaseStart = now
+        }
         self.clock = clock
         self.holder = holder
         self.metrics = metrics
@@ -42,18 +53,20 @@ public actor Ranker {
         dataDirectory = configuration.dataDirectory
         state = try StateStore(path: "\(configuration.dataDirectory)/state.db")
         published = try PublishedStore(path: "\(configuration.dataDirectory)/rankings.db")
+        phase("open_ms")
         let now = clock.now()
         try state.saveRegistry(configuration.endpoints, at: now)
+        phase("registry_ms")
         let last = try state.latestEpoch()
+        phase("last_epoch_ms")
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
             lastEpochID: last?.id ?? 0, demotions: try state.loadDemotions())
-        // Live telemetry acknowledged before a crash may still be in the journal.
+        // Live telemetry acknowledged before a crash may still be in the journal: fold it now,
+        // before any new record is journalled, so the windows' rebuild reads it exactly once.
         try state.foldJournal()
-        let windows = engine.windowMinutes
-        let buckets = try state.loadWindowBuckets(
-            sinceMinute: now.minute - windows.long + 1, shortWindowStartMinute: now.minute - windows.short + 1)
-        engine.load(buckets)
+        phase("journal_ms")
+        windowsStartedAt = now
         engine.setOverrides(try state.activeOverrides(at: now))
         publisher = EpochPublisher(
             state: state, published: published, holder: holder, metrics: metrics, retention: retention,
@@ -65,15 +78,43 @@ public actor Ranker {
                 try published.publish(
                     last, endpoints: configuration.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
             }
+            phase("catch_up_ms")
             try holder.publish(last)
             metrics.currentEpoch(last)
+            phase("serve_last_epoch_ms")
         }
+        var metadata: Logger.Metadata = [
+            "data_dir": .string(configuration.dataDirectory), "endpoints": .stringConvertible(configuration.endpoints.count),
+            "last_epoch": .string(last.map { String($0.id) } ?? "none"),
+        ]
+        for (name, milliseconds) in phases { metadata[name] = .string(String(format: "%.1f", milliseconds)) }
+        logger.info("state restored", metadata: metadata)
+    }
+
+    /// Rebuilds the windows from the stored buckets (hour rows and the short window's minutes), once.
+    ///
+    /// Start-up does not wait for this: `/readyz` is true as soon as the last epoch is served, and
+    /// the epoch loop calls this first, before it computes an epoch, writes a bucket or folds the
+    /// journal (every other caller that needs the windows calls it too). Nothing is counted twice:
+    /// what is recorded meanwhile is in memory and in the journal or the pending buckets, none of
+    /// which this reads. Returns the buckets loaded (0 when already done).
+    @discardableResult
+    public func rebuildWindows() throws -> Int {
+        guard let openedAt = windowsStartedAt else { return 0 }
+        let started = ContinuousClock.now
+        let windows = engine.windowMinutes
+        let buckets = try state.loadWindowBuckets(
+            sinceMinute: openedAt.minute - windows.long + 1, shortWindowStartMinute: openedAt.minute - windows.short + 1)
+        let read = ContinuousClock.now
+        engine.load(buckets)
+        windowsStartedAt = nil
         logger.info(
-            "state restored",
+            "windows rebuilt",
             metadata: [
-                "data_dir": .string(configuration.dataDirectory), "endpoints": .stringConvertible(configuration.endpoints.count),
-                "buckets": .stringConvertible(buckets.count), "last_epoch": .string(last.map { String($0.id) } ?? "none"),
+                "buckets": .stringConvertible(buckets.count), "read_ms": .string(String(format: "%.1f", (read - started).milliseconds)),
+                "load_ms": .string(String(format: "%.1f", (ContinuousClock.now - read).milliseconds)),
             ])
+        return buckets.count
     }
 
     /// Summary of one `record` call.
@@ -146,6 +187,7 @@ public actor Ranker {
     @discardableResult
     public func computeAndPublish(_ trigger: EpochTrigger) async throws -> Epoch {
         let started = ContinuousClock.now
+        try rebuildWindows()
         let now = clock.now()
         let before = engine.demotions
         let epoch = engine.computeEpoch(now: now, trigger: trigger)
@@ -167,6 +209,7 @@ public actor Ranker {
 
     /// Writes what is still in memory (minute buckets) to `state.db`; called on shutdown.
     public func flush() throws {
+        try rebuildWindows()
         try saveBuckets()
     }
 
@@ -224,6 +267,7 @@ public actor Ranker {
     /// an epoch when one fires for an endpoint not yet demoted. Returns the endpoints it found.
     @discardableResult
     public func checkOutliersBetweenEpochs() -> [String: [String]] {
+        guard (try? rebuildWindows()) != nil else { return [:] }
         let found = engine.outliersBetweenEpochs(now: clock.now())
         for (id, reasons) in found.sorted(by: { $0.key < $1.key }) {
             for reason in reasons { metrics.fastPathTrigger(reason: reason) }
@@ -241,7 +285,10 @@ public actor Ranker {
     }
 
     /// Window totals of one endpoint, for tests and diagnostics.
-    public func stats(for endpointID: String) -> WindowStats { engine.stats(for: endpointID) }
+    public func stats(for endpointID: String) -> WindowStats {
+        _ = try? rebuildWindows()
+        return engine.stats(for: endpointID)
+    }
 }
 
 extension Duration {

@@ -104,6 +104,10 @@ try queue.write { db in
             SELECT e.id - k.n, e.computed_at - 300 * k.n, e.policy_hash, e.trigger, e.body FROM epochs e, k WHERE e.id = ?
             """, arguments: [history - 1, history])
 }
+// The history copy is one big transaction: its WAL (as large as the history) would be checkpointed
+// by the first rankd to open the file, minutes of copying that a daemon writing one epoch at a
+// time never leaves behind. Checkpoint it here, as rankd's own steady state is.
+try queue.writeWithoutTransaction { db in _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
 let size = (try FileManager.default.attributesOfItem(atPath: "\(directory)/data/state.db")[.size] as? Int64) ?? 0
 let body = try queue.read { db in try Int.fetchOne(db, sql: "SELECT length(body) FROM epochs WHERE id = ?", arguments: [history]) ?? 0 }
 print(

@@ -28,9 +28,8 @@ let quietLogger: Logger = {
 
 func id(_ provider: String, model: String = Build.model) -> String { "\(provider):\(model)" }
 
-/// The stored minute buckets once the live journal is folded in (as the daemon's next flush does).
-func foldedBuckets(_ dir: TemporaryDirectory) throws -> [MinuteBucket] {
-    let store = try StateStore(path: dir.file("state.db"))
-    try store.foldJournal()
-    return try store.loadBuckets(sinceMinute: 0)
+/// The stored minute buckets with the live journal's records in them (read only: the daemon's
+/// own fold is left to it).
+func storedBuckets(_ dir: TemporaryDirectory) throws -> [MinuteBucket] {
+    try StateStore(path: dir.file("state.db")).loadBucketsIncludingJournal(sinceMinute: 0)
 }

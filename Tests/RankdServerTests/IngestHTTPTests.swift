@@ -44,7 +44,7 @@ import Testing
 
     /// Live requests stored in state.db, by endpoint provider.
     func stored(_ dir: TemporaryDirectory) throws -> [String: Int64] {
-        let buckets = try foldedBuckets(dir).filter { $0.source == .live }
+        let buckets = try storedBuckets(dir).filter { $0.source == .live }
         var totals: [String: Int64] = [:]
         for bucket in buckets { totals[String(bucket.endpointID.prefix { $0 != ":" }), default: 0] += bucket.tally.total }
         return totals
@@ -144,7 +144,7 @@ import Testing
         }
         // Exactly what was accepted: fast r1 r2 r5 n1, steady r4, slow n6 (late, in its own minute).
         #expect(try stored(dir) == ["fast": 4, "steady": 1, "slow": 1])
-        let late = try foldedBuckets(dir).first { $0.endpointID == id("slow") }
+        let late = try storedBuckets(dir).first { $0.endpointID == id("slow") }
         #expect(late?.minute == clock.now().adding(seconds: -600).minute || late?.minute == clock.now().adding(seconds: -660).minute)
         try await ranker.computeAndPublish(.admin)
         #expect(await ranker.stats(for: id("fast")).long.live.total == 4)

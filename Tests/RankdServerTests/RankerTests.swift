@@ -28,6 +28,39 @@ import Testing
         #expect(await second.stats(for: id("slow")).long == before.long)
     }
 
+    /// Start-up serves the last epoch before the windows are rebuilt; what is recorded (and
+    /// journalled, and flushed) in between is counted once, beside what was stored before.
+    @Test func recordsBeforeTheWindowsAreRebuiltAreCountedOnce() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let first = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        await first.record(Build.observations(id("steady"), count: 40, end: clock.now()))
+        try await first.computeAndPublish(.scheduled)
+        // Live records acknowledged just before a crash: journalled, never folded.
+        let store = first.history
+        let journalled = Build.observations(id("steady"), count: 7, end: clock.now().adding(seconds: 10), spanSeconds: 5)
+        _ = try store.commitLive(journalled.enumerated().map { (requestID: "pre-crash-\($0.offset)", observation: $0.element) })
+
+        clock.advance(seconds: 30)
+        let second = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        #expect(second.holder.epoch != nil, "ready: the last epoch is served at once")
+        // Before the rebuild: a probe result and a live record arrive, and the live one is
+        // journalled (as the ingest path does), then the rebuild and a flush run.
+        await second.record(Build.observations(id("steady"), count: 3, end: clock.now(), spanSeconds: 2, source: .probe))
+        let live = Build.observations(id("steady"), count: 5, end: clock.now(), spanSeconds: 2)
+        _ = try second.history.commitLive(live.enumerated().map { (requestID: "after-\($0.offset)", observation: $0.element) })
+        await second.record(live, persisted: true)
+        #expect(try await second.rebuildWindows() > 0)
+        #expect(try await second.rebuildWindows() == 0, "once")
+        try await second.flush()
+        try second.foldJournal()
+        let stats = await second.stats(for: id("steady"))
+        #expect(stats.long.live.total == 40 + 7 + 5)
+        #expect(stats.long.probe.total == 3)
+        #expect(try second.history.storedLiveRequests() == 40 + 7 + 5)
+    }
+
     @Test func fastPathAsksForAnEpochAndDemotesWithinSeconds() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

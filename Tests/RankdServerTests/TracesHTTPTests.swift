@@ -41,7 +41,7 @@ import Testing
 
     func stored(_ dir: TemporaryDirectory) throws -> [Outcome: Int64] {
         var counts: [Outcome: Int64] = [:]
-        for bucket in try foldedBuckets(dir) where bucket.source == .live {
+        for bucket in try storedBuckets(dir) where bucket.source == .live {
             for outcome in Outcome.allCases { counts[outcome, default: 0] += bucket.tally.count(outcome) }
         }
         return counts.filter { $0.value > 0 }

@@ -86,15 +86,32 @@ import Testing
         live.advance(to: now)
         let shortStart = now.minute - 15 + 1
         #expect(try store.rollUp(beforeMinute: shortStart) > 0)
-        #expect(try store.rolledUpUntil() == (shortStart / 60) * 60)
+        #expect(try store.rolledUpUntil() == shortStart)
         #expect(try store.rollUp(beforeMinute: shortStart) == 0, "an hour is rolled up once")
         let loaded = try store.loadWindowBuckets(sinceMinute: now.minute - 1_440 + 1, shortWindowStartMinute: shortStart)
         #expect(loaded.contains { $0.spanMinutes == 60 })
-        #expect(loaded.count < 6 * 2 + 60 + 15, "hours, then minutes from the short window's hour on")
+        #expect(loaded.count <= 7 + 15, "hours, then the short window's minutes")
         #expect(loaded.map(\.tally.total).reduce(0, +) == 2_000, "every observation once")
         var rebuilt = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: now)
         for bucket in loaded { rebuilt.load(bucket) }
         #expect(rebuilt.stats(for: id) == live.stats(for: id))
+
+        // Minutes roll up as the short window moves on: the current hour's row grows.
+        let later = now.adding(seconds: 600)
+        for o in Build.observations(id, count: 100, end: later, spanSeconds: 600, ttftMilliseconds: 900) { live.record(o) }
+        try store.addBuckets(live.drainPendingBuckets())
+        live.advance(to: later)
+        #expect(try store.rollUp(beforeMinute: later.minute - 15 + 1) > 0)
+        var rebuiltLater = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: later)
+        let loadedLater = try store.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 15 + 1)
+        for bucket in loadedLater { rebuiltLater.load(bucket) }
+        #expect(rebuiltLater.stats(for: id) == live.stats(for: id))
+        #expect(loadedLater.map(\.tally.total).reduce(0, +) == 2_100)
+        // A policy with a longer short window after a restart still gets its minutes as minutes.
+        let longerShort = try store.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 89)
+        #expect(longerShort.filter { $0.spanMinutes == 1 }.allSatisfy { $0.minute >= (later.minute - 89) / 60 * 60 })
+        #expect(longerShort.filter { $0.spanMinutes == 1 }.contains { $0.minute < later.minute - 15 })
+        #expect(longerShort.map(\.tally.total).reduce(0, +) == 2_100)
 
         // A late minute of a rolled-up hour.
         let lateMinute = start.minute + 5

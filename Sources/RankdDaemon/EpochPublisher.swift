@@ -63,12 +63,16 @@ actor EpochPublisher {
                 try state.saveEpoch(epoch, demotions: computed.demotionsAfter)
                 try published.publish(
                     epoch, endpoints: computed.endpoints, at: computed.now, retentionSeconds: retention.publishedEpochsHours * 3600)
-                // Minutes the short window no longer needs are rolled up into hours (an hour at a
-                // time), so the next start-up reads ~24 rows per endpoint for the long window.
-                try state.rollUp(beforeMinute: computed.shortWindowStartMinute)
-                try state.prune(
-                    now: computed.now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
-                    epochRetentionSeconds: retention.epochHistoryDays * 86_400)
+                // Upkeep at the regular epochs only, so a fast-path or override epoch (an endpoint
+                // just broke) is published with no more writes than it needs: minutes the short
+                // window no longer needs are rolled up into hours (the next start-up reads ~24
+                // rows per endpoint for the long window), and what is past retention goes.
+                if computed.trigger == .scheduled || computed.trigger == .startup {
+                    try state.rollUp(beforeMinute: computed.shortWindowStartMinute)
+                    try state.prune(
+                        now: computed.now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
+                        epochRetentionSeconds: retention.epochHistoryDays * 86_400)
+                }
             } else {
                 try state.saveEpochHistoryOnly(epoch)
             }

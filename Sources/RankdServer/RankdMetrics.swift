@@ -47,9 +47,11 @@ public final class RankdMetrics: Sendable {
         Gauge(label: "rankd_last_epoch_timestamp_seconds", factory: factory).record(epoch.computedAt.secondsSince1970)
         Gauge(label: "rankd_demoted_endpoints", factory: factory).record(Double(entries.filter { $0.1.status == .demoted }.count))
         Gauge(label: "rankd_endpoints", factory: factory).record(Double(entries.count))
-        // One gauge per endpoint, made once and set only when its value changes: making (or
-        // looking up) 20,000 labelled gauges in the registry at every epoch was 7% of a daemon's
-        // CPU under ingest at 20,000 endpoints (perf).
+        // A gauge per endpoint that has been demoted since start (1 while demoted, then 0), made
+        // once and set only when its value changes: making or looking up 20,000 labelled gauges
+        // in the registry at every epoch was 7% of a daemon's CPU under ingest at 20,000
+        // endpoints (perf), and making them all at the first epoch took 9 s (the registry copies
+        // its table per new series). Alerts ask for `== 1`, which needs no zero series.
         demotedGauges.withLock { gauges in
             for (model, entry) in entries {
                 let value = entry.status == .demoted ? 1.0 : 0.0
@@ -58,7 +60,7 @@ public final class RankdMetrics: Sendable {
                     guard known.value != value else { continue }
                     known.gauge.record(value)
                     gauges[key]?.value = value
-                } else {
+                } else if value == 1 {
                     let gauge = Gauge(
                         label: "rankd_endpoint_demoted",
                         dimensions: [("endpoint_id", entry.endpointID), ("model", model), ("provider", entry.provider)], factory: factory)

@@ -118,6 +118,9 @@ public struct LogHistogram: Hashable, Sendable {
             add(bin: Self.bin(ofWord: other.words[0]), count: other.count)
             return
         }
+        // Most merges add a histogram whose bins this one already has (the same endpoint, the
+        // next minute): count them up in place, with no new storage.
+        if addInPlace(other) { return }
         var merged: [UInt64] = []
         merged.reserveCapacity(words.count + other.words.count)
         var i = 0
@@ -143,14 +146,35 @@ public struct LogHistogram: Hashable, Sendable {
         count += other.count
     }
 
-    /// Removes counts previously added; a bin that reaches zero is dropped.
+    /// Adds `other` in place when every bin of it is already here; false (and nothing changed)
+    /// otherwise.
+    private mutating func addInPlace(_ other: LogHistogram) -> Bool {
+        var i = 0
+        for word in other.words {
+            let bin = Self.bin(ofWord: word)
+            while i < words.count, Self.bin(ofWord: words[i]) < bin { i += 1 }
+            guard i < words.count, Self.bin(ofWord: words[i]) == bin else { return false }
+            i += 1
+        }
+        i = 0
+        for word in other.words {
+            let bin = Self.bin(ofWord: word)
+            while Self.bin(ofWord: words[i]) < bin { i += 1 }
+            words[i] = Self.pack(bin: bin, count: Self.count(ofWord: words[i]) + Self.count(ofWord: word))
+            i += 1
+        }
+        count += other.count
+        return true
+    }
+
+    /// Removes counts previously added; a bin that reaches zero is dropped. In place.
     public mutating func subtract(_ other: LogHistogram) {
         guard !other.words.isEmpty, !words.isEmpty else { return }
-        var result: [UInt64] = []
-        result.reserveCapacity(words.count)
         var j = 0
+        var kept = 0
         var total: Int64 = 0
-        for word in words {
+        for index in words.indices {
+            let word = words[index]
             let bin = Self.bin(ofWord: word)
             while j < other.words.count, Self.bin(ofWord: other.words[j]) < bin { j += 1 }
             var n = Self.count(ofWord: word)
@@ -159,11 +183,12 @@ public struct LogHistogram: Hashable, Sendable {
                 j += 1
             }
             if n > 0 {
-                result.append(Self.pack(bin: bin, count: n))
+                words[kept] = n == Self.count(ofWord: word) ? word : Self.pack(bin: bin, count: n)
+                kept += 1
                 total += n
             }
         }
-        words = result
+        words.removeLast(words.count - kept)
         count = total
     }
 

@@ -24,6 +24,8 @@ actor EpochPublisher {
     let dataDirectory: String
     let logger: Logger
     private var newestPublishedID: Int64
+    /// Where the blocking work runs, one epoch at a time in arrival order.
+    private let queue = DispatchQueue(label: "rankd.epoch-publisher")
 
     init(
         state: StateStore, published: PublishedStore, holder: EpochHolder, metrics: RankdMetrics, retention: RankdConfiguration.Retention,
@@ -55,26 +57,40 @@ actor EpochPublisher {
 
     /// Writes and installs an epoch. On a storage error the previous epoch keeps being served,
     /// the data directory is marked failing and the error is thrown.
-    func publish(_ computed: Computed) throws {
+    ///
+    /// The writes and the encoding run on the publisher's own serial queue, not on a Swift
+    /// concurrency thread: seconds of SQLite commits (each an fsync) and JSON encoding would
+    /// otherwise hold one of the few threads every task of the process shares.
+    func publish(_ computed: Computed) async throws {
         let epoch = computed.epoch
         let newest = epoch.id > newestPublishedID
+        // Claimed before the wait, so an older epoch arriving meanwhile is kept in history only.
+        if newest { newestPublishedID = epoch.id }
+        let (state, published, holder, retention) = (self.state, self.published, self.holder, self.retention)
         do {
-            if newest {
-                try state.saveEpoch(epoch, demotions: computed.demotionsAfter)
-                try published.publish(
-                    epoch, endpoints: computed.endpoints, at: computed.now, retentionSeconds: retention.publishedEpochsHours * 3600)
-                // Upkeep at the regular epochs only, so a fast-path or override epoch (an endpoint
-                // just broke) is published with no more writes than it needs: minutes the short
-                // window no longer needs are rolled up into hours (the next start-up reads ~24
-                // rows per endpoint for the long window), and what is past retention goes.
-                if computed.trigger == .scheduled || computed.trigger == .startup {
-                    try state.rollUp(beforeMinute: computed.shortWindowStartMinute)
-                    try state.prune(
-                        now: computed.now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
-                        epochRetentionSeconds: retention.epochHistoryDays * 86_400)
+            try await Self.onQueue(queue) {
+                if newest {
+                    try state.saveEpoch(epoch, demotions: computed.demotionsAfter)
+                    try published.publish(
+                        epoch, endpoints: computed.endpoints, at: computed.now, retentionSeconds: retention.publishedEpochsHours * 3600)
+                    // Upkeep at the regular epochs only, so a fast-path or override epoch (an
+                    // endpoint just broke) is published with no more writes than it needs: minutes
+                    // the short window no longer needs are rolled up into hours (the next start-up
+                    // reads ~24 rows per endpoint for the long window), and what is past retention goes.
+                    if computed.trigger == .scheduled || computed.trigger == .startup {
+                        try state.rollUp(beforeMinute: computed.shortWindowStartMinute)
+                        try state.prune(
+                            now: computed.now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
+                            epochRetentionSeconds: retention.epochHistoryDays * 86_400)
+                    }
+                    try holder.publish(epoch)
+                    // Encoding an epoch's bodies and history takes tens of MB for a moment at
+                    // 20,000 endpoints; glibc keeps the freed pages of its thread arenas unless
+                    // asked, so resident memory would stay at the largest epoch's high-water mark.
+                    Self.returnFreedMemory()
+                } else {
+                    try state.saveEpochHistoryOnly(epoch)
                 }
-            } else {
-                try state.saveEpochHistoryOnly(epoch)
             }
         } catch {
             metrics.publishFailure()
@@ -89,12 +105,6 @@ actor EpochPublisher {
             logger.info("epoch kept in history only: a newer one was published first", metadata: ["epoch_id": .stringConvertible(epoch.id)])
             return
         }
-        try holder.publish(epoch)
-        newestPublishedID = epoch.id
-        // Encoding an epoch's bodies and history takes tens of MB for a moment at 20,000
-        // endpoints; glibc keeps the freed pages of its thread arenas unless asked, so resident
-        // memory would stay at the high-water mark of the largest epoch, not what is held.
-        Self.returnFreedMemory()
         logChanges(computed)
         let duration = ContinuousClock.now - computed.started
         metrics.epochComputed(trigger: computed.trigger.rawValue, duration: duration)
@@ -106,6 +116,20 @@ actor EpochPublisher {
                 "endpoints": .stringConvertible(epoch.models.reduce(0) { $0 + $1.endpoints.count }),
                 "duration_ms": .stringConvertible(duration.milliseconds),
             ])
+    }
+
+    /// Runs `work` on `queue` and waits for it without holding a concurrency thread.
+    static func onQueue(_ queue: DispatchQueue, _ work: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            queue.async {
+                do {
+                    try work()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
     }
 
     /// glibc's `malloc_trim(0)` (not in Swift's Glibc module, so looked up by name); nothing

@@ -50,7 +50,7 @@ public struct EpochService: Service {
                 await Self.every(flushIntervalSeconds) {
                     do {
                         try await ranker.flush()
-                        try ranker.foldJournal()
+                        try await ranker.foldJournal()
                         ranker.holder.storage.succeeded("buckets")
                     } catch {
                         // Kept in memory and written at the next flush that succeeds.
@@ -66,7 +66,7 @@ public struct EpochService: Service {
         }
         do {
             try await ranker.flush()
-            try ranker.foldJournal()
+            try await ranker.foldJournal()
         } catch {
             logger.error("could not flush minute buckets at shutdown", metadata: ["error": .string("\(error)")])
         }

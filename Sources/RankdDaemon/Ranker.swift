@@ -216,8 +216,8 @@ public actor Ranker {
     /// Folds the live journal into the minute buckets (see `StateStore.foldJournal`); off the
     /// ranker, so observations go on being recorded meanwhile. Returns the records folded.
     @discardableResult
-    public nonisolated func foldJournal() throws -> Int {
-        try state.foldJournal()
+    public nonisolated func foldJournal() async throws -> Int {
+        try await state.foldJournalAsync()
     }
 
     /// Writes pending minute buckets in one transaction; on failure they are kept for the next

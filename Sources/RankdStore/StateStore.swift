@@ -366,6 +366,13 @@ public final class StateStore: Sendable {
         return try pool.write { db in try Self.foldJournal(db, file: path) }
     }
 
+    /// `foldJournal` on GRDB's writer queue, suspending instead of holding a concurrency thread.
+    @discardableResult
+    public func foldJournalAsync() async throws -> Int {
+        let path = self.path
+        return try await pool.write { db in try Self.foldJournal(db, file: path) }
+    }
+
     static func foldJournal(_ db: Database, file path: String) throws -> Int {
         var merged: [JournalKey: MinuteBucket] = [:]
         var requests = 0

@@ -54,7 +54,7 @@ import Testing
         #expect(try await second.rebuildWindows() > 0)
         #expect(try await second.rebuildWindows() == 0, "once")
         try await second.flush()
-        try second.foldJournal()
+        try await second.foldJournal()
         let stats = await second.stats(for: id("steady"))
         #expect(stats.long.live.total == 40 + 7 + 5)
         #expect(stats.long.probe.total == 3)

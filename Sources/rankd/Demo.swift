@@ -103,8 +103,8 @@ struct Demo: AsyncParsableCommand {
     }
 }
 
-/// Prints a compact rank table whenever a new epoch is served, and the seconds from the fault's
-/// onset to the faulty provider's demotion.
+/// Prints a compact rank table whenever a new epoch is served, and the seconds and scheduled
+/// epochs from the fault's onset to the faulty provider's demotion.
 struct DemoReporter: Service {
     let ranker: Ranker
     let faultAfterSeconds: Double
@@ -113,19 +113,21 @@ struct DemoReporter: Service {
         let start = ContinuousClock.now
         var lastShown: Int64 = -1
         var reported = false
+        var scheduledSinceOnset = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if let epoch = ranker.holder.epoch, epoch.id != lastShown {
                 lastShown = epoch.id
                 let elapsed = ContinuousClock.now - start
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 print("t=\(Int(seconds)) s  " + RankingsTable(epoch).render(model: DemoFleet.model), terminator: "")
+                if seconds >= faultAfterSeconds && epoch.trigger == .scheduled { scheduledSinceOnset += 1 }
                 let faulty = epoch.ranking(for: DemoFleet.model)?.endpoints.first { $0.provider == DemoFleet.faultyProvider }
                 if !reported, seconds >= faultAfterSeconds, let faulty, faulty.status == .demoted,
                     faulty.reasons.contains(ReasonCode.toolCallFailureOutlier)
                 {
                     reported = true
                     print(
-                        "-> \(DemoFleet.faultyProvider) demoted \(String(format: "%.1f", seconds - faultAfterSeconds)) s after the fault started (\(faulty.reasons.joined(separator: ",")))"
+                        "-> \(DemoFleet.faultyProvider) demoted \(String(format: "%.1f", seconds - faultAfterSeconds)) s after the fault started, at scheduled epoch \(scheduledSinceOnset) after it (\(faulty.reasons.joined(separator: ",")))"
                     )
                 }
                 print("")

@@ -87,7 +87,7 @@ actor EpochPublisher {
                     // Encoding an epoch's bodies and history takes tens of MB for a moment at
                     // 20,000 endpoints; glibc keeps the freed pages of its thread arenas unless
                     // asked, so resident memory would stay at the largest epoch's high-water mark.
-                    Self.returnFreedMemory()
+                    Malloc.returnFreedMemory()
                 } else {
                     try state.saveEpochHistoryOnly(epoch)
                 }
@@ -132,18 +132,6 @@ actor EpochPublisher {
         }
     }
 
-    /// glibc's `malloc_trim(0)` (not in Swift's Glibc module, so looked up by name); nothing
-    /// elsewhere.
-    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
-        #if canImport(Glibc)
-            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-            return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-        #else
-            return nil
-        #endif
-    }()
-
-    static func returnFreedMemory() { _ = mallocTrim?(0) }
 
     /// Marks the data directory failing for epochs (logged once, critically).
     func markFailed(_ error: any Error) {

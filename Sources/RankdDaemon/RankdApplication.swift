@@ -23,6 +23,7 @@ public enum RankdApplication {
         extraServices: @Sendable (Ranker) -> [any Service] = { _ in [] },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> (app: App, ranker: Ranker) {
+        Malloc.keepLargeBlocksOutOfTheHeap()
         let configuration = loaded.configuration
         let ranker = try Ranker(loaded: loaded, clock: clock, logger: logger)
         let pipeline = try IngestPipeline(

@@ -11,8 +11,8 @@ public final class EpochHolder: Sendable {
         public let epoch: Epoch
         /// `GET /v1/rankings` body (a ByteBuffer, so answering shares it instead of copying it).
         let allBody: ByteBuffer
-        /// `GET /v1/rankings/{model}` bodies by model slug.
-        let modelBodies: [String: ByteBuffer]
+        /// `GET /v1/rankings/{model}` bodies by model slug (their entries are slices of `allBody`).
+        let modelBodies: [String: EpochJSON.ModelBody]
         /// Strong ETag, changes with every epoch.
         public let etag: String
     }
@@ -25,11 +25,9 @@ public final class EpochHolder: Sendable {
 
     /// Encodes and installs an epoch. Throws only if encoding fails (then the old epoch stays).
     public func publish(_ epoch: Epoch) throws {
-        let encoded = try EpochJSON.bodies(epoch)
-        let published = Published(
-            epoch: epoch, allBody: ByteBuffer(bytes: encoded.all), modelBodies: encoded.models.mapValues { ByteBuffer(bytes: $0) },
-            etag: "\"epoch-\(epoch.id)\"")
-        current.withLock { $0 = published }
+        let encoded = try EpochJSON.bodies(epoch, capacityHint: published?.allBody.readableBytes ?? 0)
+        let next = Published(epoch: epoch, allBody: encoded.all, modelBodies: encoded.models, etag: "\"epoch-\(epoch.id)\"")
+        current.withLock { $0 = next }
     }
 
     public var published: Published? { current.withLock { $0 } }

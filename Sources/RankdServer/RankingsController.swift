@@ -28,7 +28,7 @@ public struct RankingsController<Context: RequestContext>: Sendable {
 
     func all(_ request: Request) -> Response {
         guard let published = holder.published else { return Self.notReady }
-        return cached(request, published: published, body: published.allBody)
+        return cached(request, published: published, body: [published.allBody])
     }
 
     func model(_ request: Request, segments: [Substring]) -> Response {
@@ -45,10 +45,10 @@ public struct RankingsController<Context: RequestContext>: Sendable {
             return JSONResponse.error(
                 .notFound, code: "unknown_model", "no model \"\(slug)\" in epoch \(published.epoch.id); known models: \(known)")
         }
-        return cached(request, published: published, body: body)
+        return cached(request, published: published, body: body.parts)
     }
 
-    private func cached(_ request: Request, published: EpochHolder.Published, body: ByteBuffer) -> Response {
+    private func cached(_ request: Request, published: EpochHolder.Published, body: [ByteBuffer]) -> Response {
         var headers: HTTPFields = [:]
         headers[.eTag] = published.etag
         headers[.cacheControl] = cacheControl
@@ -60,7 +60,7 @@ public struct RankingsController<Context: RequestContext>: Sendable {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
+        return Response(status: .ok, headers: headers, body: ResponseBody(contentsOf: body))
     }
 
     static var notReady: Response {

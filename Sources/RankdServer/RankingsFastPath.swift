@@ -47,7 +47,7 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
             }
             swallowing = true
             context.write(wrapOutboundOut(.head(response)), promise: nil)
-            if let body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+            for part in body { context.write(wrapOutboundOut(.body(part)), promise: nil) }
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             let key = response.status.code == 200 ? route : route + " 304"
             let (counter, timer) =
@@ -68,22 +68,22 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
-    /// The response, or nil when the router should answer.
-    func answer(_ request: HTTPRequest) -> (HTTPResponse, ByteBuffer?, String)? {
+    /// The response and its body's parts (none for a 304), or nil when the router should answer.
+    func answer(_ request: HTTPRequest) -> (HTTPResponse, [ByteBuffer], String)? {
         guard request.method == .get, let path = request.path, path.utf8.starts(with: "/v1/rankings".utf8),
             !path.utf8.contains(UInt8(ascii: "?")),
             request.headerFields[.connection]?.lowercased() != "close", let published = holder.published
         else { return nil }
-        let body: ByteBuffer
+        let body: [ByteBuffer]
         let route: String
         if path == "/v1/rankings" {
-            body = published.allBody
+            body = [published.allBody]
             route = "/v1/rankings"
         } else if path.hasPrefix("/v1/rankings/") {
             let raw = path.dropFirst("/v1/rankings/".count)
             let slug = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? String(raw)) : String(raw)
             guard let found = published.modelBodies[slug] else { return nil }
-            body = found
+            body = found.parts
             route = "/v1/rankings/**"
         } else {
             return nil
@@ -102,7 +102,7 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
             response.headerFields[.eTag] = published.etag
             response.headerFields[.cacheControl] = cacheControl
             response.headerFields[.server] = "rankd"
-            return (response, nil, route)
+            return (response, [], route)
         }
         if let head = heads[path] { return (head, body, route) }
         var response = HTTPResponse(status: .ok)
@@ -110,7 +110,7 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
         response.headerFields[.cacheControl] = cacheControl
         response.headerFields[.server] = "rankd"
         response.headerFields[.contentType] = "application/json; charset=utf-8"
-        response.headerFields[.contentLength] = String(body.readableBytes)
+        response.headerFields[.contentLength] = String(body.reduce(0) { $0 + $1.readableBytes })
         heads[path] = response
         return (response, body, route)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import RankdCore
 import RankdTestKit
 import Testing
@@ -11,7 +12,8 @@ import Testing
     @Test func splicedBodiesEqualWholeEncodings() throws {
         let now = Timestamp(secondsSince1970: 1_767_225_600)
         // Three models, one with a non-ASCII slug; failing endpoints give reasons and demotions.
-        let endpoints = ["a", "b", "c"].map { Build.endpoint($0) } + ["a", "b"].map { Build.endpoint($0, model: "acme/solo-1") }
+        let endpoints =
+            ["a", "b", "c"].map { Build.endpoint($0) } + ["a", "b"].map { Build.endpoint($0, model: "acme/solo-1") }
             + ["x", "y"].map { Build.endpoint($0, model: "zeta/broken-\u{e9}") }
         var engine = RankingEngine(policy: .default, endpoints: endpoints, now: now)
         for endpoint in endpoints {
@@ -25,9 +27,11 @@ import Testing
         // A model-level reason, as an epoch gives when every endpoint of a model looks bad.
         epoch.models[2].reasons = [ReasonCode.allEndpointsDegraded]
         let bodies = try EpochJSON.bodies(epoch)
-        #expect(bodies.all == Array(try EpochJSON.all(epoch)))
+        #expect(Array(bodies.all.readableBytesView) == Array(try EpochJSON.all(epoch)))
         for ranking in epoch.models {
-            #expect(bodies.models[ranking.model] == Array(try EpochJSON.model(ranking, epoch: epoch)), "\(ranking.model)")
+            let body = try #require(bodies.models[ranking.model])
+            #expect(Array(body.joined.readableBytesView) == Array(try EpochJSON.model(ranking, epoch: epoch)), "\(ranking.model)")
+            #expect(body.byteCount == body.joined.readableBytes)
         }
         #expect(bodies.models.count == 3)
     }

@@ -65,8 +65,14 @@ public struct EpochService: Service {
             group.cancelAll()
         }
         do {
-            try await ranker.flush()
-            try await ranker.foldJournal()
+            // Not cancelled with this task: at a graceful shutdown the service's task is
+            // cancelled, and GRDB's async writes refuse a cancelled task (CancellationError), which
+            // lost the probe tallies since the last flush.
+            let ranker = self.ranker
+            try await Task.detached {
+                try await ranker.flush()
+                try await ranker.foldJournal()
+            }.value
         } catch {
             logger.error("could not flush minute buckets at shutdown", metadata: ["error": .string("\(error)")])
         }

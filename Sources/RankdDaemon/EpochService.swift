@@ -66,8 +66,8 @@ public struct EpochService: Service {
         }
         do {
             // Not cancelled with this task: at a graceful shutdown the service's task is
-            // cancelled, and GRDB's async writes refuse a cancelled task (CancellationError), which
-            // lost the probe tallies since the last flush.
+            // cancelled, and GRDB's async write of the journal fold refuses a cancelled task
+            // (CancellationError): every shutdown logged an error and left the fold to the next start.
             let ranker = self.ranker
             try await Task.detached {
                 try await ranker.flush()

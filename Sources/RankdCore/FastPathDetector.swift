@@ -5,14 +5,59 @@ public struct FastPathDetector: Sendable {
     public let rule: Policy.FastPath
     private var endpoints: [String: Counters] = [:]
 
+    /// One endpoint's counters: a ring of per-second slots over the burst window, with the window's
+    /// totals kept as slots enter and leave it, so an observation costs O(1) and an endpoint holds
+    /// 8 bytes per second of window (240 for the default 30 s), not a tuple with its second each.
     struct Counters: Sendable {
+        struct Slot: Sendable {
+            var requests: UInt32 = 0
+            var failures: UInt32 = 0
+        }
         var consecutiveHardFailures = 0
-        /// Ring of per-second slots: (second, requests, failures).
-        var slots: [(second: Int64, requests: Int, failures: Int)]
+        /// Slot `s mod window` counts second `s`, for the seconds newestSecond - window + 1 ...
+        /// newestSecond; the others are zero.
+        var slots: [Slot]
         var newestSecond: Int64 = .min
+        /// Sums over `slots`.
+        var requests = 0
+        var failures = 0
 
         init(windowSeconds: Int) {
-            slots = Array(repeating: (Int64.min, 0, 0), count: max(1, windowSeconds))
+            slots = Array(repeating: Slot(), count: max(1, windowSeconds))
+        }
+
+        /// Counts one request at `second`; one older than the window counts nowhere.
+        mutating func count(second: Int64, isFailure: Bool) {
+            let window = Int64(slots.count)
+            if newestSecond == .min || second - newestSecond >= window {
+                // The whole window moves past what it held.
+                if requests > 0 { for index in slots.indices { slots[index] = Slot() } }
+                requests = 0
+                failures = 0
+                newestSecond = second
+            } else if second > newestSecond {
+                // Seconds newestSecond + 1 ... second enter the window; what their slots held leaves it.
+                for entering in (newestSecond + 1)...second {
+                    let index = Self.slot(entering, window: window)
+                    requests -= Int(slots[index].requests)
+                    failures -= Int(slots[index].failures)
+                    slots[index] = Slot()
+                }
+                newestSecond = second
+            } else if second <= newestSecond - window {
+                return
+            }
+            let index = Self.slot(second, window: window)
+            slots[index].requests &+= 1
+            requests += 1
+            if isFailure {
+                slots[index].failures &+= 1
+                failures += 1
+            }
+        }
+
+        static func slot(_ second: Int64, window: Int64) -> Int {
+            Int(((second % window) + window) % window)
         }
     }
 
@@ -34,9 +79,14 @@ public struct FastPathDetector: Sendable {
     /// rule. Counters of a triggered endpoint restart, so one outage fires once, not per request.
     public mutating func record(_ observation: Observation) -> Trigger? {
         let window = max(1, rule.burstWindowSeconds)
-        var counters = endpoints[observation.endpointID] ?? Counters(windowSeconds: window)
-        defer { endpoints[observation.endpointID] = counters }
+        // In place: a copy out of the dictionary and back would copy the slots at every observation.
+        // A static function: a method would borrow `self` for the call, and the write to its
+        // dictionary through the same call then copies the whole dictionary (every observation).
+        return Self.update(&endpoints[observation.endpointID, default: Counters(windowSeconds: window)], observation, rule: rule)
+    }
 
+    private static func update(_ counters: inout Counters, _ observation: Observation, rule: Policy.FastPath) -> Trigger? {
+        let window = max(1, rule.burstWindowSeconds)
         let isFailure =
             observation.outcome.isRequestFailure && observation.outcome != .http429
             || observation.outcome.isToolCallFailure
@@ -45,16 +95,8 @@ public struct FastPathDetector: Sendable {
         } else if observation.outcome != .http429 {
             counters.consecutiveHardFailures = 0
         }
-
-        let second = observation.time.second
-        counters.newestSecond = max(counters.newestSecond, second)
         // Late observations (older than the window) count for consecutive runs only.
-        if second > counters.newestSecond - Int64(window) {
-            let slot = Int(((second % Int64(window)) + Int64(window)) % Int64(window))
-            if counters.slots[slot].second != second { counters.slots[slot] = (second, 0, 0) }
-            counters.slots[slot].requests += 1
-            if isFailure { counters.slots[slot].failures += 1 }
-        }
+        counters.count(second: observation.time.second, isFailure: isFailure)
 
         if rule.consecutiveFailures > 0, counters.consecutiveHardFailures >= rule.consecutiveFailures {
             let run = counters.consecutiveHardFailures
@@ -63,12 +105,7 @@ public struct FastPathDetector: Sendable {
                 endpointID: observation.endpointID, reason: ReasonCode.consecutiveFailures, at: observation.time,
                 detail: "\(run) hard failures in a row")
         }
-        var requests = 0
-        var failures = 0
-        for slot in counters.slots where slot.second > counters.newestSecond - Int64(window) {
-            requests += slot.requests
-            failures += slot.failures
-        }
+        let (requests, failures) = (counters.requests, counters.failures)
         if requests >= rule.burstMinRequests, rule.burstMinRequests > 0,
             Double(failures) / Double(requests) >= rule.burstFailureRate
         {

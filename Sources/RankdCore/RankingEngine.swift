@@ -12,6 +12,9 @@ public struct RankingEngine: Sendable {
     private var detector: FastPathDetector
     private var pendingFastPathReasons: [String: [String]] = [:]
     private var endpointIDs: Set<String>
+    /// Indices in `endpoints` of the enabled endpoints, one list per model (the peers the outlier
+    /// rules compare), so the check between epochs does not regroup the registry each time.
+    private let enabledPeerGroups: [[Int]]
     /// Operator overrides not yet ended (ended ones are dropped at each epoch).
     public private(set) var overrides: [Override] = []
     /// Registries of this many endpoints or more are scored on all cores (`Scorer`).
@@ -22,7 +25,9 @@ public struct RankingEngine: Sendable {
         lastEpochID: Int64 = 0, demotions: [String: DemotionState] = [:]
     ) {
         self.policy = policy
-        self.endpoints = endpoints.sorted { $0.id < $1.id }
+        // An array already in id order is kept as it is (shared, not copied: 4 MB at 20,000 endpoints).
+        let inOrder = zip(endpoints, endpoints.dropFirst()).allSatisfy { $0.id < $1.id }
+        self.endpoints = inOrder ? endpoints : endpoints.sorted { $0.id < $1.id }
         self.benchmarks = benchmarks
         self.demotions = demotions
         self.lastEpochID = lastEpochID
@@ -30,6 +35,9 @@ public struct RankingEngine: Sendable {
             shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now)
         detector = FastPathDetector(rule: policy.fastPath)
         endpointIDs = Set(endpoints.map(\.id))
+        var groups: [String: [Int]] = [:]
+        for (index, endpoint) in self.endpoints.enumerated() where endpoint.enabled { groups[endpoint.model, default: []].append(index) }
+        enabledPeerGroups = groups.keys.sorted().map { groups[$0]! }
     }
 
     /// What happened to one recorded observation.
@@ -86,9 +94,12 @@ public struct RankingEngine: Sendable {
     public mutating func outliersBetweenEpochs(now: Timestamp) -> [String: [String]] {
         // Minutes recorded since the last epoch enter the windows only when time advances.
         aggregator.advance(to: now)
-        let stats = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.id, aggregator.stats(for: $0.id)) })
         var result: [String: [String]] = [:]
-        for peers in Dictionary(grouping: endpoints.filter(\.enabled), by: \.model).values {
+        // One model at a time: a dictionary of every endpoint's window totals was the largest
+        // transient allocation of a daemon under ingest (19 MB at 20,000 endpoints, every 5 s by default).
+        for group in enabledPeerGroups {
+            let peers = group.map { endpoints[$0] }
+            let stats = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, aggregator.stats(for: $0.id)) })
             let firing = OutlierDetection.firingReasons(for: peers, stats: stats, policy: policy, fastPath: [:])
             for (id, reasons) in firing where demotions[id]?.isDemoted != true {
                 let failureReasons = reasons.filter { $0 == ReasonCode.toolCallFailureOutlier || $0 == ReasonCode.errorRateOutlier }

@@ -32,7 +32,7 @@ public enum RankdApplication {
         let resolver = TelemetryResolver(endpoints: configuration.endpoints)
         let router = buildRouter(
             ServerDependencies(
-                holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: configuration.endpoints,
+                holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
                 history: HistorySource(
                     epochs: { since, until, limit in try ranker.history.epochs(since: since, until: until, limit: limit) },
                     epoch: { id in try ranker.history.epoch(id: id) }),

@@ -20,6 +20,8 @@ public actor Ranker {
     let retention: RankdConfiguration.Retention
     let dataDirectory: String
     private var engine: RankingEngine
+    /// The registry in id order: the engine's own array, for others to share rather than copy.
+    public nonisolated let registry: [Endpoint]
     /// Set until the windows are rebuilt from `state.db` (`rebuildWindows`): the time they were
     /// opened at. Start-up serves the last epoch without waiting for them.
     private var windowsStartedAt: Timestamp?
@@ -62,6 +64,7 @@ public actor Ranker {
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
             lastEpochID: last?.id ?? 0, demotions: try state.loadDemotions())
+        registry = engine.endpoints
         // Live telemetry acknowledged before a crash may still be in the journal: fold it now,
         // before any new record is journalled, so the windows' rebuild reads it exactly once.
         try state.foldJournal()

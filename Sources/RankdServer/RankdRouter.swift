@@ -9,7 +9,7 @@ public struct ServerDependencies: Sendable {
     public var recompute: @Sendable () async throws -> Epoch
     public var cacheMaxAgeSeconds: Int
     /// Endpoint attributes (prices, parameters, policies, regions) for routing preferences.
-    public var registry: [String: Endpoint]
+    public var registry: EndpointDirectory
     /// Epoch history for `/v1/history` and `/v1/epochs`; nil serves no history routes.
     public var history: HistorySource?
     /// Operator overrides; nil serves no override routes.
@@ -27,7 +27,7 @@ public struct ServerDependencies: Sendable {
         self.overrides = overrides
         self.ingest = ingest
         self.clock = clock
-        self.registry = Dictionary(registry.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.registry = EndpointDirectory(registry)
         self.holder = holder
         self.metrics = metrics
         self.adminToken = adminToken

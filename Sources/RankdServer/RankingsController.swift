@@ -12,7 +12,7 @@ public struct RankingsController<Context: RequestContext>: Sendable {
     /// Answers `GET /v1/rankings/{model}?only=...` (preferences as query parameters).
     let route: RouteController<Context>
 
-    public init(holder: EpochHolder, registry: [String: Endpoint], maxAgeSeconds: Int = 5) {
+    public init(holder: EpochHolder, registry: EndpointDirectory, maxAgeSeconds: Int = 5) {
         self.holder = holder
         cacheControl = "max-age=\(maxAgeSeconds)"
         route = RouteController(holder: holder, registry: registry)

@@ -7,9 +7,9 @@ import RankdCore
 /// provider preferences. Decode, plan (pure `RoutePlanner`), encode.
 public struct RouteController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
-    let registry: [String: Endpoint]
+    let registry: EndpointDirectory
 
-    public init(holder: EpochHolder, registry: [String: Endpoint]) {
+    public init(holder: EpochHolder, registry: EndpointDirectory) {
         self.holder = holder
         self.registry = registry
     }

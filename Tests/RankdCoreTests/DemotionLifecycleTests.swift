@@ -155,6 +155,60 @@ import Testing
         #expect(!fired)
     }
 
+    /// The detector's ring of per-second slots with running totals fires exactly where a plain
+    /// list of every observation, summed over the window at each step, says it should: seconds
+    /// out of order, gaps longer than the window, late observations, bursts and runs.
+    @Test func burstRingAgreesWithTheObviousSlidingWindow() {
+        var rule = Policy.default.fastPath
+        rule.burstWindowSeconds = 7
+        rule.burstMinRequests = 6
+        rule.consecutiveFailures = 9
+        var random = SplitMix64(seed: 7)
+        var detector = FastPathDetector(rule: rule)
+        var seen: [(second: Int64, failure: Bool)] = []
+        var run = 0
+        var newest = Int64.min
+        var second: Int64 = 1_000
+        var fired = (burst: 0, run: 0)
+        for _ in 0..<20_000 {
+            // Mostly forward a second or two, sometimes a long gap, sometimes back in time.
+            switch random.next() % 20 {
+            case 0: second += Int64(random.next() % 20)
+            case 1, 2: second -= Int64(random.next() % 10)
+            default: second += Int64(random.next() % 2)
+            }
+            let outcomes: [Outcome] = [.ok, .ok, .timeout, .wrongTool, .http429, .http5xx]
+            let outcome = outcomes[Int(random.next() % UInt64(outcomes.count))]
+            let isFailure = outcome.isRequestFailure && outcome != .http429 || outcome.isToolCallFailure
+            if outcome.isHardFailure { run += 1 } else if outcome != .http429 { run = 0 }
+            newest = max(newest, second)
+            if second > newest - 7 { seen.append((second, isFailure)) }
+            seen.removeAll { $0.second <= newest - 7 }
+            let inWindow = seen
+            let failures = inWindow.filter(\.failure).count
+            let expected: String?
+            if run >= 9 {
+                expected = ReasonCode.consecutiveFailures
+            } else if inWindow.count >= 6, Double(failures) / Double(inWindow.count) >= rule.burstFailureRate {
+                expected = ReasonCode.failureBurst
+            } else {
+                expected = nil
+            }
+            let trigger = detector.record(
+                Observation(endpointID: "e", time: Timestamp(secondsSince1970: Double(second) + 0.5), source: .live, outcome: outcome))
+            #expect(trigger?.reason == expected, "at second \(second) with \(inWindow.count) requests, \(failures) failed")
+            if trigger?.reason != expected { return }
+            if expected != nil {
+                // A trigger restarts the endpoint's counters.
+                seen.removeAll()
+                run = 0
+                newest = .min
+                if expected == ReasonCode.failureBurst { fired.burst += 1 } else { fired.run += 1 }
+            }
+        }
+        #expect(fired.burst > 50 && fired.run > 0, "the sequence exercised both rules: \(fired)")
+    }
+
     /// The check between epochs sees minutes recorded after the last epoch (time advances first),
     /// fires only for endpoints not yet demoted, and stays quiet for healthy peers.
     @Test func outlierCheckBetweenEpochsSeesNewMinutes() {

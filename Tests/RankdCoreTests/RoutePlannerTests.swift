@@ -17,15 +17,15 @@ import Testing
             ("e", .demoted, 0.1, 0.1, 200, 100, "fp8", true, .deny, ["us"], ["tools", "tool_choice", "response_format"]),
         ]
 
-    static let registry: [String: Endpoint] = Dictionary(
-        uniqueKeysWithValues: fleet.map { spec in
+    static let registry = EndpointDirectory(
+        fleet.map { spec in
             var endpoint = Build.endpoint(spec.provider, promptPrice: spec.prompt, completionPrice: spec.completion)
             endpoint.quantization = spec.quantization
             endpoint.zeroDataRetention = spec.zdr
             endpoint.dataCollection = spec.collection
             endpoint.regions = spec.regions
             endpoint.supportedParameters = spec.parameters
-            return (endpoint.id, endpoint)
+            return endpoint
         })
 
     static let ranking = ModelRanking(

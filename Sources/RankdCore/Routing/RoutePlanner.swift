@@ -5,7 +5,7 @@ public enum RoutePlanner {
     /// Parameters that need endpoint support even without `require_parameters` (as OpenRouter).
     static let alwaysRequired: Set<String> = ["tools", "response_format"]
 
-    public static func route(_ request: RouteRequest, ranking: ModelRanking, epochID: Int64, registry: [String: Endpoint]) -> Result<
+    public static func route(_ request: RouteRequest, ranking: ModelRanking, epochID: Int64, registry: EndpointDirectory) -> Result<
         RouteAnswer, NoEligibleEndpoint
     > {
         let preferences = request.preferences
@@ -117,7 +117,7 @@ public enum RoutePlanner {
     }
 
     /// Ascending sort key; unknown figures sort last.
-    static func sortKey(_ sort: ProviderPreferences.Sort, _ entry: EndpointRanking, _ registry: [String: Endpoint]) -> Double {
+    static func sortKey(_ sort: ProviderPreferences.Sort, _ entry: EndpointRanking, _ registry: EndpointDirectory) -> Double {
         switch sort {
         case .price: return blendedPrice(registry[entry.endpointID]!.pricing)
         case .throughput: return -(entry.explanation.stats.outputTokensPerSecondP50 ?? -Double.infinity)
@@ -132,7 +132,7 @@ public enum RoutePlanner {
 
     /// OpenRouter's default: healthy endpoints drawn one by one with weight 1/price² (a $1 endpoint
     /// is 9× as likely first as a $3 one), then demoted ones by rank.
-    static func priceWeightedShuffle(_ entries: [EndpointRanking], registry: [String: Endpoint], seed: UInt64) -> [EndpointRanking] {
+    static func priceWeightedShuffle(_ entries: [EndpointRanking], registry: EndpointDirectory, seed: UInt64) -> [EndpointRanking] {
         var generator = SplitMix64(seed: seed)
         var pool = entries.filter { $0.status != .demoted }
         var result: [EndpointRanking] = []

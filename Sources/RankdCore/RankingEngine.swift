@@ -111,7 +111,12 @@ public struct RankingEngine: Sendable {
 
     /// Restores stored minute buckets (at start-up).
     public mutating func load(_ buckets: [MinuteBucket]) {
-        for bucket in buckets where endpointIDs.contains(bucket.endpointID) { aggregator.load(bucket) }
+        for bucket in buckets { load(bucket) }
+    }
+
+    /// Restores one stored bucket (start-up reads them one at a time).
+    public mutating func load(_ bucket: MinuteBucket) {
+        if endpointIDs.contains(bucket.endpointID) { aggregator.load(bucket) }
     }
 
     /// Computes the next epoch at `now` and carries its demotion memory forward.

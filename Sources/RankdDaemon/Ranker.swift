@@ -106,18 +106,21 @@ public actor Ranker {
         guard let openedAt = windowsStartedAt else { return 0 }
         let started = ContinuousClock.now
         let windows = engine.windowMinutes
-        let buckets = try state.loadWindowBuckets(
-            sinceMinute: openedAt.minute - windows.long + 1, shortWindowStartMinute: openedAt.minute - windows.short + 1)
-        let read = ContinuousClock.now
-        engine.load(buckets)
+        // Loaded as they are read (an array of every bucket was hundreds of megabytes at 20,000
+        // busy endpoints). A read that fails half-way must not leave half the buckets loaded (the
+        // next attempt would count them twice): they go into a copy, kept only when all were read.
+        var engine = engine
+        let count = try state.forEachWindowBucket(
+            sinceMinute: openedAt.minute - windows.long + 1, shortWindowStartMinute: openedAt.minute - windows.short + 1
+        ) { engine.load($0) }
+        self.engine = engine
         windowsStartedAt = nil
         logger.info(
             "windows rebuilt",
             metadata: [
-                "buckets": .stringConvertible(buckets.count), "read_ms": .string(String(format: "%.1f", (read - started).milliseconds)),
-                "load_ms": .string(String(format: "%.1f", (ContinuousClock.now - read).milliseconds)),
+                "buckets": .stringConvertible(count), "read_and_load_ms": .string(String(format: "%.1f", (ContinuousClock.now - started).milliseconds)),
             ])
-        return buckets.count
+        return count
     }
 
     /// Summary of one `record` call.

@@ -9,6 +9,8 @@ import RankdStore
 // history at one epoch per 5 minutes, plus the configuration listing the endpoints.
 //
 // Usage: rankd-startup-bench DIR [ENDPOINTS=2000] [BUCKET_HOURS=48] [DAYS=30]
+// (The configuration keeps at least 25 h of buckets and 1 day of history, the least rankd accepts,
+// whatever is written: benchmarks/memory-busy-windows.sh writes 1 h and no history.)
 //
 // Buckets go through StateStore.addBuckets and StateStore.rollUp (the daemon's own format). The history is the daemon's
 // format too: one real epoch of this registry is computed and saved, and its row is copied for
@@ -36,8 +38,8 @@ let registry = (0..<endpointCount).map { i in
 var yaml = """
     epoch_interval_seconds: 300
     retention:
-      minute_buckets_hours: \(bucketHours)
-      epoch_history_days: \(days)
+      minute_buckets_hours: \(max(bucketHours, 25))
+      epoch_history_days: \(max(days, 1))
     endpoints:
 
     """

@@ -53,6 +53,22 @@ import Testing
         #expect(historyText.contains("insufficient_data"))
         #expect(historyText.contains { "▁▂▃▄▅▆▇█".contains($0) }, "a sparkline: \(historyText)")
 
+        // Live telemetry just before SIGTERM: acknowledged means journalled; the shutdown folds the
+        // journal into minute buckets (a fold refused by the cancelled service task once logged
+        // "could not flush minute buckets at shutdown" at every stop and left it to the next start).
+        let now = ISO8601DateFormatter().string(from: Date())
+        let records = (0..<3).map {
+            "{\"request_id\":\"serve-test-\($0)\",\"timestamp\":\"\(now)\",\"model\":\"meta-llama/llama-3.3-70b-instruct\","
+                + "\"provider\":\"deepinfra\",\"status\":200,\"ttft_ms\":300,\"latency_ms\":1200}"
+        }
+        var post = URLRequest(url: URL(string: "\(base)/v1/telemetry")!)
+        post.httpMethod = "POST"
+        post.setValue("Bearer ingest-token-for-the-test-0123", forHTTPHeaderField: "Authorization")
+        post.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
+        post.httpBody = Data(records.joined(separator: "\n").utf8)
+        let (ingestBody, ingestResponse) = try await URLSession.shared.data(for: post)
+        #expect((ingestResponse as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: ingestBody, as: UTF8.self))")
+
         let shutdown = await daemon.stop()
         #expect(!daemon.process.isRunning)
         #expect(daemon.process.terminationStatus == 0)
@@ -78,6 +94,20 @@ import Testing
         #expect(endpoints == 5)
         let text = daemon.logs
         #expect(text.contains("epoch loop stopped"))
+        #expect(!text.contains("could not flush"), "\(text)")
+        let state = try DatabaseQueue(
+            path: dir.file("state.db"),
+            configuration: {
+                var c = Configuration(); c.readonly = true; return c
+            }())
+        let (journalRows, liveRequests) = try await state.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM live_journal"),
+                try Int.fetchOne(db, sql: "SELECT SUM(requests) FROM minute_buckets WHERE source = 'live'")
+            )
+        }
+        #expect(journalRows == 0, "the journal is folded at shutdown")
+        #expect(liveRequests == 3, "the three acknowledged records are in the minute buckets")
         #expect(!text.contains("admin-token-for-the-test"), "a secret reached the log")
     }
 

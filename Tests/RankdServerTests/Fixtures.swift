@@ -1,3 +1,6 @@
+import Foundation
+import NIOCore
+import Testing
 import Logging
 import RankdConfig
 import RankdCore
@@ -32,4 +35,13 @@ func id(_ provider: String, model: String = Build.model) -> String { "\(provider
 /// own fold is left to it).
 func storedBuckets(_ dir: TemporaryDirectory) throws -> [MinuteBucket] {
     try StateStore(path: dir.file("state.db")).loadBucketsIncludingJournal(sinceMinute: 0)
+}
+
+/// A response body as a JSON object; a body that is not one fails the test that asked (with the
+/// body in the message) instead of crashing the whole test process as a force cast did.
+func json(_ buffer: ByteBuffer, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+    let text = String(buffer: buffer)
+    return try #require(
+        try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text.prefix(500))",
+        sourceLocation: sourceLocation)
 }

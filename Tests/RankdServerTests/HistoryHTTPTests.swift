@@ -9,9 +9,6 @@ import Testing
 
 /// `GET /v1/history`, `/v1/epochs`, `/v1/epochs/{id}` over the real state.db.
 @Suite struct HistoryHTTPTests {
-    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as! [String: Any]
-    }
 
     @Test func historyExplainsHowRanksMoved() async throws {
         let dir = try TemporaryDirectory()

@@ -38,9 +38,6 @@ import Testing
             """
     }
 
-    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as! [String: Any]
-    }
 
     /// Live requests stored in state.db, by endpoint provider.
     func stored(_ dir: TemporaryDirectory) throws -> [String: Int64] {

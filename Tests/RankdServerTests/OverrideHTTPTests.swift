@@ -14,9 +14,6 @@ import Testing
 @Suite struct OverrideHTTPTests {
     let token = "admin-token-0123456789"
 
-    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as! [String: Any]
-    }
 
     func body(_ object: [String: Any]) throws -> ByteBuffer {
         ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object))

@@ -21,9 +21,6 @@ import Testing
         try await app.test(.router) { client in try await body(client) }
     }
 
-    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as! [String: Any]
-    }
 
     func post(_ client: any TestClientProtocol, _ body: String) async throws -> (HTTPResponse.Status, [String: Any]) {
         try await client.execute(

@@ -17,9 +17,6 @@ import Testing
         try await app.test(.router) { client in try await body(client, ranker, clock) }
     }
 
-    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as! [String: Any]
-    }
 
     @Test func healthAndReadiness() async throws {
         try await withApp { client, ranker, _ in

@@ -16,7 +16,7 @@ import Testing
         request.httpMethod = "PUT"
         request.httpBody = Data(body.utf8)
         let (_, response) = try await URLSession.shared.data(for: request)
-        return (response as! HTTPURLResponse).statusCode
+        return try #require(response as? HTTPURLResponse).statusCode
     }
 
     @Test func profilesChangeAtRunTimeThroughTheControlRoute() async throws {

@@ -73,7 +73,7 @@ import Testing
                 #expect(response.status == .ok)
                 let answer = try json(response.body)
                 #expect(answer["accepted"] as? Int == 2)
-                let rejected = answer["rejected"] as! [[String: Any]]
+                let rejected = try #require(answer["rejected"] as? [[String: Any]], "\(answer)")
                 #expect(rejected.count == 1)
                 #expect(rejected.first?["index"] as? Int == 1)
                 #expect(rejected.first?["field"] as? String == "timestamp")
@@ -93,7 +93,7 @@ import Testing
                 #expect(response.status == .ok)
                 let answer = try json(response.body)
                 #expect(answer["accepted"] as? Int == 2)
-                let rejected = (answer["rejected"] as! [[String: Any]]).map { "\($0["index"]!) \($0["field"]!)" }
+                let rejected = try #require(answer["rejected"] as? [[String: Any]], "\(answer)").map { "\($0["index"] ?? "-") \($0["field"] ?? "-")" }
                 #expect(rejected == ["1 $", "2 messages", "3 provider", "4 timestamp", "5 timestamp"])
                 #expect((answer["unknown_endpoints"] as? [String: Int])?["\(Build.model) nobody"] == 1)
                 #expect(answer["ignored_fields"] as? [String] == ["gateway_region"])

@@ -66,7 +66,7 @@ import Testing
                         let models = try #require(body?["models"] as? [String: [[String: Any]]], "no models in the rankings answer")
                         var result: [String: String] = [:]
                         for (_, entries) in models {
-                            for entry in entries { result[entry["provider"] as! String] = entry["status"] as? String }
+                            for entry in entries { result[try #require(entry["provider"] as? String)] = entry["status"] as? String }
                         }
                         return result
                     }

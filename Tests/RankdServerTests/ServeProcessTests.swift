@@ -28,14 +28,14 @@ import Testing
         #expect(try await get("\(base)/healthz").status == 200)
         let model = try await get("\(base)/v1/rankings/meta-llama/llama-3.3-70b-instruct")
         #expect(model.status == 200)
-        let body = try JSONSerialization.jsonObject(with: model.body) as! [String: Any]
-        let entries = body["endpoints"] as! [[String: Any]]
+        let body = try #require(try JSONSerialization.jsonObject(with: model.body) as? [String: Any])
+        let entries = try #require(body["endpoints"] as? [[String: Any]], "\(body)")
         #expect(entries.count == 4)
         #expect(
             entries.allSatisfy { $0["status"] as? String == "insufficient_data" && ($0["reasons"] as? [String]) == ["no_observations"] })
         let all = try await get("\(base)/v1/rankings")
-        let disabled = ((try JSONSerialization.jsonObject(with: all.body) as! [String: Any])["models"] as! [String: [[String: Any]]])[
-            "qwen/qwen3-235b-a22b"]!
+        let allBody = try #require(try JSONSerialization.jsonObject(with: all.body) as? [String: Any])
+        let disabled = try #require((allBody["models"] as? [String: [[String: Any]]])?["qwen/qwen3-235b-a22b"], "\(allBody)")
         #expect(disabled.map { $0["status"] as? String } == ["disabled"])
         #expect(String(decoding: try await get("\(base)/metrics").body, as: UTF8.self).contains("rankd_epochs_total"))
 

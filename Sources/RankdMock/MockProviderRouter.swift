@@ -58,7 +58,7 @@ struct MockResponder {
         }
         let stream = chat["stream"] == .bool(true)
         if let hostile = profile.hostile { return Self.hostileAnswer(hostile, bytes: profile.hostileBytes) }
-        let fault = profile.fault(drawn: fleet.uniform())
+        let fault = profile.fault(drawn: fleet.uniform(for: provider))
         switch fault {
         case .http5xx:
             return Self.error(.serviceUnavailable, "simulated upstream failure")
@@ -76,7 +76,7 @@ struct MockResponder {
         if let fault { answer = MockAnswer.apply(fault, to: answer, probe: probe, tools: tools) }
 
         let jitter = { (value: Double) -> Double in
-            profile.jitter > 0 ? value * (1 + profile.jitter * (2 * self.fleet.uniform() - 1)) : value
+            profile.jitter > 0 ? value * (1 + profile.jitter * (2 * self.fleet.uniform(for: provider) - 1)) : value
         }
         let ttft = Duration.microseconds(Int64(max(0, jitter(profile.ttftMs)) * 1_000))
         let tokenInterval = Duration.microseconds(Int64(1_000_000 / max(0.001, jitter(profile.tokensPerSecond))))

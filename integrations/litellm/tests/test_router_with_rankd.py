@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -166,7 +167,14 @@ class RouterWithRankdTest(unittest.TestCase):
         # rankd ranks charlie (the fastest) first once its probes are in.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            ranks = ranking(self.rankd)
+            try:
+                ranks = ranking(self.rankd)
+            except urllib.error.HTTPError as error:
+                # 503 until rankd's first epoch (an empty data directory has none to serve).
+                if error.code != 503:
+                    raise
+                time.sleep(0.5)
+                continue
             if ranks["charlie"]["rank"] == 1 and ranks["charlie"]["status"] == "ok":
                 break
             time.sleep(0.5)

@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "RankdCore", swiftSettings: upcoming),
         .systemLibrary(
             name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "RankdProber",
             dependencies: [
@@ -50,7 +51,7 @@ let package = Package(
             swiftSettings: upcoming),
         .target(
             name: "RankdStore",
-            dependencies: ["RankdCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["RankdCore", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcoming),
         .target(
             name: "RankdMock",

@@ -59,27 +59,66 @@ enum DatabaseFiles {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// An epoch's history body: the bytes `json(epoch)` gives (sorted keys), but with each model
-    /// encoded on its own and the pieces joined, so encoding never holds the whole epoch's JSON
-    /// tree at once (JSONEncoder builds one per call: hundreds of MB at 20,000 endpoints).
+    /// An epoch's explained JSON, handed to `body` in pieces: the bytes `json(epoch)` gives (sorted
+    /// keys), but with each model encoded on its own, so encoding never holds the whole epoch's
+    /// JSON tree at once (JSONEncoder builds one per call: hundreds of MB at 20,000 endpoints).
+    static func forEachEpochJSONPiece(_ epoch: Epoch, _ body: ([UInt8]) throws -> Void) throws {
+        func text(_ text: String) throws { try body(Array(text.utf8)) }
+        try text("{\"computedAt\":")
+        try body(Array(try encoder.encode(epoch.computedAt)))
+        try text(",\"id\":")
+        try body(Array(try encoder.encode(epoch.id)))
+        try text(",\"models\":[")
+        for (index, model) in epoch.models.enumerated() {
+            if index > 0 { try text(",") }
+            try body(Array(try encoder.encode(model)))
+        }
+        try text("],\"policyHash\":")
+        try body(Array(try encoder.encode(epoch.policyHash)))
+        try text(",\"trigger\":")
+        try body(Array(try encoder.encode(epoch.trigger)))
+        try text("}")
+    }
+
+    /// An epoch's explained JSON as one string (tests compare it with `json(epoch)`).
     static func epochJSON(_ epoch: Epoch) throws -> String {
         var bytes: [UInt8] = []
-        func append(_ text: String) { bytes += Array(text.utf8) }
-        append("{\"computedAt\":")
-        bytes += try encoder.encode(epoch.computedAt)
-        append(",\"id\":")
-        bytes += try encoder.encode(epoch.id)
-        append(",\"models\":[")
-        for (index, model) in epoch.models.enumerated() {
-            if index > 0 { append(",") }
-            bytes += try encoder.encode(model)
-        }
-        append("],\"policyHash\":")
-        bytes += try encoder.encode(epoch.policyHash)
-        append(",\"trigger\":")
-        bytes += try encoder.encode(epoch.trigger)
-        append("}")
+        try forEachEpochJSONPiece(epoch) { bytes += $0 }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// An epoch's history body as stored in `state.db` (schema 6 on): its JSON deflated
+    /// (`Deflater`), fed one model at a time, so neither the whole JSON nor a copy of it is held.
+    static func epochBody(_ epoch: Epoch) throws -> Data {
+        let deflater = try Deflater()
+        try forEachEpochJSONPiece(epoch) { try deflater.append($0) }
+        return Data(try deflater.finish())
+    }
+
+    /// Largest history body rankd inflates (a 20,000-endpoint epoch is about 17 MB).
+    static let epochBodyLimit = 1 << 30
+
+    /// Reads a history body: deflated JSON (a blob, schema 6 on) or the plain JSON text that
+    /// earlier versions wrote (still read, so no migration rewrites the history).
+    static func decodeEpoch(_ value: DatabaseValue, file: String) throws -> Epoch {
+        switch value.storage {
+        case .blob(let data):
+            let json: [UInt8]
+            do {
+                json = try Zlib.inflate(data, limit: epochBodyLimit)
+            } catch {
+                throw StoreError.corruptRow(file: file, detail: "epoch body: \(error)")
+            }
+            do {
+                return try JSONDecoder().decode(Epoch.self, from: Data(json))
+            } catch {
+                throw StoreError.corruptRow(file: file, detail: "\(error)")
+            }
+        case .string(let text):
+            return try decode(Epoch.self, text, file: file)
+        default:
+            throw StoreError.corruptRow(file: file, detail: "epoch body is neither deflated JSON nor JSON text")
+        }
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String, file: String) throws -> T {

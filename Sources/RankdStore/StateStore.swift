@@ -5,7 +5,7 @@ import RankdCore
 /// rankd's internal state, `state.db`: registry snapshot, per-endpoint per-minute observation
 /// buckets, epoch history and demotion memory. Routers never open this file.
 public final class StateStore: Sendable {
-    public static let schemaVersion = 5
+    public static let schemaVersion = 6
     public let path: String
     private let pool: DatabasePool
 
@@ -120,6 +120,12 @@ public final class StateStore: Sendable {
                     );
                     PRAGMA user_version = 5;
                     """)
+        }
+        migrator.registerMigration("v6 deflated epoch bodies") { db in
+            // New history bodies are deflated JSON blobs (`DatabaseFiles.epochBody`); text bodies of
+            // earlier versions stay as they are and are still read. The version bump makes an
+            // older rankd refuse the file instead of failing on a blob it cannot read.
+            try db.execute(sql: "PRAGMA user_version = 6")
         }
         return migrator
     }
@@ -529,7 +535,7 @@ public final class StateStore: Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
-                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochJSON(epoch),
+                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochBody(epoch),
                 ])
             try db.execute(sql: "DELETE FROM demotions")
             for (id, state) in demotions.sorted(by: { $0.key < $1.key }) where state != DemotionState() {
@@ -546,23 +552,23 @@ public final class StateStore: Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
-                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochJSON(epoch),
+                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochBody(epoch),
                 ])
         }
     }
 
     public func latestEpoch() throws -> Epoch? {
         try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT body FROM epochs ORDER BY id DESC LIMIT 1").map {
-                try DatabaseFiles.decode(Epoch.self, $0, file: path)
+            try DatabaseValue.fetchOne(db, sql: "SELECT body FROM epochs ORDER BY id DESC LIMIT 1").map {
+                try DatabaseFiles.decodeEpoch($0, file: path)
             }
         }
     }
 
     public func epoch(id: Int64) throws -> Epoch? {
         try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT body FROM epochs WHERE id = ?", arguments: [id]).map {
-                try DatabaseFiles.decode(Epoch.self, $0, file: path)
+            try DatabaseValue.fetchOne(db, sql: "SELECT body FROM epochs WHERE id = ?", arguments: [id]).map {
+                try DatabaseFiles.decodeEpoch($0, file: path)
             }
         }
     }
@@ -570,11 +576,11 @@ public final class StateStore: Sendable {
     /// Epochs computed at or after `since`, oldest first, at most `limit`.
     public func epochs(since: Timestamp, until: Timestamp? = nil, limit: Int = 1_000) throws -> [Epoch] {
         try pool.read { db in
-            try String.fetchAll(
+            try DatabaseValue.fetchAll(
                 db, sql: "SELECT body FROM epochs WHERE computed_at >= ? AND computed_at <= ? ORDER BY id LIMIT ?",
                 arguments: [since.secondsSince1970, until?.secondsSince1970 ?? Double.greatestFiniteMagnitude, limit]
             )
-            .map { try DatabaseFiles.decode(Epoch.self, $0, file: path) }
+            .map { try DatabaseFiles.decodeEpoch($0, file: path) }
         }
     }
 

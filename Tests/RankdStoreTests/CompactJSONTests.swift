@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import RankdCore
 import RankdTestKit
 import Testing
@@ -56,5 +57,66 @@ import Testing
         #expect(epoch.models.flatMap(\.endpoints).contains { $0.demotedUntil != nil }, "a demotion is in the fixture")
         #expect(try DatabaseFiles.epochJSON(epoch) == DatabaseFiles.json(epoch))
         #expect(try DatabaseFiles.decode(Epoch.self, DatabaseFiles.epochJSON(epoch), file: "test") == epoch)
+        // The stored body is that JSON deflated, and reads back as the same epoch.
+        let body = try DatabaseFiles.epochBody(epoch)
+        let json = Array(try DatabaseFiles.epochJSON(epoch).utf8)
+        #expect(try Zlib.inflate(body, limit: 1 << 20) == json)
+        #expect(body.count * 5 < json.count, "deflated: \(body.count) of \(json.count) bytes")
+        #expect(try DatabaseFiles.decodeEpoch(.init(value: body)!, file: "test") == epoch)
+    }
+
+    static func epoch() -> Epoch {
+        let now = Timestamp(secondsSince1970: 1_767_225_600.25)
+        let endpoints = ["a", "b", "c"].map { Build.endpoint($0) }
+        var engine = RankingEngine(policy: .default, endpoints: endpoints, now: now)
+        for endpoint in endpoints {
+            for o in Build.observations(endpoint.id, count: 50, end: now, spanSeconds: 60) { _ = engine.record(o) }
+        }
+        return engine.computeEpoch(now: now.adding(seconds: 30), trigger: .scheduled)
+    }
+
+    /// Text bodies written before schema 6 are read as they are: nothing rewrites the history.
+    @Test func historyWrittenAsTextByEarlierVersionsIsStillRead() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let epoch = Self.epoch()
+        let newer = Epoch(id: epoch.id + 1, computedAt: epoch.computedAt.adding(seconds: 300), policyHash: epoch.policyHash, trigger: .scheduled, models: epoch.models)
+        let store = try StateStore(path: dir.file("state.db"))
+        try store.saveEpochHistoryOnly(newer)
+        try DatabaseQueue(path: dir.file("state.db")).write { db in
+            try db.execute(
+                sql: "INSERT INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
+                arguments: [epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, DatabaseFiles.json(epoch)])
+            #expect(try String.fetchAll(db, sql: "SELECT typeof(body) FROM epochs ORDER BY id") == ["text", "blob"])
+        }
+        #expect(try store.epoch(id: epoch.id) == epoch)
+        #expect(try store.epochs(since: epoch.computedAt) == [epoch, newer])
+        #expect(try store.latestEpoch() == newer)
+    }
+
+    /// A damaged body (cut short, a byte flipped, or not deflated at all) is a clear error naming
+    /// the file, never a crash or a wrong epoch.
+    @Test(arguments: ["cut", "flipped", "garbage"])
+    func damagedHistoryBodyIsACorruptRowError(damage: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let epoch = Self.epoch()
+        let store = try StateStore(path: dir.file("state.db"))
+        try store.saveEpochHistoryOnly(epoch)
+        var body = [UInt8](try DatabaseFiles.epochBody(epoch))
+        switch damage {
+        case "cut": body.removeLast(body.count / 2)
+        case "flipped": body[body.count / 2] ^= 0x5A
+        default: body = Array("not a zlib stream".utf8)
+        }
+        try DatabaseQueue(path: dir.file("state.db")).write { db in
+            try db.execute(sql: "UPDATE epochs SET body = ? WHERE id = ?", arguments: [Data(body), epoch.id])
+        }
+        #expect {
+            try store.epoch(id: epoch.id)
+        } throws: { error in
+            guard case .corruptRow(let file, let detail)? = error as? StoreError else { return false }
+            return file == dir.file("state.db") && detail.contains("epoch body: zlib inflate failed")
+        }
     }
 }

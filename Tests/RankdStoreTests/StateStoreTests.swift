@@ -12,7 +12,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
-        #expect(try store.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal"])
+        #expect(try store.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies"])
         let version = try DatabaseQueue(path: dir.file("state.db")).read { try Int.fetchOne($0, sql: "PRAGMA user_version") }
         #expect(version == StateStore.schemaVersion)
         let mode = try DatabaseQueue(path: dir.file("state.db")).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
@@ -27,7 +27,7 @@ import Testing
             try store.saveRegistry([Build.endpoint("a"), Build.endpoint("b")], at: start)
         }
         let reopened = try StateStore(path: dir.file("state.db"))
-        #expect(try reopened.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies"])
         #expect(try reopened.loadRegistry() == [Build.endpoint("a"), Build.endpoint("b")])
     }
 

@@ -6,8 +6,8 @@ enum ComponentScorer {
     /// (the short window) such components are left out, so the long window speaks alone.
     static func components(
         for peers: [Endpoint], tallies: [String: SourceTallies], policy: Policy, priorWhenEmpty: Bool
-    ) -> [String: [Component: Double]] {
-        var result: [String: [Component: Double]] = [:]
+    ) -> [String: ComponentValues] {
+        var result: [String: ComponentValues] = [:]
         let ignored = Set(policy.reliability.ignoredOutcomes)
         let wp = policy.sources.probeWeight
         let wl = policy.sources.liveWeight
@@ -39,7 +39,7 @@ enum ComponentScorer {
         let bestTTFTP90 = ttftP90.compactMap { $0 }.min()
 
         for (index, endpoint) in peers.enumerated() {
-            var components: [Component: Double] = [:]
+            var components = ComponentValues()
             if tool[index].0 > 0 || (priorWhenEmpty && toolPrior.fromPeers) {
                 components[.toolCallSuccess] = smoothedSuccess(tool[index], priorRate: toolPrior.rate, strength: policy.priors.strength)
             }

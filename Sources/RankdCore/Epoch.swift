@@ -103,7 +103,7 @@ public struct EndpointRanking: Hashable, Codable, Sendable {
     public var score: Double
     public var status: EndpointStatus
     /// Present components, each in 0...1, by name.
-    public var components: [String: Double]
+    public var components: ComponentValues
     public var samples: Samples
     public var reasons: [String]
     public var demotedUntil: Timestamp?
@@ -115,7 +115,7 @@ public struct EndpointRanking: Hashable, Codable, Sendable {
 
     public init(
         rank: Int, endpointID: String, provider: String, baseURL: String, upstreamModel: String, score: Double,
-        status: EndpointStatus, components: [String: Double], samples: Samples, reasons: [String],
+        status: EndpointStatus, components: ComponentValues, samples: Samples, reasons: [String],
         demotedUntil: Timestamp?, explanation: Explanation
     ) {
         self.rank = rank
@@ -147,18 +147,18 @@ public struct Samples: Hashable, Codable, Sendable {
 /// How a score was made: the weights actually used, what was missing, and the raw figures.
 public struct Explanation: Hashable, Codable, Sendable {
     /// Normalised weights of the present components (they sum to 1).
-    public var weights: [String: Double]
+    public var weights: ComponentValues
     /// Components with no data; their weight was spread over the others.
     public var missingComponents: [String]
     /// Components per window before blending.
-    public var shortWindow: [String: Double]
-    public var longWindow: [String: Double]
+    public var shortWindow: ComponentValues
+    public var longWindow: ComponentValues
     /// Raw figures over the short window, for people and for routing preferences.
     public var stats: EndpointStats
 
     public init(
-        weights: [String: Double], missingComponents: [String], shortWindow: [String: Double],
-        longWindow: [String: Double], stats: EndpointStats
+        weights: ComponentValues, missingComponents: [String], shortWindow: ComponentValues,
+        longWindow: ComponentValues, stats: EndpointStats
     ) {
         self.weights = weights
         self.missingComponents = missingComponents

@@ -199,8 +199,8 @@ public enum Scorer {
     }
 
     /// Short and long window components blended; a component present in one window only is taken as is.
-    static func blend(short: [Component: Double], long: [Component: Double], shortWeight: Double) -> [Component: Double] {
-        var result: [Component: Double] = [:]
+    static func blend(short: ComponentValues, long: ComponentValues, shortWeight: Double) -> ComponentValues {
+        var result = ComponentValues()
         for component in Component.allCases {
             switch (short[component], long[component]) {
             case let (s?, l?): result[component] = shortWeight * s + (1 - shortWeight) * l
@@ -214,12 +214,12 @@ public enum Scorer {
 
     /// Weighted mean over present components; missing components' weights are spread
     /// proportionally over the present ones. Returns the score, the normalised weights and what was missing.
-    static func weightedScore(_ components: [Component: Double], weights: Policy.Weights) -> (Double, [Component: Double], [Component]) {
+    static func weightedScore(_ components: ComponentValues, weights: Policy.Weights) -> (Double, ComponentValues, [Component]) {
         let present = Component.allCases.filter { components[$0] != nil && weights.weight(of: $0) > 0 }
         let missing = Component.allCases.filter { components[$0] == nil && weights.weight(of: $0) > 0 }
         let total = present.reduce(0) { $0 + weights.weight(of: $1) }
-        guard total > 0 else { return (0, [:], missing) }
-        var normalised: [Component: Double] = [:]
+        guard total > 0 else { return (0, ComponentValues(), missing) }
+        var normalised = ComponentValues()
         var score = 0.0
         for component in present {
             let weight = weights.weight(of: component) / total
@@ -243,8 +243,11 @@ public enum Scorer {
             benchmark: benchmark)
     }
 
-    static func named(_ values: [Component: Double]) -> [String: Double] {
-        Dictionary(uniqueKeysWithValues: values.map { ($0.key.rawValue, rounded($0.value)) })
+    /// The values as published: each rounded (`rounded`).
+    static func named(_ values: ComponentValues) -> ComponentValues {
+        var named = ComponentValues()
+        for component in Component.allCases { named[component] = values[component].map(rounded) }
+        return named
     }
 
     /// Six decimals: enough for ordering, stable in JSON and SQLite.

@@ -136,7 +136,7 @@ enum HistoryJSON {
         var rank: Int
         var score: Double
         var status: String
-        var components: [String: Double]
+        var components: ComponentValues
         var reasons: [String]
         var override: OverrideJSON.Applied?
 

@@ -31,7 +31,7 @@ struct RankingsTable {
             model.endpoints.map {
                 Row(
                     model: model.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status.rawValue,
-                    score: $0.score, components: $0.components, reasons: $0.reasons)
+                    score: $0.score, components: $0.components.dictionary, reasons: $0.reasons)
             }
         }
     }

@@ -214,6 +214,29 @@ public struct LogHistogram: Hashable, Sendable {
         return Self.value(ofBin: Self.bin(ofWord: words[words.count - 1]))
     }
 
+    /// Calls `body` with each bin and its count, bins ascending (no copy of the storage).
+    func forEachBin(_ body: (Int32, Int64) -> Void) {
+        for word in words { body(Self.bin(ofWord: word), Self.count(ofWord: word)) }
+    }
+
+    /// A histogram from bins in ascending order with positive counts, as `forEachBin` gives
+    /// them (`TallyPacking` reads back what it wrote); nil when they are not.
+    init?(ascendingBins count: Int, _ next: () -> (bin: Int32, count: Int64)?) {
+        var words: [UInt64] = []
+        words.reserveCapacity(count)
+        var total: Int64 = 0
+        var previous = Int32.min
+        for _ in 0..<count {
+            guard let (bin, n) = next(), bin > previous, bin >= Self.lowestBin, bin <= Self.highestBin, n > 0,
+                n <= Int64(Self.countMask), total <= Int64.max - n
+            else { return nil }
+            words.append(Self.pack(bin: bin, count: n))
+            total += n
+            previous = bin
+        }
+        self.init(words: words, count: total)
+    }
+
     /// Bins as sorted `[bin, count]` pairs: a compact, deterministic form for storage.
     public var sortedPairs: [[Int64]] {
         words.map { [Int64(Self.bin(ofWord: $0)), Self.count(ofWord: $0)] }

@@ -87,10 +87,13 @@ public struct WindowAggregator: Sendable {
     /// span of its first minute), at start-up; it is not queued for persistence again.
     @discardableResult
     public mutating func load(_ bucket: MinuteBucket) -> Bool {
-        add(bucket, persist: false)
+        add(bucket, persist: false, packPast: true)
     }
 
-    private mutating func add(_ bucket: MinuteBucket, persist: Bool) -> Bool {
+    /// - Parameter packPast: pack the tally it went into at once unless it is the current minute
+    ///   (start-up loads a whole window of past minutes and spans: unpacked, 20,000 busy endpoints
+    ///   peaked at hundreds of megabytes before the first advance packed them).
+    private mutating func add(_ bucket: MinuteBucket, persist: Bool, packPast: Bool = false) -> Bool {
         let lastMinute = bucket.minute + max(1, bucket.spanMinutes) - 1
         guard lastMinute >= longStart else { return false }
         let current = bucket.minute <= currentMinute
@@ -102,8 +105,10 @@ public struct WindowAggregator: Sendable {
         Self.mutate(&endpoints[bucket.endpointID, default: EndpointWindows()]) { windows in
             if inMinutes {
                 windows.minutes.add(bucket.tally, source: bucket.source, at: bucket.minute)
+                if packPast && bucket.minute < currentMinute { windows.minutes.pack(minute: bucket.minute) }
             } else {
                 windows.spans.add(bucket.tally, source: bucket.source, at: span)
+                if packPast { windows.spans.pack(minute: span) }
             }
             if current { windows.long.add(bucket.tally, source: bucket.source) }
             if inShort { windows.short.add(bucket.tally, source: bucket.source) }
@@ -138,18 +143,20 @@ public struct WindowAggregator: Sendable {
                 // Keys first: removing entries while iterating the dictionary would copy it.
                 let moving = windows.minutes.keys.filter { $0 < shortStart || ($0 > oldMinute && $0 <= newMinute) }
                 for minute in moving {
-                    guard let tallies = windows.minutes[minute] else { continue }
                     let wasCounted = minute <= oldMinute
+                    if !wasCounted && minute >= shortStart {
+                        // A future-dated minute that became current: it enters both windows and stays.
+                        guard let tallies = windows.minutes[minute] else { continue }
+                        windows.long.add(tallies)
+                        windows.short.add(tallies)
+                        continue
+                    }
+                    guard let tallies = windows.minutes.removeValue(forKey: minute) else { continue }
                     if wasCounted {
                         windows.short.subtract(tallies)
                     } else {
                         windows.long.add(tallies)
-                        if minute >= shortStart {
-                            windows.short.add(tallies)
-                            continue
-                        }
                     }
-                    windows.minutes.removeValue(forKey: minute)
                     // Kept while the span holding the minute overlaps the long window.
                     let start = Self.spanStart(of: minute, span: span)
                     if start + span - 1 >= longStart {
@@ -161,6 +168,9 @@ public struct WindowAggregator: Sendable {
                 for start in windows.spans.keys.filter({ $0 + span - 1 < longStart }) {
                     if let tallies = windows.spans.removeValue(forKey: start) { windows.long.subtract(tallies) }
                 }
+                // Only the current minute (and future-dated ones) keep changing: pack the rest.
+                windows.minutes.pack(before: newMinute)
+                windows.spans.pack()
             }
         }
     }
@@ -186,60 +196,12 @@ public struct WindowAggregator: Sendable {
     /// Number of minute tallies held in memory (the short window's, and future-dated ones).
     public var storedMinuteCount: Int { endpoints.values.reduce(0) { $0 + $1.minutes.count } }
 
+    /// Minute and span tallies held unpacked: the current minute's and future-dated ones, and
+    /// those a late record touched since the last advance (the rest are `PackedTallies`).
+    public var unpackedTallyCount: Int { endpoints.values.reduce(0) { $0 + $1.minutes.unpackedCount + $1.spans.unpackedCount } }
+
     /// Number of span tallies held in memory (the long window beyond the short one).
     public var storedSpanCount: Int { endpoints.values.reduce(0) { $0 + $1.spans.count } }
-}
-
-/// An endpoint's minute (or span) tallies: one array sorted by minute. An endpoint holds about 16
-/// minutes and 25 spans; a dictionary kept a table of up to twice as many 104-byte slots for them,
-/// the largest part of a busy endpoint's memory once its windows are full.
-struct MinuteTallies: Sendable {
-    private var entries: [(minute: Int64, tallies: SourceTallies)] = []
-
-    var count: Int { entries.count }
-
-    /// Minutes held, ascending.
-    var keys: [Int64] { entries.map(\.minute) }
-
-    subscript(minute: Int64) -> SourceTallies? {
-        let index = position(of: minute)
-        return index < entries.count && entries[index].minute == minute ? entries[index].tallies : nil
-    }
-
-    /// Where `minute` is or would be inserted (first entry not before it).
-    private func position(of minute: Int64) -> Int {
-        // Entries arrive mostly in order: try the end first.
-        if let last = entries.last, last.minute < minute { return entries.count }
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].minute < minute { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
-
-    /// The slot of `minute`, inserted empty when missing.
-    private mutating func slot(_ minute: Int64) -> Int {
-        let index = position(of: minute)
-        if index == entries.count || entries[index].minute != minute { entries.insert((minute, SourceTallies()), at: index) }
-        return index
-    }
-
-    mutating func add(_ tally: Tally, source: ObservationSource, at minute: Int64) {
-        entries[slot(minute)].tallies.add(tally, source: source)
-    }
-
-    mutating func add(_ tallies: SourceTallies, at minute: Int64) {
-        entries[slot(minute)].tallies.add(tallies)
-    }
-
-    @discardableResult
-    mutating func removeValue(forKey minute: Int64) -> SourceTallies? {
-        let index = position(of: minute)
-        guard index < entries.count, entries[index].minute == minute else { return nil }
-        return entries.remove(at: index).tallies
-    }
 }
 
 /// Tallies split by source.

@@ -27,6 +27,8 @@ import Testing
             let stats = aggregator.stats(for: "e")
             #expect(stats.short == bruteForce(all, now: now, minutes: 15))
             #expect(stats.long == bruteForce(all, now: now, minutes: 60, span: aggregator.coarseMinutes))
+            // Everything before the current minute is packed (records are at most a minute ahead).
+            #expect(aggregator.unpackedTallyCount <= 1)
         }
         // The short window's minutes (and a minute ahead), and 2-minute spans for the rest.
         #expect(aggregator.coarseMinutes == 2)
@@ -88,6 +90,7 @@ import Testing
         let old = aggregator.load(MinuteBucket(endpointID: "e", minute: hourStart - 1_500, source: .live, tally: hour, spanMinutes: 60))
         #expect(recent)
         #expect(!old)
+        #expect(aggregator.unpackedTallyCount == 0, "a loaded span is packed at once")
         #expect(aggregator.stats(for: "e").long.live == hour)
         #expect(aggregator.stats(for: "e").short.live.isEmpty)
         // 24 h after the hour's last minute it has left.

@@ -77,11 +77,4 @@ struct MinuteTallies: Sendable {
         }
         hot.removeSubrange(..<end)
     }
-
-    /// Packs the tallies of one minute, if they are held unpacked.
-    mutating func pack(minute: Int64) {
-        guard let index = Self.index(of: minute, in: hot) else { return }
-        let tallies = hot.remove(at: index).tallies
-        cold.insert((minute, PackedTallies(tallies)), at: Self.position(of: minute, in: cold))
-    }
 }

@@ -112,12 +112,17 @@ public struct RankingEngine: Sendable {
     /// Restores stored minute buckets (at start-up).
     public mutating func load(_ buckets: [MinuteBucket]) {
         for bucket in buckets { load(bucket) }
+        finishLoading()
     }
 
-    /// Restores one stored bucket (start-up reads them one at a time).
+    /// Restores one stored bucket (start-up reads them one at a time); call `finishLoading()`
+    /// after the last.
     public mutating func load(_ bucket: MinuteBucket) {
         if endpointIDs.contains(bucket.endpointID) { aggregator.load(bucket) }
     }
+
+    /// Packs what the loads left unpacked (`WindowAggregator.packPast`).
+    public mutating func finishLoading() { aggregator.packPast() }
 
     /// Computes the next epoch at `now` and carries its demotion memory forward.
     public mutating func computeEpoch(now: Timestamp, trigger: EpochTrigger) -> Epoch {

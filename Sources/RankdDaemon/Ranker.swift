@@ -113,6 +113,7 @@ public actor Ranker {
         let count = try state.forEachWindowBucket(
             sinceMinute: openedAt.minute - windows.long + 1, shortWindowStartMinute: openedAt.minute - windows.short + 1
         ) { engine.load($0) }
+        engine.finishLoading()
         self.engine = engine
         windowsStartedAt = nil
         logger.info(

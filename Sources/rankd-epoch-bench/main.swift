@@ -133,13 +133,13 @@ func rankdEpochs(_ registry: [Endpoint], oneThread: Bool = false) -> (setup: Dou
     let setup = milliseconds {
         for (index, endpoint) in registry.enumerated() {
             for minute in 0..<minutes {
-                engine.load([
+                engine.load(
                     MinuteBucket(
                         endpointID: endpoint.id, minute: firstMinute + Int64(minute), source: .live,
-                        tally: templateTallies[template(endpoint: index, minute: minute)])
-                ])
+                        tally: templateTallies[template(endpoint: index, minute: minute)]))
             }
         }
+        engine.finishLoading()
     }
     // As in the daemon, the previous epoch is freed after the next one is computed (not timed).
     var previous: Epoch?

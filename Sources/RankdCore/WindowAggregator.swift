@@ -85,12 +85,12 @@ public struct WindowAggregator: Sendable {
 
     /// Restores a stored minute, or a stored span of minutes (`spanMinutes` > 1, placed in the
     /// span of its first minute), at start-up; it is not queued for persistence again.
-    @discardableResult
     ///
     /// Loaded tallies are packed every `loadsPerPack` loads and by `packPast()` after the last:
     /// start-up loads a whole window of past minutes and spans, which unpacked peaked at hundreds
     /// of megabytes at 20,000 busy endpoints, and packing each at once repacked a span for every
     /// minute loaded into it (loading 3.6 times slower).
+    @discardableResult
     public mutating func load(_ bucket: MinuteBucket) -> Bool {
         loadsSincePack += 1
         if loadsSincePack >= Self.loadsPerPack { packPast() }

@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "RankdServer",
             dependencies: [
-                "RankdCore", "RankdOTLP",
+                "RankdCore", "RankdOTLP", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -136,7 +136,7 @@ let package = Package(
             name: "RankdServerTests",
             dependencies: [
                 "RankdCore", "RankdServer", "RankdDaemon", "RankdConfig", "RankdStore", "RankdTestKit", "RankdMock", "RankdProber",
-                "RankdOTLP",
+                "RankdOTLP", "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

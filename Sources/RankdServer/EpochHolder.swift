@@ -9,12 +9,24 @@ public final class EpochHolder: Sendable {
     /// One published epoch and its encoded answers.
     public struct Published: Sendable {
         public let epoch: Epoch
-        /// `GET /v1/rankings` body (a ByteBuffer, so answering shares it instead of copying it).
-        let allBody: ByteBuffer
-        /// `GET /v1/rankings/{model}` bodies by model slug (their entries are slices of `allBody`).
-        let modelBodies: [String: EpochJSON.ModelBody]
-        /// Strong ETag, changes with every epoch.
+        /// `GET /v1/rankings` and `GET /v1/rankings/{model}` bodies, held deflated (about 17 times
+        /// smaller): sent as they are to clients that accept gzip, inflated as sent to others.
+        let bodies: EpochJSON.Bodies
+        /// Strong ETag of the uncompressed answers, changes with every epoch.
         public let etag: String
+        /// Strong ETag of the gzip answers (a different representation, so a different tag).
+        public let gzipETag: String
+
+        var modelBodies: [String: EpochJSON.ModelBody] { bodies.models }
+
+        /// Whether an `If-None-Match` value names this epoch, in either encoding (or `*`).
+        func matches(ifNoneMatch header: String?) -> Bool {
+            guard let header else { return false }
+            return header.split(separator: ",").contains {
+                let tag = $0.trimmingCharacters(in: .whitespaces)
+                return tag == etag || tag == gzipETag || tag == "*"
+            }
+        }
     }
 
     private let current = Mutex<Published?>(nil)
@@ -25,8 +37,8 @@ public final class EpochHolder: Sendable {
 
     /// Encodes and installs an epoch. Throws only if encoding fails (then the old epoch stays).
     public func publish(_ epoch: Epoch) throws {
-        let encoded = try EpochJSON.bodies(epoch, capacityHint: published?.allBody.readableBytes ?? 0)
-        let next = Published(epoch: epoch, allBody: encoded.all, modelBodies: encoded.models, etag: "\"epoch-\(epoch.id)\"")
+        let bodies = try EpochJSON.bodies(epoch, capacityHint: published?.bodies.allStream.readableBytes ?? 0)
+        let next = Published(epoch: epoch, bodies: bodies, etag: "\"epoch-\(epoch.id)\"", gzipETag: "\"epoch-\(epoch.id)-gzip\"")
         current.withLock { $0 = next }
     }
 

@@ -111,50 +111,89 @@ enum EpochJSON {
         return encoder
     }()
 
-    /// One model's `GET /v1/rankings/{model}` body, in three parts: the shared opening, its
-    /// entries (a slice of the `GET /v1/rankings` body, so the bytes are held once) and its own
-    /// closing (epoch header, slug, reasons).
+    /// One model's `GET /v1/rankings/{model}` body: the shared opening, its entries (a deflate
+    /// fragment inside the whole table's stream, so the bytes are held once, compressed) and its
+    /// own closing (epoch header, slug, reasons).
     struct ModelBody: Sendable {
         static let opening = ByteBuffer(string: "{\"endpoints\":")
+        /// The gzip header and the opening as a stored block: how every model's gzip body begins.
+        static let gzipOpening: ByteBuffer = {
+            var buffer = DeflatedBody.gzipHeader
+            DeflatedBody.writeStored(opening.readableBytesView, to: &buffer)
+            return buffer
+        }()
+        /// Raw deflate fragment of the entries (a slice of `Bodies.allStream`).
         let entries: ByteBuffer
+        /// Uncompressed length of the entries.
+        let entriesLength: Int
         let closing: ByteBuffer
+        /// The closing as a stored block, the final block and the gzip trailer.
+        let gzipClosing: ByteBuffer
 
-        var parts: [ByteBuffer] { [Self.opening, entries, closing] }
-        var byteCount: Int { Self.opening.readableBytes + entries.readableBytes + closing.readableBytes }
-        /// The whole body in one buffer (tests, small answers).
-        var joined: ByteBuffer {
+        var byteCount: Int { Self.opening.readableBytes + entriesLength + closing.readableBytes }
+
+        /// The body's parts as sent with `Content-Encoding: gzip`.
+        var gzipParts: [ByteBuffer] { [Self.gzipOpening, entries, gzipClosing] }
+        var gzipByteCount: Int { Self.gzipOpening.readableBytes + entries.readableBytes + gzipClosing.readableBytes }
+
+        /// The body's parts, uncompressed (the entries inflated: tens of kilobytes).
+        func parts() throws -> [ByteBuffer] {
+            [Self.opening, try FragmentInflater.inflated(entries, expectedLength: entriesLength), closing]
+        }
+
+        /// The whole uncompressed body in one buffer (tests).
+        func joined() throws -> ByteBuffer {
             var buffer = ByteBuffer()
             buffer.reserveCapacity(byteCount)
-            for var part in parts { buffer.writeBuffer(&part) }
+            for var part in try parts() { buffer.writeBuffer(&part) }
             return buffer
         }
     }
 
-    /// Both API bodies of an epoch, each model's entries encoded once and held once: the
-    /// `GET /v1/rankings` body is one buffer, and each model's body is its entries sliced from
-    /// it between a shared opening and its own closing (the same JSON `all` and `model` give,
-    /// keys in the same sorted order). `capacityHint` is the previous epoch's size, so the
-    /// buffer is allocated once instead of grown by doubling (at 20,000 endpoints, 16 MB).
-    static func bodies(_ epoch: Epoch, capacityHint: Int = 0) throws -> (all: ByteBuffer, models: [String: ModelBody]) {
+    /// An epoch's two kinds of ranking bodies, deflated (`DeflatedBody`).
+    struct Bodies: Sendable {
+        /// The `GET /v1/rankings` body as a raw deflate stream without its final block.
+        let allStream: ByteBuffer
+        /// Uncompressed length of the `GET /v1/rankings` body.
+        let allLength: Int
+        /// The final block and the gzip trailer of the `GET /v1/rankings` body.
+        let allGzipEnd: ByteBuffer
+        let models: [String: ModelBody]
+
+        var allGzipParts: [ByteBuffer] { [DeflatedBody.gzipHeader, allStream, allGzipEnd] }
+        var allGzipByteCount: Int { DeflatedBody.gzipHeader.readableBytes + allStream.readableBytes + allGzipEnd.readableBytes }
+
+        /// The whole uncompressed `GET /v1/rankings` body in one buffer (tests, small tables).
+        func allJoined() throws -> ByteBuffer { try FragmentInflater.inflated(allStream, expectedLength: allLength) }
+    }
+
+    /// Both API bodies of an epoch, each model's entries encoded and deflated once: the
+    /// `GET /v1/rankings` body is one deflate stream, and each model's body is its entries
+    /// fragment from that stream between a shared opening and its own closing (the same JSON
+    /// `all` and `model` give, keys in the same sorted order). `capacityHint` is the previous
+    /// epoch's compressed size, so the stream's buffer is allocated once, not grown by doubling.
+    static func bodies(_ epoch: Epoch, capacityHint: Int = 0) throws -> Bodies {
         let header = try encoder.encode(EpochHeader(epoch))
         var modelReasons: [String: [String]] = [:]
         for ranking in epoch.models where !ranking.reasons.isEmpty { modelReasons[ranking.model] = ranking.reasons }
-        var all = ByteBuffer()
-        all.reserveCapacity(max(capacityHint + capacityHint / 8, 4_096))
-        all.writeString("{\"epoch\":")
-        all.writeBytes(header)
-        all.writeString(",\"model_reasons\":")
-        all.writeBytes(try encoder.encode(modelReasons))
-        all.writeString(",\"models\":{")
-        var ranges: [(model: String, start: Int, length: Int, closing: ByteBuffer)] = []
-        ranges.reserveCapacity(epoch.models.count)
+        let deflater = try FragmentDeflater()
+        var stream = ByteBuffer()
+        stream.reserveCapacity(max(capacityHint + capacityHint / 8, 4_096))
+        var whole = DeflatedBody.Checksum()
+        func stored(_ bytes: some Collection<UInt8>) {
+            DeflatedBody.writeStored(bytes, to: &stream)
+            whole.update(bytes)
+        }
+        stored(Array("{\"epoch\":".utf8) + header + Array(",\"model_reasons\":".utf8) + (try encoder.encode(modelReasons)) + Array(",\"models\":{".utf8))
+        var pending: [(model: String, start: Int, length: Int, entriesLength: Int, closing: ByteBuffer, gzipClosing: ByteBuffer)] = []
+        pending.reserveCapacity(epoch.models.count)
         for (index, ranking) in epoch.models.enumerated() {
             let slug = try encoder.encode(ranking.model)
-            if index > 0 { all.writeInteger(UInt8(ascii: ",")) }
-            all.writeBytes(slug)
-            all.writeInteger(UInt8(ascii: ":"))
-            let start = all.writerIndex
-            all.writeBytes(try encoder.encode(ranking.endpoints.map(Entry.init)))
+            stored((index > 0 ? [UInt8(ascii: ",")] : []) + Array(slug) + [UInt8(ascii: ":")])
+            let entries = try encoder.encode(ranking.endpoints.map(Entry.init))
+            let start = stream.writerIndex
+            let entriesCRC = try entries.withUnsafeBytes { try deflater.fragment($0, into: &stream) }
+            whole.append(crc: entriesCRC, length: entries.count)
             var closing = ByteBuffer()
             closing.reserveCapacity(header.count + slug.count + 64)
             closing.writeString(",\"epoch\":")
@@ -164,16 +203,29 @@ enum EpochJSON {
             closing.writeString(",\"reasons\":")
             closing.writeBytes(try encoder.encode(ranking.reasons))
             closing.writeInteger(UInt8(ascii: "}"))
-            ranges.append((ranking.model, start, all.writerIndex - start, closing))
+            var own = DeflatedBody.Checksum()
+            own.update(ModelBody.opening.readableBytesView)
+            own.append(crc: entriesCRC, length: entries.count)
+            own.update(closing.readableBytesView)
+            var gzipClosing = ByteBuffer()
+            gzipClosing.reserveCapacity(closing.readableBytes + 32)
+            DeflatedBody.writeStored(closing.readableBytesView, to: &gzipClosing)
+            DeflatedBody.writeEnd(crc: own.crc, length: own.length, to: &gzipClosing)
+            pending.append((ranking.model, start, stream.writerIndex - start, entries.count, closing, gzipClosing))
         }
-        all.writeString("}}")
+        stored(Array("}}".utf8))
+        // Sliced once the stream is whole: a slice shares its storage, and a write to the stream
+        // while a slice held it would copy the whole stream.
         var models: [String: ModelBody] = [:]
-        models.reserveCapacity(ranges.count)
-        for range in ranges {
-            // A slice shares the buffer's storage: no copy.
-            models[range.model] = ModelBody(entries: all.getSlice(at: range.start, length: range.length)!, closing: range.closing)
+        models.reserveCapacity(pending.count)
+        for body in pending {
+            models[body.model] = ModelBody(
+                entries: stream.getSlice(at: body.start, length: body.length)!, entriesLength: body.entriesLength, closing: body.closing,
+                gzipClosing: body.gzipClosing)
         }
-        return (all, models)
+        var end = ByteBuffer()
+        DeflatedBody.writeEnd(crc: whole.crc, length: whole.length, to: &end)
+        return Bodies(allStream: stream, allLength: whole.length, allGzipEnd: end, models: models)
     }
 
     static func all(_ epoch: Epoch) throws -> Data {

@@ -69,21 +69,32 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
     }
 
     /// The response and its body's parts (none for a 304), or nil when the router should answer.
+    ///
+    /// A client that accepts gzip gets the held deflated bytes with `Content-Encoding: gzip`;
+    /// any other gets them inflated here (a model's body: tens of kilobytes), except the whole
+    /// table above `inlineInflateLimit`, which the router streams so this event loop is not held.
     func answer(_ request: HTTPRequest) -> (HTTPResponse, [ByteBuffer], String)? {
         guard request.method == .get, let path = request.path, path.utf8.starts(with: "/v1/rankings".utf8),
             !path.utf8.contains(UInt8(ascii: "?")),
             request.headerFields[.connection]?.lowercased() != "close", let published = holder.published
         else { return nil }
-        let body: [ByteBuffer]
+        let gzip = DeflatedBody.acceptsGzip(request.headerFields[.acceptEncoding])
+        let body: () throws -> [ByteBuffer]
         let route: String
         if path == "/v1/rankings" {
-            body = [published.allBody]
+            let bodies = published.bodies
+            if gzip {
+                body = { bodies.allGzipParts }
+            } else {
+                guard bodies.allLength <= Self.inlineInflateLimit else { return nil }
+                body = { [try bodies.allJoined()] }
+            }
             route = "/v1/rankings"
         } else if path.hasPrefix("/v1/rankings/") {
             let raw = path.dropFirst("/v1/rankings/".count)
             let slug = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? String(raw)) : String(raw)
             guard let found = published.modelBodies[slug] else { return nil }
-            body = found.parts
+            body = gzip ? { found.gzipParts } : { try found.parts() }
             route = "/v1/rankings/**"
         } else {
             return nil
@@ -92,26 +103,31 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
             heads.removeAll(keepingCapacity: true)
             headsEpoch = published.etag
         }
-        if let match = request.headerFields[.ifNoneMatch],
-            match.split(separator: ",").contains(where: {
-                let tag = $0.trimmingCharacters(in: .whitespaces)
-                return tag == published.etag || tag == "*"
-            })
-        {
+        let etag = gzip ? published.gzipETag : published.etag
+        if published.matches(ifNoneMatch: request.headerFields[.ifNoneMatch]) {
             var response = HTTPResponse(status: .notModified)
-            response.headerFields[.eTag] = published.etag
+            response.headerFields[.eTag] = etag
             response.headerFields[.cacheControl] = cacheControl
+            response.headerFields[.vary] = "Accept-Encoding"
             response.headerFields[.server] = "rankd"
             return (response, [], route)
         }
-        if let head = heads[path] { return (head, body, route) }
+        // A body that cannot be inflated (it never should) is left to the router, which answers 500.
+        guard let parts = try? body() else { return nil }
+        let key = gzip ? "gzip " + path : path
+        if let head = heads[key] { return (head, parts, route) }
         var response = HTTPResponse(status: .ok)
-        response.headerFields[.eTag] = published.etag
+        response.headerFields[.eTag] = etag
         response.headerFields[.cacheControl] = cacheControl
         response.headerFields[.server] = "rankd"
         response.headerFields[.contentType] = "application/json; charset=utf-8"
-        response.headerFields[.contentLength] = String(body.reduce(0) { $0 + $1.readableBytes })
-        heads[path] = response
-        return (response, body, route)
+        response.headerFields[.vary] = "Accept-Encoding"
+        if gzip { response.headerFields[.contentEncoding] = "gzip" }
+        response.headerFields[.contentLength] = String(parts.reduce(0) { $0 + $1.readableBytes })
+        heads[key] = response
+        return (response, parts, route)
     }
+
+    /// Largest uncompressed `GET /v1/rankings` body inflated on the event loop (about 2 ms).
+    static let inlineInflateLimit = 1 << 20
 }

@@ -64,7 +64,7 @@ public enum Scorer {
             var demotions = input.demotions
             for index in stride(from: worker, to: names.count, by: workers) {
                 let ranking = rankModel(names[index], peers: groups[index], input: input, demotions: &demotions)
-                slots.store(index, ranking, demotions: groups[index].compactMap { peer in demotions[peer.id].map { (peer.id, $0) } })
+                slots.store(index, ranking, demotions: groups[index].map { peer in (peer.id, demotions[peer.id]) })
             }
         }
         if workers == 1 { rank(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: rank) }
@@ -82,15 +82,16 @@ public enum Scorer {
     /// Each model's ranking and its endpoints' demotion memory, filled by the workers.
     private final class RankedModels: @unchecked Sendable {
         private let lock = NSLock()
-        private var slots: [(ModelRanking, [(String, DemotionState)])?]
+        private var slots: [(ModelRanking, [(String, DemotionState?)])?]
 
         init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-        func store(_ index: Int, _ ranking: ModelRanking, demotions: [(String, DemotionState)]) {
+        /// `demotions` has every peer of the model: nil for one with no demotion memory (removed).
+        func store(_ index: Int, _ ranking: ModelRanking, demotions: [(String, DemotionState?)]) {
             lock.withLock { slots[index] = (ranking, demotions) }
         }
 
-        var all: [(ModelRanking, [(String, DemotionState)])] { lock.withLock { slots.map { $0! } } }
+        var all: [(ModelRanking, [(String, DemotionState?)])] { lock.withLock { slots.map { $0! } } }
     }
 
     private static func rankModel(
@@ -131,7 +132,9 @@ public enum Scorer {
                 var state = demotions[endpoint.id] ?? DemotionState()
                 let fired = firing[endpoint.id] ?? []
                 state.update(firing: fired, now: input.time, policy: policy.demotion)
-                demotions[endpoint.id] = state
+                // Only endpoints with something to remember are kept: an empty state is what a
+                // missing one means, and 20,000 of them were 3 MB, copied at every epoch.
+                demotions[endpoint.id] = state == DemotionState() ? nil : state
                 if state.isDemoted {
                     status = .demoted
                     reasons = state.reasons + (fired.isEmpty ? [ReasonCode.recovering] : [])

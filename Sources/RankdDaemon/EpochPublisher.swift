@@ -46,8 +46,9 @@ actor EpochPublisher {
         var epoch: Epoch
         var trigger: EpochTrigger
         var now: Timestamp
-        /// Demotion memory before and after the epoch.
-        var demotionsBefore: [String: DemotionState]
+        /// Endpoints demoted before the epoch (for the demoted and recovered log lines).
+        var demotedBefore: Set<String>
+        /// Demotion memory after the epoch (endpoints with none are absent).
         var demotionsAfter: [String: DemotionState]
         var endpoints: [Endpoint]
         /// First minute of the short window: the hour roll-up stops before it.
@@ -143,9 +144,9 @@ actor EpochPublisher {
     }
 
     private func logChanges(_ computed: Computed) {
-        let before = computed.demotionsBefore
+        let before = computed.demotedBefore
         for model in computed.epoch.models {
-            for entry in model.endpoints where entry.status == .demoted && before[entry.endpointID]?.isDemoted != true {
+            for entry in model.endpoints where entry.status == .demoted && !before.contains(entry.endpointID) {
                 for reason in entry.reasons { metrics.demotion(reason: reason) }
                 logger.warning(
                     "endpoint demoted",
@@ -155,7 +156,7 @@ actor EpochPublisher {
                     ])
             }
         }
-        for (id, state) in computed.demotionsAfter where !state.isDemoted && before[id]?.isDemoted == true {
+        for id in before where computed.demotionsAfter[id]?.isDemoted != true {
             logger.notice("endpoint recovered", metadata: ["endpoint_id": .string(id)])
         }
     }

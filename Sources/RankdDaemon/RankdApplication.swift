@@ -29,7 +29,9 @@ public enum RankdApplication {
         let pipeline = try IngestPipeline(
             store: ranker.history, ranker: ranker, clock: clock, rule: loaded.policy.ingest, capacity: configuration.ingest.queueRecords,
             logger: logger)
-        let resolver = TelemetryResolver(endpoints: configuration.endpoints)
+        // The ranker's registry (the engine's array, in id order) is shared, not the configuration's:
+        // the serve command lets the loaded configuration go once the application is built.
+        let resolver = TelemetryResolver(endpoints: ranker.registry)
         let router = buildRouter(
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
@@ -80,7 +82,7 @@ extension RankdApplication {
         let runner = ProbeRunner(rule: rule)
         let holder = ranker.holder
         return ProbeScheduler(
-            endpoints: loaded.configuration.endpoints, suites: loaded.probeSuites, runner: runner, clock: clock, rule: rule,
+            endpoints: ranker.registry, suites: loaded.probeSuites, runner: runner, clock: clock, rule: rule,
             seed: UInt64(clock.now().secondsSince1970.rounded()), logger: logger,
             demotedEndpoints: {
                 Set(holder.epoch?.models.flatMap(\.endpoints).filter { $0.status == .demoted }.map(\.endpointID) ?? [])

@@ -196,7 +196,7 @@ public actor Ranker {
         let started = ContinuousClock.now
         try rebuildWindows()
         let now = clock.now()
-        let before = engine.demotions
+        let before = Set(engine.demotions.filter(\.value.isDemoted).keys)
         let epoch = engine.computeEpoch(now: now, trigger: trigger)
         metrics.windowTallies(minutes: engine.storedMinuteCount, spans: engine.storedSpanCount)
         do {
@@ -209,7 +209,7 @@ public actor Ranker {
         }
         try await publisher.publish(
             EpochPublisher.Computed(
-                epoch: epoch, trigger: trigger, now: now, demotionsBefore: before, demotionsAfter: engine.demotions,
+                epoch: epoch, trigger: trigger, now: now, demotedBefore: before, demotionsAfter: engine.demotions,
                 endpoints: engine.endpoints, shortWindowStartMinute: now.minute - engine.windowMinutes.short + 1, started: started))
         return epoch
     }

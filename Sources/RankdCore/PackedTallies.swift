@@ -12,7 +12,14 @@
 struct PackedTallies: Sendable {
     private let bytes: [UInt8]
 
+    /// Empty tallies, packed once and shared (most endpoints' windows are empty at some time).
+    static let empty = PackedTallies(packing: SourceTallies())
+
     init(_ tallies: SourceTallies) {
+        self = tallies == SourceTallies() ? Self.empty : PackedTallies(packing: tallies)
+    }
+
+    private init(packing tallies: SourceTallies) {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         Self.append(tallies.probe, to: &out)
@@ -27,7 +34,10 @@ struct PackedTallies: Sendable {
     /// Bytes held (not counting the array's header).
     var byteCount: Int { bytes.count }
 
+    var isEmpty: Bool { bytes == Self.empty.bytes }
+
     func unpacked() -> SourceTallies {
+        if isEmpty { return SourceTallies() }
         var reader = Reader(bytes: bytes)
         let probe = reader.tally()
         let live = reader.tally()

@@ -127,10 +127,11 @@ public struct RankingEngine: Sendable {
     /// Computes the next epoch at `now` and carries its demotion memory forward.
     public mutating func computeEpoch(now: Timestamp, trigger: EpochTrigger) -> Epoch {
         aggregator.advance(to: now)
-        var stats: [String: WindowStats] = [:]
-        for endpoint in endpoints { stats[endpoint.id] = aggregator.stats(for: endpoint.id) }
+        // The scorer reads each model's totals as it scores it, from this (shared, not copied) value.
+        let aggregator = aggregator
         let input = ScoringInput(
-            epochID: lastEpochID + 1, now: now, trigger: trigger, policy: policy, endpoints: endpoints, stats: stats,
+            epochID: lastEpochID + 1, now: now, trigger: trigger, policy: policy, endpoints: endpoints,
+            windowStats: { aggregator.stats(for: $0) },
             benchmarks: benchmarks, demotions: demotions, fastPathReasons: pendingFastPathReasons,
             overrides: Override.active(overrides, at: now))
         overrides.removeAll { !$0.isActive(at: now) }

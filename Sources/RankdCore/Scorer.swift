@@ -9,8 +9,10 @@ public struct ScoringInput: Sendable {
     public var trigger: EpochTrigger
     public var policy: Policy
     public var endpoints: [Endpoint]
-    /// Window totals per endpoint id; a missing id means no observations.
-    public var stats: [String: WindowStats]
+    /// Window totals of an endpoint id (empty for one with no observations). Asked one model at a
+    /// time while it is scored, so the totals of every endpoint never exist at once (the windows
+    /// hold them packed: unpacked, 20,000 endpoints' were tens of megabytes).
+    public var stats: @Sendable (String) -> WindowStats
     /// Combined benchmark score (0...1) per endpoint id.
     public var benchmarks: [String: Double]
     /// Demotion memory from the previous epoch.
@@ -20,10 +22,22 @@ public struct ScoringInput: Sendable {
     /// Operator overrides in force at `time`, by endpoint id.
     public var overrides: [String: Override]
 
+    /// An input with window totals given per endpoint id (a missing id means no observations).
     public init(
         epochID: Int64, now: Timestamp, trigger: EpochTrigger, policy: Policy, endpoints: [Endpoint],
         stats: [String: WindowStats], benchmarks: [String: Double] = [:], demotions: [String: DemotionState] = [:],
         fastPathReasons: [String: [String]] = [:], overrides: [String: Override] = [:]
+    ) {
+        self.init(
+            epochID: epochID, now: now, trigger: trigger, policy: policy, endpoints: endpoints, windowStats: { stats[$0] ?? WindowStats() },
+            benchmarks: benchmarks, demotions: demotions, fastPathReasons: fastPathReasons, overrides: overrides)
+    }
+
+    /// An input that reads window totals as each model is scored (from the engine's windows).
+    public init(
+        epochID: Int64, now: Timestamp, trigger: EpochTrigger, policy: Policy, endpoints: [Endpoint],
+        windowStats: @escaping @Sendable (String) -> WindowStats, benchmarks: [String: Double] = [:],
+        demotions: [String: DemotionState] = [:], fastPathReasons: [String: [String]] = [:], overrides: [String: Override] = [:]
     ) {
         self.overrides = overrides
         self.epochID = epochID
@@ -31,7 +45,7 @@ public struct ScoringInput: Sendable {
         self.trigger = trigger
         self.policy = policy
         self.endpoints = endpoints
-        self.stats = stats
+        self.stats = windowStats
         self.benchmarks = benchmarks
         self.demotions = demotions
         self.fastPathReasons = fastPathReasons
@@ -99,7 +113,7 @@ public enum Scorer {
     ) -> ModelRanking {
         let policy = input.policy
         let active = peers.filter(\.enabled)
-        let stats = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, input.stats[$0.id] ?? WindowStats()) })
+        let stats = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, input.stats($0.id)) })
         let shortComponents = ComponentScorer.components(
             for: active, tallies: stats.mapValues(\.short), policy: policy, priorWhenEmpty: false)
         let longComponents = ComponentScorer.components(for: active, tallies: stats.mapValues(\.long), policy: policy, priorWhenEmpty: true)

@@ -22,6 +22,10 @@ import Testing
                     outcome: Outcome.allCases.randomElement(using: &rng)!, ttftMilliseconds: Double.random(in: 50...900, using: &rng))
                 if aggregator.record(o) { all.append(o) }
             }
+            // Between advances too: the packed totals, the current minute and the late records.
+            let between = aggregator.stats(for: "e")
+            #expect(between.short == bruteForce(all, now: now, minutes: 15))
+            #expect(between.long == bruteForce(all, now: now, minutes: 60, span: aggregator.coarseMinutes))
             now = now.adding(seconds: Double(stepMinutes) * 60)
             aggregator.advance(to: now)
             let stats = aggregator.stats(for: "e")

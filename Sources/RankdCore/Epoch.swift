@@ -110,8 +110,20 @@ public struct EndpointRanking: Hashable, Codable, Sendable {
     /// When the current demotion began (nil unless demoted).
     public var demotedSince: Timestamp?
     /// The operator override in force for this endpoint, if any.
-    public var override: Override?
+    public var override: Override? {
+        get { overrideBox?.value }
+        set { overrideBox = newValue.map(OverrideBox.init) }
+    }
+    /// Boxed: overrides are rare, and inline an `Override?` was 112 of an entry's 568 bytes (two
+    /// epochs of 20,000 entries are in memory while one is published).
+    private var overrideBox: OverrideBox?
     public var explanation: Explanation
+
+    enum CodingKeys: String, CodingKey {
+        case rank, endpointID, provider, baseURL, upstreamModel, score, status, components, samples, reasons, demotedUntil, demotedSince
+        case overrideBox = "override"
+        case explanation
+    }
 
     public init(
         rank: Int, endpointID: String, provider: String, baseURL: String, upstreamModel: String, score: Double,
@@ -193,4 +205,19 @@ public struct EndpointStats: Hashable, Codable, Sendable {
         self.outputTokensPerSecondP50 = outputTokensPerSecondP50
         self.benchmark = benchmark
     }
+}
+
+/// An `Override` behind a reference, encoded and compared as the override itself.
+final class OverrideBox: Hashable, Codable, Sendable {
+    let value: Override
+
+    init(_ value: Override) { self.value = value }
+
+    init(from decoder: any Decoder) throws { value = try Override(from: decoder) }
+
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+
+    static func == (lhs: OverrideBox, rhs: OverrideBox) -> Bool { lhs === rhs || lhs.value == rhs.value }
+
+    func hash(into hasher: inout Hasher) { value.hash(into: &hasher) }
 }

@@ -68,17 +68,22 @@ public enum Scorer {
     public static let parallelFromEndpoints = 2_000
 
     public static func score(_ input: ScoringInput, parallelFromEndpoints threshold: Int = parallelFromEndpoints) -> ScoringResult {
-        let byModel = Dictionary(grouping: input.endpoints, by: \.model)
+        // Models' endpoints as indices into `input.endpoints`, in id order: grouping copies of the
+        // endpoints themselves held the registry twice more while an epoch was computed.
+        let endpoints = input.endpoints
+        var byModel: [String: [Int]] = [:]
+        for (index, endpoint) in endpoints.enumerated() { byModel[endpoint.model, default: []].append(index) }
         let names = byModel.keys.sorted()
-        let groups = names.map { byModel[$0]!.sorted { $0.id < $1.id } }
+        let groups = names.map { byModel[$0]!.sorted { endpoints[$0].id < endpoints[$1].id } }
         let workers =
             input.endpoints.count >= threshold ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8, names.count)) : 1
         let slots = RankedModels(count: names.count)
         let rank = { @Sendable (worker: Int) in
             var demotions = input.demotions
             for index in stride(from: worker, to: names.count, by: workers) {
-                let ranking = rankModel(names[index], peers: groups[index], input: input, demotions: &demotions)
-                slots.store(index, ranking, demotions: groups[index].map { peer in (peer.id, demotions[peer.id]) })
+                let peers = groups[index].map { endpoints[$0] }
+                let ranking = rankModel(names[index], peers: peers, input: input, demotions: &demotions)
+                slots.store(index, ranking, demotions: peers.map { peer in (peer.id, demotions[peer.id]) })
             }
         }
         if workers == 1 { rank(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: rank) }

@@ -58,7 +58,11 @@ public enum RankdApplication {
             router: router,
             server: .http1(additionalChannelHandlers: [RankingsFastPath(holder: holder, metrics: metrics, cacheMaxAgeSeconds: maxAge)]),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "rankd"),
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.listenPort) },
+            // The port alone is captured: capturing `configuration` kept its endpoint array (and
+            // the strings parsed from the file) for the life of the server.
+            onServerRunning: { [listenPort = configuration.listenPort] channel in
+                await onServerRunning(channel.localAddress?.port ?? listenPort)
+            },
             logger: logger)
         app.addServices(pipeline)
         if epochLoop {

@@ -1,3 +1,4 @@
+import Foundation
 import RankdCore
 import RankdTestKit
 import Testing
@@ -73,6 +74,35 @@ import Testing
         // The rules' memory is untouched: gamma is demoted by the rules whatever the operator says.
         #expect(engine.demotions[id("gamma")]?.isDemoted == true)
         #expect(engine.demotions[id("beta")]?.isDemoted != true)
+    }
+
+    /// The entry holds its override boxed; its JSON and equality are what an inline field gave:
+    /// an `override` object when there is one, no key when there is none, and a round trip keeps it.
+    @Test func boxedOverrideEncodesAndComparesAsTheOverride() throws {
+        var engine = engine()
+        let pin = override("beta", .pin)
+        engine.setOverrides([pin])
+        let epoch = engine.computeEpoch(now: start.adding(seconds: 600), trigger: .scheduled)
+        let pinned = try #require(entries(epoch)["beta"])
+        let plain = try #require(entries(epoch)["alpha"])
+        #expect(pinned.override == pin)
+        #expect(plain.override == nil)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let object = try #require(try JSONSerialization.jsonObject(with: encoder.encode(pinned)) as? [String: Any])
+        let nested = try #require(object["override"] as? [String: Any])
+        #expect(nested["note"] as? String == "incident 42")
+        #expect(nested["action"] as? String == "pin")
+        #expect(try JSONDecoder().decode(EndpointRanking.self, from: encoder.encode(pinned)) == pinned)
+        let none = try #require(try JSONSerialization.jsonObject(with: encoder.encode(plain)) as? [String: Any])
+        #expect(none["override"] == nil)
+        #expect(try JSONDecoder().decode(EndpointRanking.self, from: encoder.encode(plain)) == plain)
+        // Compared by value, not by box.
+        var copy = pinned
+        copy.override = pin
+        #expect(copy == pinned && copy.hashValue == pinned.hashValue)
+        copy.override = override("beta", .pin, id: 2)
+        #expect(copy != pinned)
     }
 
     @Test func undemoteKeepsTheRulesReasonsVisible() {

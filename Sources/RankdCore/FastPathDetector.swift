@@ -7,20 +7,23 @@ public struct FastPathDetector: Sendable {
 
     /// One endpoint's counters: a ring of per-second slots over the burst window, with the window's
     /// totals kept as slots enter and leave it, so an observation costs O(1) and an endpoint holds
-    /// 8 bytes per second of window (240 for the default 30 s), not a tuple with its second each.
+    /// 4 bytes per second of window (120 for the default 30 s), not a tuple with its second each.
     struct Counters: Sendable {
+        /// One second's counts. They stop at 65,535 (an endpoint taking more requests than that in
+        /// one second is past what one slot counts); the window's sums count only what the slots
+        /// hold, so the two always agree and a rate stays a rate of what was counted.
         struct Slot: Sendable {
-            var requests: UInt32 = 0
-            var failures: UInt32 = 0
+            var requests: UInt16 = 0
+            var failures: UInt16 = 0
         }
-        var consecutiveHardFailures = 0
+        var consecutiveHardFailures: Int32 = 0
         /// Slot `s mod window` counts second `s`, for the seconds newestSecond - window + 1 ...
         /// newestSecond; the others are zero.
         var slots: [Slot]
         var newestSecond: Int64 = .min
-        /// Sums over `slots`.
-        var requests = 0
-        var failures = 0
+        /// Sums over `slots` (at most 65,535 a second each).
+        var requests: Int32 = 0
+        var failures: Int32 = 0
 
         init(windowSeconds: Int) {
             slots = Array(repeating: Slot(), count: max(1, windowSeconds))
@@ -39,8 +42,8 @@ public struct FastPathDetector: Sendable {
                 // Seconds newestSecond + 1 ... second enter the window; what their slots held leaves it.
                 for entering in (newestSecond + 1)...second {
                     let index = Self.slot(entering, window: window)
-                    requests -= Int(slots[index].requests)
-                    failures -= Int(slots[index].failures)
+                    requests -= Int32(slots[index].requests)
+                    failures -= Int32(slots[index].failures)
                     slots[index] = Slot()
                 }
                 newestSecond = second
@@ -48,10 +51,11 @@ public struct FastPathDetector: Sendable {
                 return
             }
             let index = Self.slot(second, window: window)
-            slots[index].requests &+= 1
+            guard slots[index].requests < .max else { return }
+            slots[index].requests += 1
             requests += 1
             if isFailure {
-                slots[index].failures &+= 1
+                slots[index].failures += 1
                 failures += 1
             }
         }
@@ -91,21 +95,21 @@ public struct FastPathDetector: Sendable {
             observation.outcome.isRequestFailure && observation.outcome != .http429
             || observation.outcome.isToolCallFailure
         if observation.outcome.isHardFailure {
-            counters.consecutiveHardFailures += 1
+            if counters.consecutiveHardFailures < .max { counters.consecutiveHardFailures += 1 }
         } else if observation.outcome != .http429 {
             counters.consecutiveHardFailures = 0
         }
         // Late observations (older than the window) count for consecutive runs only.
         counters.count(second: observation.time.second, isFailure: isFailure)
 
-        if rule.consecutiveFailures > 0, counters.consecutiveHardFailures >= rule.consecutiveFailures {
+        if rule.consecutiveFailures > 0, Int(counters.consecutiveHardFailures) >= rule.consecutiveFailures {
             let run = counters.consecutiveHardFailures
             counters = Counters(windowSeconds: window)
             return Trigger(
                 endpointID: observation.endpointID, reason: ReasonCode.consecutiveFailures, at: observation.time,
                 detail: "\(run) hard failures in a row")
         }
-        let (requests, failures) = (counters.requests, counters.failures)
+        let (requests, failures) = (Int(counters.requests), Int(counters.failures))
         if requests >= rule.burstMinRequests, rule.burstMinRequests > 0,
             Double(failures) / Double(requests) >= rule.burstFailureRate
         {

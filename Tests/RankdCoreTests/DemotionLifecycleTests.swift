@@ -155,6 +155,31 @@ import Testing
         #expect(!fired)
     }
 
+    /// An endpoint flooded within single seconds: a second's slot stops counting at 65,535, nothing
+    /// traps, and the burst rule reads the rate of what was counted (the window's sums agree with
+    /// the slots).
+    @Test func floodedSecondsSaturateWithoutLosingTheRate() {
+        var rule = Policy.default.fastPath
+        rule.burstWindowSeconds = 2
+        rule.burstMinRequests = 100_000
+        rule.burstFailureRate = 0.5
+        rule.consecutiveFailures = 0
+        var detector = FastPathDetector(rule: rule)
+        var trigger: FastPathDetector.Trigger?
+        for _ in 0..<70_000 {
+            #expect(detector.record(Observation(endpointID: "e", time: start, source: .live, outcome: .ok)) == nil)
+        }
+        var failures = 0
+        while trigger == nil && failures < 70_000 {
+            failures += 1
+            trigger = detector.record(Observation(endpointID: "e", time: start.adding(seconds: 1), source: .live, outcome: .wrongTool))
+        }
+        // 65,535 of the first second's requests counted, so the rate reaches one half at the 65,535th failure.
+        #expect(failures == 65_535)
+        #expect(trigger?.reason == ReasonCode.failureBurst)
+        #expect(trigger?.detail == "65535 of 131070 requests failed in 2 s")
+    }
+
     /// The detector's ring of per-second slots with running totals fires exactly where a plain
     /// list of every observation, summed over the window at each step, says it should: seconds
     /// out of order, gaps longer than the window, late observations, bursts and runs.

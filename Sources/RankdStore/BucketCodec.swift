@@ -45,15 +45,22 @@ enum BucketCodec {
         var description: String
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> [MinuteBucket] {
+    /// The buckets of a blob; with `partitions` above 1, only those whose endpoint falls in
+    /// `partition` (by `partition(ofID:partitions:)`), the others skipped unread but bounds-checked.
+    static func decode(_ bytes: [UInt8], partition: Int = 0, of partitions: Int = 1) throws -> [MinuteBucket] {
         var reader = Reader(bytes: bytes)
         guard try reader.byte() == version else { throw Damaged(description: "unknown journal format") }
         let count = Int(try reader.integer(UInt32.self))
         var buckets: [MinuteBucket] = []
-        buckets.reserveCapacity(min(count, bytes.count / 16))
+        buckets.reserveCapacity(min(count, bytes.count / 16) / max(1, partitions))
         for _ in 0..<count {
             let idLength = Int(try reader.integer(UInt16.self))
-            let id = String(decoding: try reader.bytes(idLength), as: UTF8.self)
+            let idBytes = try reader.bytes(idLength)
+            if partitions > 1, Self.partition(ofID: idBytes, partitions: partitions) != partition {
+                try reader.skipBucketAfterID()
+                continue
+            }
+            let id = String(decoding: idBytes, as: UTF8.self)
             let minute = try reader.integer(Int64.self)
             let source: ObservationSource = try reader.byte() == 0 ? .probe : .live
             let toolCallRequests = try reader.integer(Int64.self)
@@ -81,6 +88,17 @@ enum BucketCodec {
         return buckets
     }
 
+    /// Which of `partitions` an endpoint's buckets fall in: FNV-1a of its id's UTF-8 bytes, the
+    /// same in every blob and every process.
+    static func partition(ofID id: some Collection<UInt8>, partitions: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(max(1, partitions)))
+    }
+
     private static func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
     }
@@ -98,6 +116,17 @@ enum BucketCodec {
         }
 
         mutating func byte() throws -> UInt8 { try bytes(1).first! }
+
+        /// Steps over one bucket's fields after its id, with the bounds checks `decode` makes.
+        mutating func skipBucketAfterID() throws {
+            _ = try bytes(8 + 1 + 8)  // minute, source, tool-call requests
+            _ = try bytes(Int(try byte()) * 9)  // (outcome index, count) pairs
+            for _ in 0..<2 {
+                let bins = Int(try integer(UInt32.self))
+                guard bins <= 4_096 else { throw Damaged(description: "\(bins) histogram bins") }
+                _ = try bytes(bins * 12)
+            }
+        }
 
         mutating func integer<T: FixedWidthInteger>(_: T.Type) throws -> T {
             var value: T = 0

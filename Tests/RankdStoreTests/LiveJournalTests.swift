@@ -46,6 +46,38 @@ import Testing
         #expect(try store.loadBuckets(sinceMinute: 0) == expected)
     }
 
+    /// Folding in several passes (an endpoint's buckets in one pass only) stores what one pass
+    /// stores: 600 records at 100 per pass are 6 passes.
+    @Test(arguments: [100, 250, 1_000_000]) func foldInPassesStoresWhatOnePassStores(recordsPerPass: Int) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore(path: dir.file("state.db"))
+        let all = records("p", count: 600, endpoints: 37)
+        for batch in stride(from: 0, to: all.count, by: 50) { _ = try store.commitLive(Array(all[batch..<batch + 50])) }
+        #expect(try store.foldJournal(recordsPerPass: recordsPerPass) == 600)
+        #expect(try store.count(table: "live_journal") == 0)
+        #expect(try store.storedLiveRequests() == 600)
+        #expect(try store.loadBuckets(sinceMinute: 0) == MinuteBucket.fold(all.map(\.observation)))
+    }
+
+    /// A blob read by partitions: each bucket in exactly one, all of them together, and damage
+    /// after a skipped bucket still refused in every partition.
+    @Test(arguments: [2, 3, 8]) func codecPartitionsSplitTheBucketsOnce(partitions: Int) throws {
+        let buckets = MinuteBucket.fold(records("q", count: 2_000, endpoints: 41).map(\.observation))
+        let bytes = BucketCodec.encode(buckets)
+        var seen: [MinuteBucket] = []
+        for partition in 0..<partitions {
+            let part = try BucketCodec.decode(bytes, partition: partition, of: partitions)
+            #expect(part.allSatisfy { BucketCodec.partition(ofID: Array($0.endpointID.utf8), partitions: partitions) == partition })
+            seen += part
+        }
+        #expect(seen.count == buckets.count)
+        #expect(Set(seen) == Set(buckets))
+        for partition in 0..<partitions {
+            #expect(throws: BucketCodec.Damaged.self) { try BucketCodec.decode(Array(bytes.dropLast()), partition: partition, of: partitions) }
+        }
+    }
+
     @Test func codecRoundTripsAndRefusesDamage() throws {
         let buckets = MinuteBucket.fold(records("c", count: 3_000, endpoints: 11).map(\.observation))
         let bytes = BucketCodec.encode(buckets)

@@ -72,8 +72,7 @@ enum BucketCodec {
             }
             var histograms: [LogHistogram] = []
             for _ in 0..<2 {
-                let bins = Int(try reader.integer(UInt32.self))
-                guard bins <= 4_096 else { throw Damaged(description: "\(bins) histogram bins") }
+                let bins = try reader.histogramBinCount()
                 var pairs: [[Int64]] = []
                 pairs.reserveCapacity(bins)
                 for _ in 0..<bins { pairs.append([Int64(try reader.integer(Int32.self)), try reader.integer(Int64.self)]) }
@@ -121,11 +120,14 @@ enum BucketCodec {
         mutating func skipBucketAfterID() throws {
             _ = try bytes(8 + 1 + 8)  // minute, source, tool-call requests
             _ = try bytes(Int(try byte()) * 9)  // (outcome index, count) pairs
-            for _ in 0..<2 {
-                let bins = Int(try integer(UInt32.self))
-                guard bins <= 4_096 else { throw Damaged(description: "\(bins) histogram bins") }
-                _ = try bytes(bins * 12)
-            }
+            for _ in 0..<2 { _ = try bytes(try histogramBinCount() * 12) }  // (bin, count) pairs
+        }
+
+        /// A histogram's bin count, refused above 4,096 (a damaged length).
+        mutating func histogramBinCount() throws -> Int {
+            let bins = Int(try integer(UInt32.self))
+            guard bins <= 4_096 else { throw Damaged(description: "\(bins) histogram bins") }
+            return bins
         }
 
         mutating func integer<T: FixedWidthInteger>(_: T.Type) throws -> T {

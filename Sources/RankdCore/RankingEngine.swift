@@ -22,7 +22,7 @@ public struct RankingEngine: Sendable {
 
     public init(
         policy: Policy, endpoints: [Endpoint], benchmarks: [String: Double] = [:], now: Timestamp,
-        lastEpochID: Int64 = 0, demotions: [String: DemotionState] = [:]
+        lastEpochID: Int64 = 0, demotions: [String: DemotionState] = [:], pastInStore: Bool = false
     ) {
         self.policy = policy
         // An array already in id order is kept as it is (shared, not copied: 4 MB at 20,000 endpoints).
@@ -32,7 +32,8 @@ public struct RankingEngine: Sendable {
         self.demotions = demotions
         self.lastEpochID = lastEpochID
         aggregator = WindowAggregator(
-            shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now)
+            shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now,
+            pastInStore: pastInStore)
         detector = FastPathDetector(rule: policy.fastPath)
         endpointIDs = Set(endpoints.map(\.id))
         var groups: [String: [Int]] = [:]
@@ -142,6 +143,20 @@ public struct RankingEngine: Sendable {
         return result.epoch
     }
 
+    /// What leaves the windows if they advance to `now` (`WindowAggregator.departures`).
+    public func windowDepartures(to now: Timestamp) -> WindowAggregator.Departures { aggregator.departures(to: now) }
+
+    /// Advances windows whose past tallies are in the store, reading what leaves them
+    /// (`WindowAggregator.advance(to:reading:)`); if `reading` throws, nothing changes.
+    public mutating func advanceWindows(
+        to now: Timestamp, reading: (WindowAggregator.Departures, _ subtract: (MinuteBucket, WindowAggregator.Departure) -> Void) throws -> Void
+    ) rethrows {
+        try aggregator.advance(to: now, reading: reading)
+    }
+
+    /// The minute the windows end in.
+    public var windowsCurrentMinute: Int64 { aggregator.currentMinute }
+
     /// Window totals of one endpoint as of the last `computeEpoch`.
     public func stats(for endpointID: String) -> WindowStats { aggregator.stats(for: endpointID) }
 
@@ -154,8 +169,10 @@ public struct RankingEngine: Sendable {
     /// Span tallies held in memory (the rest of the long window, an hour each by default).
     public var storedSpanCount: Int { aggregator.storedSpanCount }
 
-    /// The window lengths in whole minutes, as the aggregator counts them.
-    public var windowMinutes: (short: Int64, long: Int64) { (aggregator.shortWindowMinutes, aggregator.longWindowMinutes) }
+    /// The window lengths in whole minutes, as the aggregator counts them, and the long window's span.
+    public var windowMinutes: (short: Int64, long: Int64, spanMinutes: Int64) {
+        (aggregator.shortWindowMinutes, aggregator.longWindowMinutes, aggregator.coarseMinutes)
+    }
 
     /// Replaces the operator overrides the next epochs apply (ended ones are ignored).
     public mutating func setOverrides(_ overrides: [Override]) { self.overrides = overrides }

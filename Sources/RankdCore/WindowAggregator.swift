@@ -13,7 +13,17 @@
 ///
 /// The short window is exact to the minute. The long window leaves a span at a time: data stays in
 /// it while the span holding its minute overlaps the window, so it covers the window plus at most
-/// `coarseMinutes - 1` older minutes (24 h to 24 h 59 min by default).
+/// `coarseMinutes - 1` older minutes (24 h to 24 h 59 min by default). A record is accepted while
+/// the span of its minute overlaps the long window.
+///
+/// **Past tallies in the store** (`pastInStore`, what the daemon uses): the windows hold their
+/// running totals and the current (and future-dated) minutes only. What leaves a window is read
+/// back from `state.db`, which holds every tally the windows counted (live telemetry is committed
+/// before it is counted, probe tallies are written before each advance): the caller hands
+/// `advance(to:reading:)` the rows of `departures(to:)`. Held in memory, a busy endpoint's 15
+/// minutes and 24 hour spans were most of a 20,000-endpoint daemon's memory after a day. An advance
+/// whose reading fails leaves the windows as they were, so a storage error delays the windows but
+/// never makes them drift.
 public struct WindowAggregator: Sendable {
     /// Window lengths in whole minutes (the current, partial minute counts as one).
     public let shortWindowMinutes: Int64
@@ -25,6 +35,8 @@ public struct WindowAggregator: Sendable {
 
     /// Minute the windows end in (inclusive). Observations after it are counted once time advances.
     public private(set) var currentMinute: Int64
+    /// Past minutes and spans are read back from the store when they leave a window, not held.
+    public let pastInStore: Bool
 
     private var endpoints: [String: EndpointWindows] = [:]
     /// Minute tallies recorded since the last `drainPendingBuckets()`, for the store to persist.
@@ -84,11 +96,12 @@ public struct WindowAggregator: Sendable {
         }
     }
 
-    public init(shortWindowSeconds: Double, longWindowSeconds: Double, now: Timestamp) {
+    public init(shortWindowSeconds: Double, longWindowSeconds: Double, now: Timestamp, pastInStore: Bool = false) {
         shortWindowMinutes = max(1, Int64((shortWindowSeconds / 60).rounded(.up)))
         longWindowMinutes = max(shortWindowMinutes, Int64((longWindowSeconds / 60).rounded(.up)))
         coarseMinutes = Self.coarseSpan(longWindowMinutes: longWindowMinutes)
         currentMinute = now.minute
+        self.pastInStore = pastInStore
     }
 
     /// The largest divisor of 60 that is at most a 24th of the long window (at least 1).
@@ -103,7 +116,7 @@ public struct WindowAggregator: Sendable {
     /// First minute of the span holding `minute`.
     public func spanStart(of minute: Int64) -> Int64 { Self.spanStart(of: minute, span: coarseMinutes) }
 
-    static func spanStart(of minute: Int64, span: Int64) -> Int64 {
+    public static func spanStart(of minute: Int64, span: Int64) -> Int64 {
         let (quotient, remainder) = minute.quotientAndRemainder(dividingBy: span)
         return (remainder < 0 ? quotient - 1 : quotient) * span
     }
@@ -164,17 +177,22 @@ public struct WindowAggregator: Sendable {
 
     private mutating func add(_ bucket: MinuteBucket, persist: Bool) -> Bool {
         let lastMinute = bucket.minute + max(1, bucket.spanMinutes) - 1
-        guard lastMinute >= longStart else { return false }
+        // Kept while the span holding its (last) minute overlaps the long window: a span leaves
+        // whole, so what it holds must have been counted whole.
+        guard spanStart(of: lastMinute) + coarseMinutes - 1 >= longStart else { return false }
         let current = bucket.minute <= currentMinute
         let inMinutes = bucket.spanMinutes <= 1 && bucket.minute >= shortStart
         let inShort = current && inMinutes
         let span = spanStart(of: bucket.minute)
         // The current minute is read from `minutes` itself; records for earlier minutes are late.
         let late = current && !(inMinutes && bucket.minute == currentMinute)
+        let holdsPast = !pastInStore
         // Mutated in place through the dictionary: copying the windows out and back would copy
         // the endpoint's dictionaries on every add (quadratic at start-up).
         Self.mutate(&endpoints[bucket.endpointID, default: EndpointWindows()]) { windows in
-            if inMinutes {
+            if !holdsPast && late {
+                // Only the running totals take it: the store holds the minute for when it leaves.
+            } else if inMinutes {
                 windows.minutes.add(bucket.tally, source: bucket.source, at: bucket.minute)
             } else {
                 windows.spans.add(bucket.tally, source: bucket.source, at: span)
@@ -188,11 +206,132 @@ public struct WindowAggregator: Sendable {
         return true
     }
 
+    /// What leaves the windows when they advance to a minute: the store's rows for these are
+    /// what `advance(to:reading:)` subtracts (past tallies in the store only).
+    public struct Departures: Hashable, Sendable {
+        /// Minutes that leave the short window (they stay in the long one).
+        public var shortMinutes: ClosedRange<Int64>?
+        /// The minutes of the whole spans that leave the long window (`spanMinutes` each).
+        public var longMinutes: ClosedRange<Int64>?
+        /// Length of a span (`coarseMinutes`).
+        public var spanMinutes: Int64
+
+        public var isEmpty: Bool { shortMinutes == nil && longMinutes == nil }
+    }
+
+    /// Which side of the windows a departed row leaves.
+    public enum Departure: Sendable {
+        case shortWindow
+        case longWindow
+    }
+
+    /// The minutes that leave the windows if they advance to `now` (none if time did not advance).
+    public func departures(to now: Timestamp) -> Departures {
+        var result = Departures(shortMinutes: nil, longMinutes: nil, spanMinutes: coarseMinutes)
+        let newMinute = now.minute
+        guard newMinute > currentMinute else { return result }
+        // The short window counted minutes from its start to the current one; those before the new start leave.
+        let shortLast = min(currentMinute, newMinute - shortWindowMinutes)
+        if shortStart <= shortLast { result.shortMinutes = shortStart...shortLast }
+        // Spans counted: from the one holding the long window's start to the one holding the current
+        // minute; those that end before the new start leave, whole.
+        let firstSpan = spanStart(of: longStart)
+        let newLongStart = newMinute - longWindowMinutes + 1
+        let lastSpan = min(spanStart(of: currentMinute), spanStart(of: newLongStart) - coarseMinutes)
+        if firstSpan <= lastSpan { result.longMinutes = firstSpan...(lastSpan + coarseMinutes - 1) }
+        return result
+    }
+
+    /// Advances the windows to `now` with past tallies in the store: `reading` is handed
+    /// `departures(to:)` and a function to call with every stored row of those minutes (minute or
+    /// hour rows, and which window each leaves); rows of one endpoint should come together (ordered
+    /// by endpoint), so its totals are unpacked once. If `reading` throws, the windows are left as
+    /// they were and the error is rethrown.
+    public mutating func advance(
+        to now: Timestamp, reading: (Departures, _ subtract: (MinuteBucket, Departure) -> Void) throws -> Void
+    ) rethrows {
+        precondition(pastInStore, "advance(to:reading:) is for windows whose past tallies are in the store")
+        let newMinute = now.minute
+        guard newMinute > currentMinute else { return }
+        let departures = departures(to: now)
+        let saved = (endpoints, currentMinute)
+        // First what memory holds enters the totals (the old current minute, future-dated minutes
+        // now past, late records), then the store's rows of what left are subtracted: in the other
+        // order a total would go below zero, and tallies stop at zero.
+        let oldMinute = currentMinute
+        currentMinute = newMinute
+        let shortStart = shortStart
+        let longStart = longStart
+        let span = coarseMinutes
+        var index = endpoints.startIndex
+        while index != endpoints.endIndex {
+            defer { endpoints.formIndex(after: &index) }
+            Self.mutate(&endpoints.values[index]) { windows in
+                // Held: the current minute and future-dated ones (and future-dated spans, which
+                // only a clock set back gives). Those now in the past enter the totals.
+                let entering = windows.minutes.keys.filter { $0 <= newMinute }
+                let spansEntering = windows.spans.keys.filter { $0 <= newMinute }
+                guard !entering.isEmpty || !spansEntering.isEmpty || !windows.late.isEmpty else { return }
+                var (short, long) = windows.totals(current: oldMinute)
+                for minute in entering {
+                    guard let tallies = windows.minutes.removeValue(forKey: minute) else { continue }
+                    // The old current minute is in the totals already (and in the departed rows if
+                    // it left); a future-dated one enters the windows it is still in.
+                    guard minute > oldMinute else { continue }
+                    if Self.spanStart(of: minute, span: span) + span - 1 >= longStart { long.add(tallies) }
+                    if minute >= shortStart { short.add(tallies) }
+                }
+                for start in spansEntering {
+                    guard let tallies = windows.spans.removeValue(forKey: start) else { continue }
+                    if start + span - 1 >= longStart { long.add(tallies) }
+                }
+                windows.store(short: short, long: long, current: newMinute)
+                windows.minutes.pack(before: newMinute)
+            }
+        }
+        guard !departures.isEmpty else { return }
+        var id: String?
+        var short = SourceTallies()
+        var long = SourceTallies()
+        func flush() {
+            guard let current = id else { return }
+            id = nil
+            guard endpoints[current] != nil else { return }
+            Self.mutate(&endpoints[current]!) { windows in
+                var pastShort = windows.shortPast.unpacked()
+                var pastLong = windows.longPast.unpacked()
+                pastShort.subtract(short)
+                pastLong.subtract(long)
+                windows.shortPast = PackedTallies(pastShort)
+                windows.longPast = PackedTallies(pastLong)
+            }
+        }
+        do {
+            try reading(departures) { bucket, side in
+                if bucket.endpointID != id {
+                    flush()
+                    id = bucket.endpointID
+                    short = SourceTallies()
+                    long = SourceTallies()
+                }
+                if side == .shortWindow { short.add(bucket.tally, source: bucket.source) } else { long.add(bucket.tally, source: bucket.source) }
+            }
+            flush()
+        } catch {
+            (endpoints, currentMinute) = saved
+            throw error
+        }
+    }
+
     /// Moves the windows' end to `now`: minutes that left the short window are subtracted from it
     /// and folded into their span, future-dated minutes that became current are added, and spans
     /// that left the long window are subtracted from it and forgotten. An endpoint costs its ~40
     /// tallies at most, never the minutes of a whole window.
+    ///
+    /// With past tallies in the store it does nothing: every advance has a minute leaving the
+    /// short window, whose rows the caller hands `advance(to:reading:)`.
     public mutating func advance(to now: Timestamp) {
+        if pastInStore { return }
         let newMinute = now.minute
         guard newMinute > currentMinute else { return }
         let oldMinute = currentMinute

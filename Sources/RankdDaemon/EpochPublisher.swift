@@ -53,6 +53,9 @@ actor EpochPublisher {
         var endpoints: [Endpoint]
         /// First minute of the short window: the hour roll-up stops before it.
         var shortWindowStartMinute: Int64
+        /// Buckets from this minute on are kept whatever the retention: the windows read them back
+        /// when they leave (the first span of the long window, and an hour more).
+        var keepBucketsFromMinute: Int64? = nil
         var started: ContinuousClock.Instant
     }
 
@@ -82,7 +85,7 @@ actor EpochPublisher {
                         try state.rollUp(beforeMinute: computed.shortWindowStartMinute)
                         try state.prune(
                             now: computed.now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
-                            epochRetentionSeconds: retention.epochHistoryDays * 86_400)
+                            epochRetentionSeconds: retention.epochHistoryDays * 86_400, keepingFrom: computed.keepBucketsFromMinute)
                     }
                     try holder.publish(epoch)
                     // Encoding an epoch's bodies and history takes tens of MB for a moment at

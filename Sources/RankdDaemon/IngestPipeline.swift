@@ -121,6 +121,9 @@ public final class IngestPipeline: Service, Sendable {
     }
 
     private func commit(_ group: [Pending]) async {
+        // From the commit until the ranker has counted it (see `IngestGate`).
+        await ranker.ingestGate.lock()
+        defer { ranker.ingestGate.unlock() }
         let records = group.flatMap(\.records)
         let started = ContinuousClock.now
         do {

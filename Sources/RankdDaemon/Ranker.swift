@@ -30,6 +30,9 @@ public actor Ranker {
     private let triggerContinuation: AsyncStream<EpochTrigger>.Continuation
     /// Requests for an epoch out of schedule (fast path); coalesced: one pending is enough.
     public nonisolated let triggers: AsyncStream<EpochTrigger>
+    /// Held by the ingest writer from a commit until it is recorded here, and here while the
+    /// windows read back what leaves them (`advanceWindows`).
+    public nonisolated let ingestGate = IngestGate()
 
     /// Opens (or creates) `state.db` and `rankings.db` in the data directory, rebuilds the windows
     /// from stored minute buckets, restores demotion memory, and serves the last epoch at once.
@@ -63,7 +66,7 @@ public actor Ranker {
         phase("last_epoch_ms")
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
-            lastEpochID: last?.id ?? 0, demotions: try state.loadDemotions())
+            lastEpochID: last?.id ?? 0, demotions: try state.loadDemotions(), pastInStore: true)
         registry = engine.endpoints
         // Live telemetry acknowledged before a crash may still be in the journal: fold it now,
         // before any new record is journalled, so the windows' rebuild reads it exactly once.
@@ -110,8 +113,12 @@ public actor Ranker {
         // busy endpoints). A read that fails half-way must not leave half the buckets loaded (the
         // next attempt would count them twice): they go into a copy, kept only when all were read.
         var engine = engine
+        // From the first span of the long window: the windows read back whole spans when they
+        // leave, so they must hold whole spans (hour rows only if a span is an hour).
+        let span = windows.spanMinutes
         let count = try state.forEachWindowBucket(
-            sinceMinute: openedAt.minute - windows.long + 1, shortWindowStartMinute: openedAt.minute - windows.short + 1
+            sinceMinute: WindowAggregator.spanStart(of: openedAt.minute - windows.long + 1, span: span),
+            shortWindowStartMinute: openedAt.minute - windows.short + 1, hourRows: span == 60
         ) { engine.load($0) }
         engine.finishLoading()
         self.engine = engine
@@ -194,8 +201,15 @@ public actor Ranker {
     @discardableResult
     public func computeAndPublish(_ trigger: EpochTrigger) async throws -> Epoch {
         let started = ContinuousClock.now
-        try rebuildWindows()
         let now = clock.now()
+        do {
+            try await advanceWindows(to: now)
+        } catch {
+            metrics.publishFailure()
+            logger.error("epoch not computed: the windows could not read back what left them", metadata: ["error": .string("\(error)")])
+            await publisher.markFailed(error)
+            throw error
+        }
         let before = Set(engine.demotions.filter(\.value.isDemoted).keys)
         let epoch = engine.computeEpoch(now: now, trigger: trigger)
         metrics.windowTallies(minutes: engine.storedMinuteCount, spans: engine.storedSpanCount)
@@ -210,8 +224,35 @@ public actor Ranker {
         try await publisher.publish(
             EpochPublisher.Computed(
                 epoch: epoch, trigger: trigger, now: now, demotedBefore: before, demotionsAfter: engine.demotions,
-                endpoints: engine.endpoints, shortWindowStartMinute: now.minute - engine.windowMinutes.short + 1, started: started))
+                endpoints: engine.endpoints, shortWindowStartMinute: now.minute - engine.windowMinutes.short + 1,
+                keepBucketsFromMinute: WindowAggregator.spanStart(
+                    of: now.minute - engine.windowMinutes.long + 1, span: engine.windowMinutes.spanMinutes) - 60,
+                started: started))
         return epoch
+    }
+
+    /// Moves the windows to `now`, reading back from `state.db` what leaves them (once a minute):
+    /// holding the ingest gate, so that no committed record is still on its way here, with the
+    /// probe tallies written first, so the rows read hold everything the windows counted. On a
+    /// storage error the windows stay where they were (they lag, they do not drift) and the error
+    /// is thrown; the next call catches up.
+    func advanceWindows(to now: Timestamp) async throws {
+        try rebuildWindows()
+        guard now.minute > engine.windowsCurrentMinute else { return }
+        await ingestGate.lock()
+        defer { ingestGate.unlock() }
+        try saveBuckets()
+        let started = ContinuousClock.now
+        var rows = 0
+        try engine.advanceWindows(to: now) { departures, subtract in
+            rows = try state.readDepartures(departures, subtract)
+        }
+        logger.debug(
+            "windows advanced",
+            metadata: [
+                "minute": .stringConvertible(now.minute), "rows_read": .stringConvertible(rows),
+                "ms": .string(String(format: "%.1f", (ContinuousClock.now - started).milliseconds)),
+            ])
     }
 
     /// Writes what is still in memory (minute buckets) to `state.db`; called on shutdown.
@@ -273,8 +314,13 @@ public actor Ranker {
     /// Runs the failure-outlier rules on the in-memory short window (between epochs) and asks for
     /// an epoch when one fires for an endpoint not yet demoted. Returns the endpoints it found.
     @discardableResult
-    public func checkOutliersBetweenEpochs() -> [String: [String]] {
-        guard (try? rebuildWindows()) != nil else { return [:] }
+    public func checkOutliersBetweenEpochs() async -> [String: [String]] {
+        do {
+            try await advanceWindows(to: clock.now())
+        } catch {
+            logger.error("outlier check skipped: the windows could not read back what left them", metadata: ["error": .string("\(error)")])
+            return [:]
+        }
         let found = engine.outliersBetweenEpochs(now: clock.now())
         for (id, reasons) in found.sorted(by: { $0.key < $1.key }) {
             for reason in reasons { metrics.fastPathTrigger(reason: reason) }

@@ -7,7 +7,7 @@ import RankdCore
 public final class StateStore: Sendable {
     public static let schemaVersion = 6
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     public init(path: String) throws {
         self.path = path
@@ -213,7 +213,7 @@ public final class StateStore: Sendable {
         return (remainder < 0 ? quotient - 1 : quotient) * 60
     }
 
-    private static func rolledUpUntil(_ db: Database) throws -> Int64? {
+    static func rolledUpUntil(_ db: Database) throws -> Int64? {
         try Int64.fetchOne(db, sql: "SELECT until_minute FROM rollup WHERE id = 1")
     }
 
@@ -289,10 +289,14 @@ public final class StateStore: Sendable {
     /// so a rebuild holds one row, not every bucket of the window: at 20,000 busy endpoints the
     /// array was hundreds of megabytes at start-up. Returns how many were read.
     @discardableResult
-    public func forEachWindowBucket(sinceMinute: Int64, shortWindowStartMinute: Int64, _ body: (MinuteBucket) throws -> Void) throws -> Int {
+    /// `hourRows: false` reads minute rows only (windows whose spans are shorter than an hour
+    /// and read back what leaves them: an hour row does not split into their spans).
+    public func forEachWindowBucket(
+        sinceMinute: Int64, shortWindowStartMinute: Int64, hourRows: Bool = true, _ body: (MinuteBucket) throws -> Void
+    ) throws -> Int {
         let path = self.path
         return try pool.read { db in
-            let rolled = try Self.rolledUpUntil(db)
+            let rolled = hourRows ? try Self.rolledUpUntil(db) : nil
             let rolledUntil = rolled ?? sinceMinute
             let boundary = max(
                 sinceMinute, rolledUntil <= shortWindowStartMinute ? rolledUntil : Self.hourStart(of: shortWindowStartMinute))
@@ -328,7 +332,7 @@ public final class StateStore: Sendable {
     }
 
     @discardableResult
-    private static func forEachBucket(
+    static func forEachBucket(
         _ db: Database, sql: String, arguments: StatementArguments, spanMinutes: Int64, file path: String, _ body: (MinuteBucket) throws -> Void
     ) throws -> Int {
         var count = 0
@@ -604,14 +608,17 @@ public final class StateStore: Sendable {
     }
 
     /// Deletes minute buckets and epochs past their retention. Returns (buckets, epochs) deleted.
+    /// `keepingFrom`: no bucket of this minute or later is deleted, whatever the retention (the
+    /// windows read back what leaves them, and a span may start before the retention's cut).
     @discardableResult
-    public func prune(now: Timestamp, bucketRetentionSeconds: Double, epochRetentionSeconds: Double) throws -> (Int, Int) {
-        try pool.write { db in
-            try db.execute(
-                sql: "DELETE FROM minute_buckets WHERE minute < ?", arguments: [now.adding(seconds: -bucketRetentionSeconds).minute])
+    public func prune(now: Timestamp, bucketRetentionSeconds: Double, epochRetentionSeconds: Double, keepingFrom: Int64? = nil) throws -> (
+        Int, Int
+    ) {
+        let cut = min(now.adding(seconds: -bucketRetentionSeconds).minute, keepingFrom ?? .max)
+        return try pool.write { db in
+            try db.execute(sql: "DELETE FROM minute_buckets WHERE minute < ?", arguments: [cut])
             let buckets = db.changesCount
-            try db.execute(
-                sql: "DELETE FROM hour_buckets WHERE minute + 59 < ?", arguments: [now.adding(seconds: -bucketRetentionSeconds).minute])
+            try db.execute(sql: "DELETE FROM hour_buckets WHERE minute + 59 < ?", arguments: [cut])
             try db.execute(
                 sql: "DELETE FROM epochs WHERE computed_at < ? AND id < (SELECT MAX(id) FROM epochs)",
                 arguments: [now.secondsSince1970 - epochRetentionSeconds])

@@ -40,6 +40,96 @@ import Testing
         #expect(aggregator.storedSpanCount <= 60 / 2 + 1)
     }
 
+    /// With past tallies in the store, the windows hold their totals and the current minute only,
+    /// and subtract the store's rows of what leaves them: the totals must still equal the brute
+    /// force, for two endpoints whose rows come interleaved by endpoint, with records late, early
+    /// and too old (stored, as the daemon stores them, but not counted), and a reading that fails
+    /// half-way leaves the windows exactly as they were.
+    @Test(arguments: [1, 2, 7, 61, 3_000] as [Int])
+    func pastInTheStoreMatchesBruteForce(stepMinutes: Int) throws {
+        struct ReadFailed: Error {}
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start, pastInStore: true)
+        var counted: [String: [Observation]] = ["e": [], "f": []]
+        var stored: [MinuteBucket] = []
+        var rng = SeededGenerator(seed: UInt64(stepMinutes) + 100)
+        var now = start
+        var failures = 0
+        for round in 0..<40 {
+            for _ in 0..<30 {
+                // Some too old (up to 70 min), some late, some a minute ahead.
+                let offset = Double.random(in: -4_200...60, using: &rng)
+                let id = Bool.random(using: &rng) ? "e" : "f"
+                let o = Observation(
+                    endpointID: id, time: now.adding(seconds: offset), source: Bool.random(using: &rng) ? .probe : .live,
+                    outcome: Outcome.allCases.randomElement(using: &rng)!, ttftMilliseconds: Double.random(in: 50...900, using: &rng))
+                var tally = Tally()
+                tally.record(o)
+                stored.append(MinuteBucket(endpointID: id, minute: o.time.minute, source: o.source, tally: tally))
+                if aggregator.record(o, persist: false) { counted[id]!.append(o) }
+            }
+            let next = now.adding(seconds: Double(stepMinutes) * 60)
+            func read(_ departures: WindowAggregator.Departures, failAfter: Int?, _ subtract: (MinuteBucket, WindowAggregator.Departure) -> Void)
+                throws
+            {
+                var rows = 0
+                for (range, side) in [(departures.shortMinutes, WindowAggregator.Departure.shortWindow), (departures.longMinutes, .longWindow)] {
+                    guard let range else { continue }
+                    for bucket in stored.filter({ range.contains($0.minute) }).sorted(by: { $0.endpointID < $1.endpointID }) {
+                        if let failAfter, rows == failAfter { throw ReadFailed() }
+                        subtract(bucket, side)
+                        rows += 1
+                    }
+                }
+                if failAfter != nil { throw ReadFailed() }
+            }
+            // Every third advance first fails after a few rows, then is retried.
+            if round % 3 == 1 {
+                let before = (aggregator.stats(for: "e"), aggregator.stats(for: "f"), aggregator.currentMinute)
+                #expect(throws: ReadFailed.self) {
+                    try aggregator.advance(to: next) { departures, subtract in try read(departures, failAfter: 3, subtract) }
+                }
+                #expect(aggregator.stats(for: "e") == before.0)
+                #expect(aggregator.stats(for: "f") == before.1)
+                #expect(aggregator.currentMinute == before.2)
+                failures += 1
+            }
+            try aggregator.advance(to: next) { departures, subtract in try read(departures, failAfter: nil, subtract) }
+            now = next
+            for id in ["e", "f"] {
+                let stats = aggregator.stats(for: id)
+                #expect(stats.short == bruteForce(counted[id]!, now: now, minutes: 15))
+                #expect(stats.long == bruteForce(counted[id]!, now: now, minutes: 60, span: aggregator.coarseMinutes))
+            }
+            // Nothing of the past is held: the current minute and those ahead of it only.
+            #expect(aggregator.storedMinuteCount <= 2 * 2)
+            #expect(aggregator.storedSpanCount == 0)
+        }
+        #expect(failures > 0)
+        #expect(counted["e"]!.count + counted["f"]!.count < stored.count)
+    }
+
+    /// Windows whose past is in the store do not move without the rows of what leaves them:
+    /// every advance has a minute leaving the short window (`advance(to:)` does nothing), and
+    /// the long window's spans leave whole.
+    @Test func pastInTheStoreMovesOnlyWithItsRows() {
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start, pastInStore: true)
+        aggregator.record(Observation(endpointID: "e", time: start, source: .live, outcome: .ok))
+        aggregator.advance(to: start.adding(seconds: 600))
+        #expect(aggregator.currentMinute == start.minute)
+        #expect(aggregator.stats(for: "e").short.live.total == 1)
+        let c = start.minute
+        let departures = aggregator.departures(to: start.adding(seconds: 600))
+        #expect(departures.shortMinutes == (c - 14)...(c - 5))
+        // The long window starts at c - 1439; its first hour span ends after c - 1430.
+        #expect(departures.longMinutes == nil)
+        #expect(departures.spanMinutes == 60)
+        let later = aggregator.departures(to: start.adding(seconds: 3_600 * 2))
+        let firstSpan = WindowAggregator.spanStart(of: c - 1_439, span: 60)
+        #expect(later.longMinutes?.lowerBound == firstSpan)
+        #expect(later.longMinutes.map { ($0.upperBound + 1 - $0.lowerBound) % 60 } == 0)
+        #expect(aggregator.departures(to: start).isEmpty)
+    }
+
     /// Observations whose minute is in the window; with `span`, also those whose span of minutes
     /// (aligned to multiples of `span`) still overlaps the window: the long window's rule.
     func bruteForce(_ observations: [Observation], now: Timestamp, minutes: Int64, span: Int64 = 1) -> SourceTallies {

@@ -261,11 +261,14 @@ public actor Ranker {
         try saveBuckets()
     }
 
-    /// Folds the live journal into the minute buckets (see `StateStore.foldJournal`); off the
-    /// ranker, so observations go on being recorded meanwhile. Returns the records folded.
+    /// Folds the live journal into the minute buckets (see `StateStore.foldJournal`), on the
+    /// store's writer, so observations go on being recorded meanwhile. The windows are rebuilt
+    /// first if they were not yet: the rebuild reads the minute buckets without the journal, so a
+    /// fold before it would count the journalled records twice. Returns the records folded.
     @discardableResult
-    public nonisolated func foldJournal() async throws -> Int {
-        try await state.foldJournalAsync()
+    public func foldJournal() async throws -> Int {
+        try rebuildWindows()
+        return try await state.foldJournalAsync()
     }
 
     /// Writes pending minute buckets in one transaction; on failure they are kept for the next

@@ -1,0 +1,106 @@
+import Foundation
+import RankdConfig
+import RankdCore
+import RankdServer
+import RankdStore
+import RankdTestKit
+import Synchronization
+import Testing
+
+@testable import RankdDaemon
+
+/// The daemon's windows hold running totals and read back from `state.db` what leaves them: over
+/// a day and more of live telemetry (late, early, through the real ingest writer and its journal)
+/// and probe results, with epochs rolling minutes up into hours, their totals must always equal
+/// the sums of the stored minute rows over each window.
+@Suite struct WindowReadBackTests {
+    @Test func windowsAgreeWithTheStoreOverADay() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let loaded = testConfiguration(dir)
+        let ranker = try Ranker(loaded: loaded, clock: clock, logger: quietLogger)
+        let pipeline = try IngestPipeline(store: ranker.history, ranker: ranker, clock: clock, rule: loaded.policy.ingest, logger: quietLogger)
+        let ids = ["fast", "steady", "slow"].map { id($0) }
+        var rng = SeededGenerator(seed: 7)
+        var request = 0
+        let outcomes: [Outcome] = [.ok, .ok, .ok, .schemaViolation, .timeout, .http5xx]
+        let step = 13.0 * 60
+        for round in 0..<Int(27 * 3_600 / step) {
+            let now = clock.now()
+            let live = (0..<24).map { _ in
+                request += 1
+                return (
+                    requestID: "r\(request)",
+                    observation: Observation(
+                        endpointID: ids.randomElement(using: &rng)!, time: now.adding(seconds: Double.random(in: -1_200...60, using: &rng)),
+                        source: .live, outcome: outcomes.randomElement(using: &rng)!, toolsOffered: true,
+                        ttftMilliseconds: Double.random(in: 100...2_000, using: &rng))
+                )
+            }
+            async let committed = pipeline.submit(live)
+            while pipeline.queuedRecords == 0 { await Task.yield() }
+            await pipeline.drain()
+            #expect(try await committed.accepted == live.count)
+            let probes = (0..<3).map { _ in
+                Observation(
+                    endpointID: ids.randomElement(using: &rng)!, time: now.adding(seconds: Double.random(in: -30...0, using: &rng)),
+                    source: .probe, outcome: outcomes.randomElement(using: &rng)!, toolsOffered: true,
+                    ttftMilliseconds: Double.random(in: 100...2_000, using: &rng))
+            }
+            await ranker.record(probes)
+            if round % 4 == 0 { try await ranker.foldJournal() }
+            if round % 3 == 0 { await ranker.checkOutliersBetweenEpochs() }
+            try await ranker.computeAndPublish(.scheduled)
+
+            let minute = now.minute
+            let stored = try ranker.history.loadBucketsIncludingJournal(sinceMinute: 0)
+            for endpoint in ids {
+                var short = SourceTallies()
+                var long = SourceTallies()
+                for bucket in stored where bucket.endpointID == endpoint && bucket.minute <= minute {
+                    if bucket.minute > minute - 15 { short.add(bucket.tally, source: bucket.source) }
+                    if WindowAggregator.spanStart(of: bucket.minute, span: 60) + 59 > minute - 1_440 {
+                        long.add(bucket.tally, source: bucket.source)
+                    }
+                }
+                let stats = await ranker.stats(for: endpoint)
+                #expect(stats.short == short, "round \(round), \(endpoint): short window")
+                #expect(stats.long == long, "round \(round), \(endpoint): long window")
+            }
+            clock.advance(seconds: step)
+        }
+        // The day was rolled up into hours, and the windows read hour rows back as they left.
+        #expect(try ranker.history.count(table: "hour_buckets") > 0)
+        #expect(try ranker.history.rolledUpUntil() != nil)
+    }
+
+    /// The gate serves one holder at a time, in the order they came.
+    @Test func gateIsExclusiveAndFirstComeFirstServed() async throws {
+        let gate = IngestGate()
+        final class Seen: Sendable {
+            let order = Mutex<[Int]>([])
+            let inside = Mutex(0)
+        }
+        let seen = Seen()
+        await gate.lock()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<8 {
+                group.addTask {
+                    await gate.lock()
+                    let holders = seen.inside.withLock { $0 += 1; return $0 }
+                    #expect(holders == 1)
+                    seen.order.withLock { $0.append(n) }
+                    try await Task.sleep(for: .milliseconds(2))
+                    seen.inside.withLock { $0 -= 1 }
+                    gate.unlock()
+                }
+                // Each waiter queued before the next one starts.
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            gate.unlock()
+            try await group.waitForAll()
+        }
+        #expect(seen.order.withLock { $0 } == Array(0..<8))
+    }
+}

@@ -68,6 +68,12 @@ struct MinuteTallies: Sendable {
         return nil
     }
 
+    /// Frees the arrays' buffers if they hold nothing (removing entries keeps the capacity).
+    mutating func releaseIfEmpty() {
+        if hot.isEmpty && hot.capacity > 0 { hot = [] }
+        if cold.isEmpty && cold.capacity > 0 { cold = [] }
+    }
+
     /// Packs the tallies of every minute before `minute` (every minute, by default).
     mutating func pack(before minute: Int64 = .max) {
         guard let first = hot.first, first.minute < minute else { return }

@@ -125,6 +125,7 @@ public enum Scorer {
         let firing = OutlierDetection.firingReasons(for: active, stats: stats, policy: policy, fastPath: input.fastPathReasons)
 
         var entries: [EndpointRanking] = []
+        entries.reserveCapacity(peers.count)
         for endpoint in peers {
             let windowStats = stats[endpoint.id]!
             let short = shortComponents[endpoint.id] ?? [:]

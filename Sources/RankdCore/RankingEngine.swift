@@ -143,9 +143,6 @@ public struct RankingEngine: Sendable {
         return result.epoch
     }
 
-    /// What leaves the windows if they advance to `now` (`WindowAggregator.departures`).
-    public func windowDepartures(to now: Timestamp) -> WindowAggregator.Departures { aggregator.departures(to: now) }
-
     /// Advances windows whose past tallies are in the store, reading what leaves them
     /// (`WindowAggregator.advance(to:reading:)`); if `reading` throws, nothing changes.
     public mutating func advanceWindows(

@@ -18,26 +18,18 @@ extension StateStore {
         let path = self.path
         return try pool.write { db in
             _ = try Self.foldJournal(db, file: path)
-            var count = 0
-            if let minutes = departures.shortMinutes {
-                count += try Self.forEachBucket(
-                    db, sql: "SELECT * FROM minute_buckets WHERE minute BETWEEN ? AND ? ORDER BY endpoint_id",
-                    arguments: [minutes.lowerBound, minutes.upperBound], spanMinutes: 1, file: path
-                ) { body($0, .shortWindow) }
+            func rows(_ table: String, _ minutes: ClosedRange<Int64>, span: Int64, _ side: WindowAggregator.Departure) throws -> Int {
+                try Self.forEachBucket(
+                    db, sql: "SELECT * FROM \(table) WHERE minute BETWEEN ? AND ? ORDER BY endpoint_id",
+                    arguments: [minutes.lowerBound, minutes.upperBound], spanMinutes: span, file: path
+                ) { body($0, side) }
             }
+            var count = 0
+            if let minutes = departures.shortMinutes { count += try rows("minute_buckets", minutes, span: 1, .shortWindow) }
             if let minutes = departures.longMinutes {
                 let rolledUntil = try Self.rolledUpUntil(db) ?? .min
-                if departures.spanMinutes == 60 && minutes.lowerBound % 60 == 0 && rolledUntil > minutes.upperBound {
-                    count += try Self.forEachBucket(
-                        db, sql: "SELECT * FROM hour_buckets WHERE minute BETWEEN ? AND ? ORDER BY endpoint_id",
-                        arguments: [minutes.lowerBound, minutes.upperBound], spanMinutes: 60, file: path
-                    ) { body($0, .longWindow) }
-                } else {
-                    count += try Self.forEachBucket(
-                        db, sql: "SELECT * FROM minute_buckets WHERE minute BETWEEN ? AND ? ORDER BY endpoint_id",
-                        arguments: [minutes.lowerBound, minutes.upperBound], spanMinutes: 1, file: path
-                    ) { body($0, .longWindow) }
-                }
+                let hours = departures.spanMinutes == 60 && minutes.lowerBound % 60 == 0 && rolledUntil > minutes.upperBound
+                count += try hours ? rows("hour_buckets", minutes, span: 60, .longWindow) : rows("minute_buckets", minutes, span: 1, .longWindow)
             }
             return count
         }

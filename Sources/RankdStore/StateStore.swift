@@ -288,9 +288,9 @@ public final class StateStore: Sendable {
     /// The buckets `loadWindowBuckets` returns, handed to `body` one at a time as they are read,
     /// so a rebuild holds one row, not every bucket of the window: at 20,000 busy endpoints the
     /// array was hundreds of megabytes at start-up. Returns how many were read.
-    @discardableResult
     /// `hourRows: false` reads minute rows only (windows whose spans are shorter than an hour
     /// and read back what leaves them: an hour row does not split into their spans).
+    @discardableResult
     public func forEachWindowBucket(
         sinceMinute: Int64, shortWindowStartMinute: Int64, hourRows: Bool = true, _ body: (MinuteBucket) throws -> Void
     ) throws -> Int {

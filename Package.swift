@@ -37,6 +37,8 @@ let package = Package(
         .systemLibrary(
             name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The daemon's allocator (see RankdDaemon's Malloc.swift).
+        .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .target(
             name: "RankdProber",
             dependencies: [
@@ -96,7 +98,7 @@ let package = Package(
         .target(
             name: "RankdDaemon",
             dependencies: [
-                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdProber", "RankdMock",
+                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdProber", "RankdMock", "CJemalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

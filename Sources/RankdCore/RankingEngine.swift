@@ -166,6 +166,9 @@ public struct RankingEngine: Sendable {
     /// Span tallies held in memory (the rest of the long window, an hour each by default).
     public var storedSpanCount: Int { aggregator.storedSpanCount }
 
+    /// Bytes of the windows' packed running totals.
+    public var windowTotalBytes: Int { aggregator.packedTotalBytes }
+
     /// The window lengths in whole minutes, as the aggregator counts them, and the long window's span.
     public var windowMinutes: (short: Int64, long: Int64, spanMinutes: Int64) {
         (aggregator.shortWindowMinutes, aggregator.longWindowMinutes, aggregator.coarseMinutes)

@@ -303,6 +303,11 @@ public struct WindowAggregator: Sendable {
 
     /// Number of span tallies held in memory (the long window beyond the short one).
     public var storedSpanCount: Int { endpoints.values.reduce(0) { $0 + $1.spans.count } }
+
+    /// Bytes of the packed window totals (both windows of every endpoint; array headers not
+    /// counted). They grow with the spread of latency and throughput values seen (a histogram bin
+    /// each), not with time.
+    public var packedTotalBytes: Int { endpoints.values.reduce(0) { $0 + $1.shortPast.byteCount + $1.longPast.byteCount } }
 }
 
 /// Tallies split by source.

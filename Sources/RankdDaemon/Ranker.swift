@@ -212,7 +212,7 @@ public actor Ranker {
         }
         let before = Set(engine.demotions.filter(\.value.isDemoted).keys)
         let epoch = engine.computeEpoch(now: now, trigger: trigger)
-        metrics.windowTallies(minutes: engine.storedMinuteCount, spans: engine.storedSpanCount)
+        metrics.windowTallies(minutes: engine.storedMinuteCount, spans: engine.storedSpanCount, totalBytes: engine.windowTotalBytes)
         do {
             try saveBuckets()
         } catch {

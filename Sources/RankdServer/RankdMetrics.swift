@@ -89,9 +89,10 @@ public final class RankdMetrics: Sendable {
 
     /// Tallies the windows hold in memory: minute tallies (the short window's) and span tallies
     /// (an hour each, the rest of the long window). Memory grows with these.
-    public func windowTallies(minutes: Int, spans: Int) {
+    public func windowTallies(minutes: Int, spans: Int, totalBytes: Int) {
         Gauge(label: "rankd_window_tallies", dimensions: [("kind", "minute")], factory: factory).record(Double(minutes))
         Gauge(label: "rankd_window_tallies", dimensions: [("kind", "span")], factory: factory).record(Double(spans))
+        Gauge(label: "rankd_window_total_bytes", factory: factory).record(Double(totalBytes))
     }
 
     /// The configured epoch interval (alerts compare the last epoch's age with it).

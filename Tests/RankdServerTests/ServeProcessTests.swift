@@ -94,6 +94,8 @@ import Testing
         #expect(endpoints == 5)
         let text = daemon.logs
         #expect(text.contains("epoch loop stopped"))
+        // The binary links jemalloc and it serves malloc (Malloc.swift), not glibc's.
+        #expect(text.contains("allocator is jemalloc"), "\(text.prefix(2_000))")
         #expect(!text.contains("could not flush"), "\(text)")
         let state = try DatabaseQueue(
             path: dir.file("state.db"),

@@ -103,6 +103,10 @@ import Testing
             // Nothing of the past is held: the current minute and those ahead of it only.
             #expect(aggregator.storedMinuteCount <= 2 * 2)
             #expect(aggregator.storedSpanCount == 0)
+            // The packed totals (`rankd_window_total_bytes`) hold a bin per TTFT value band seen
+            // (50-900 ms: at most 60 bins a histogram), whatever the traffic's length.
+            #expect(aggregator.packedTotalBytes > 0)
+            #expect(aggregator.packedTotalBytes < 4_096, "\(aggregator.packedTotalBytes) bytes")
         }
         #expect(failures > 0)
         #expect(counted["e"]!.count + counted["f"]!.count < stored.count)

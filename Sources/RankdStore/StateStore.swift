@@ -388,7 +388,8 @@ public final class StateStore: Sendable {
 
     /// Adds every journalled live tally to `minute_buckets` and empties the journal, in one
     /// transaction (so each record is counted once, whatever happens). The daemon calls it every
-    /// flush interval, before each hour roll-up, at start-up and at shutdown. Returns the records
+    /// fold interval (60 s, `EpochService`), when the windows read back what leaves them, before
+    /// each hour roll-up, at start-up and at shutdown. Returns the records
     /// folded.
     /// `recordsPerPass`: see `foldRecordsPerPass` (tests make it small).
     @discardableResult

@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
+#if canImport(Glibc)
+    import Glibc
 #endif
 
 // Sustained-ingest benchmark (benchmarks/ingest-vs-sqlite.sh runs it): NDJSON batches of
@@ -26,22 +26,77 @@ let endpoints = endpointList.split(whereSeparator: { $0 == "," || $0 == "\n" }).
 let directory = arguments[7]
 let batchSize = 1_000
 
-/// One batch of NDJSON records with ids `prefix-0...`, stamped now; the endpoints taken in turn
-/// from `first` on, so that successive batches cover every endpoint.
-func batch(_ prefix: String, first: Int = 0) -> Data {
-    let now = ISO8601DateFormatter().string(from: Date())
-    var text = ""
-    text.reserveCapacity(batchSize * 300)
-    for index in 0..<batchSize {
-        let endpoint = endpoints[(first + index) % endpoints.count]
-        text +=
-            "{\"request_id\":\"\(prefix)-\(index)\",\"timestamp\":\"\(now)\",\"model\":\"\(endpoint[0])\",\"provider\":\"\(endpoint[1])\","
-        text += "\"status\":200,\"ttft_ms\":\(200 + index % 300),\"latency_ms\":\(1_200 + index % 900),\"prompt_tokens\":1500,"
-        text +=
-            "\"completion_tokens\":\(60 + index % 200),\"tools_offered\":true,\"tool_call_valid\":\(index % 50 != 0),\"finish_reason\":\"tool_calls\"}\n"
-    }
-    return Data(text.utf8)
+/// One telemetry record of the flood, as NDJSON: the `index`-th of its batch.
+func record(id: String, timestamp: String, endpoint: [String], index: Int) -> String {
+    "{\"request_id\":\"\(id)\",\"timestamp\":\"\(timestamp)\",\"model\":\"\(endpoint[0])\",\"provider\":\"\(endpoint[1])\","
+        + "\"status\":200,\"ttft_ms\":\(200 + index % 300),\"latency_ms\":\(1_200 + index % 900),\"prompt_tokens\":1500,"
+        + "\"completion_tokens\":\(60 + index % 200),\"tools_offered\":true,\"tool_call_valid\":\(index % 50 != 0),\"finish_reason\":\"tool_calls\"}\n"
 }
+
+/// Batches of 1,000 records, the endpoints taken in turn from `first` on (so that successive
+/// batches cover every endpoint), built once per starting endpoint and then only stamped: each
+/// request copies its template and writes its worker and batch number into the fixed-width
+/// request ids and the current second into the timestamps. Building 1,000 records by string
+/// interpolation cost the generator about as much CPU as rankd spent taking them (stop 20), so
+/// at 20,000 endpoints the two shared the 2 cores; stamped templates leave the cores to rankd.
+final class StampedBatches: @unchecked Sendable {
+    struct Template {
+        var bytes: [UInt8]
+        var idOffsets: [Int]  // where each record's 12 digits of worker and batch number start
+        var timeOffsets: [Int]  // where each record's 20-character timestamp starts
+    }
+    private let lock = NSLock()
+    private var templates: [Int: Template] = [:]
+    private static let idPlaceholder = "000000000000"
+    private static let timePlaceholder = "0000-00-00T00:00:00Z"
+
+    func body(worker: Int, number: Int, first: Int, now: String) -> Data {
+        var template = self.template(first: first % endpoints.count)
+        let stamp = Array(String(format: "%03d%09d", worker % 1_000, number % 1_000_000_000).utf8)
+        let time = Array(now.utf8)
+        precondition(time.count == 20, "timestamp must be 20 characters, got \(now)")
+        template.bytes.withUnsafeMutableBufferPointer { bytes in
+            for offset in template.idOffsets {
+                for (k, byte) in stamp.enumerated() { bytes[offset + k] = byte }
+            }
+            for offset in template.timeOffsets {
+                for (k, byte) in time.enumerated() { bytes[offset + k] = byte }
+            }
+        }
+        return Data(template.bytes)
+    }
+
+    private func template(first: Int) -> Template {
+        lock.lock()
+        defer { lock.unlock() }
+        if let template = templates[first] { return template }
+        var text = ""
+        var idOffsets: [Int] = []
+        var timeOffsets: [Int] = []
+        for index in 0..<batchSize {
+            let line = record(
+                id: "s\(Self.idPlaceholder)-\(String(format: "%04d", index))", timestamp: Self.timePlaceholder,
+                endpoint: endpoints[(first + index) % endpoints.count], index: index)
+            let start = text.utf8.count
+            let utf8 = Array(line.utf8)
+            idOffsets.append(start + find(Array("\"request_id\":\"s".utf8), in: utf8))
+            timeOffsets.append(start + find(Array("\"timestamp\":\"".utf8), in: utf8))
+            text += line
+        }
+        let template = Template(bytes: Array(text.utf8), idOffsets: idOffsets, timeOffsets: timeOffsets)
+        templates[first] = template
+        return template
+    }
+
+    /// The offset just past `needle` in `haystack`.
+    private func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int {
+        for start in 0...(haystack.count - needle.count) where Array(haystack[start..<start + needle.count]) == needle {
+            return start + needle.count
+        }
+        preconditionFailure("template field not found")
+    }
+}
+let stamped = StampedBatches()
 
 // Baseline: the same rows into SQLite directly.
 func baseline() throws -> Double {
@@ -84,49 +139,159 @@ func baseline() throws -> Double {
     return Double(rows) / Date().timeIntervalSince(started)
 }
 
-// rankd: CONCURRENCY clients posting batches back to back.
 final class Counter: @unchecked Sendable {
     let lock = NSLock()
     var accepted = 0
     var failures = 0
     var throttled = 0
+    var finished = 0
 }
 
-func rankd() async -> (Double, Int, Int) {
+/// A keep-alive HTTP/1.1 connection to the daemon on loopback, with blocking socket calls.
+/// URLSession on Linux moved each 300 KB body through dispatch sources in small pieces: the
+/// generator then spent as much CPU (mostly context switches) as rankd did taking the records
+/// (stop 20, `perf record` of the generator), and the two shared the 2 cores.
+final class Connection {
+    private let host: String
+    private let port: UInt16
+    private var socket: Int32 = -1
+    private var buffer: [UInt8] = []
+
+    init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    deinit { if socket >= 0 { close(socket) } }
+
+    /// POSTs `body` to `path`; the status and the response body, or nil when the connection
+    /// failed (it is reopened on the next call).
+    func post(path: String, headers: [(String, String)], body: Data) -> (Int, [UInt8])? {
+        if socket < 0, !open() { return nil }
+        var head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Length: \(body.count)\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        guard send(Array(head.utf8)), body.withUnsafeBytes({ send(Array($0.bindMemory(to: UInt8.self))) }),
+            let response = readResponse()
+        else {
+            close(socket)
+            socket = -1
+            buffer = []
+            return nil
+        }
+        return response
+    }
+
+    private func open() -> Bool {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else {
+            close(fd)
+            return false
+        }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        socket = fd
+        return true
+    }
+
+    private func send(_ bytes: [UInt8]) -> Bool {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if count <= 0 { return false }
+            sent += count
+        }
+        return true
+    }
+
+    /// Reads one response with a Content-Length body (what Hummingbird sends for these answers).
+    private func readResponse() -> (Int, [UInt8])? {
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        var headerEnd: Int?
+        while headerEnd == nil {
+            headerEnd = buffer.firstRange(of: separator)?.upperBound
+            if headerEnd == nil, !receive() { return nil }
+        }
+        guard let end = headerEnd, let head = String(bytes: buffer[..<end], encoding: .utf8) else { return nil }
+        let lines = head.split(separator: "\r\n")
+        guard let statusLine = lines.first, statusLine.split(separator: " ").count >= 2,
+            let status = Int(statusLine.split(separator: " ")[1])
+        else { return nil }
+        let length =
+            lines.dropFirst().compactMap { line -> Int? in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+                return Int(parts[1].trimmingCharacters(in: .whitespaces))
+            }.first ?? 0
+        while buffer.count < end + length {
+            if !receive() { return nil }
+        }
+        let body = Array(buffer[end..<end + length])
+        buffer.removeFirst(end + length)
+        return (status, body)
+    }
+
+    private func receive() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress!, $0.count, 0) }
+        guard count > 0 else { return false }
+        buffer.append(contentsOf: chunk[..<count])
+        return true
+    }
+}
+
+// rankd: CONCURRENCY clients (a thread each) posting batches back to back.
+func rankd() -> (Double, Int, Int) {
     let counter = Counter()
     let started = Date()
-    let session = URLSession(configuration: .ephemeral)
-    await withTaskGroup(of: Void.self) { group in
-        for worker in 0..<concurrency {
-            group.addTask {
-                var number = 0
-                while Date().timeIntervalSince(started) < seconds {
-                    var request = URLRequest(url: url)
-                    request.httpMethod = "POST"
-                    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-                    request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
-                    request.httpBody = batch("w\(worker)-\(number)", first: (worker * 7_919 + number) * batchSize)
-                    number += 1
-                    do {
-                        let (data, response) = try await session.data(for: request)
-                        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                        let accepted = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["accepted"] as? Int ?? 0
-                        counter.lock.withLock {
-                            if status == 200 {
-                                counter.accepted += accepted
-                            } else if status == 429 {
-                                counter.throttled += 1
-                            } else {
-                                counter.failures += 1
-                            }
-                        }
-                    } catch {
-                        counter.lock.withLock { counter.failures += 1 }
+    guard let components = URLComponents(url: url, resolvingAgainstBaseURL: false), let host = components.host,
+        let port = components.port.flatMap(UInt16.init)
+    else {
+        print("URL must be http://HOST:PORT with a numeric IPv4 host and a port, got \(url)")
+        exit(2)
+    }
+    let threads = (0..<concurrency).map { worker in
+        Thread {
+            let connection = Connection(host: host, port: port)
+            let headers = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/x-ndjson")]
+            let formatter = ISO8601DateFormatter()
+            var number = 0
+            while Date().timeIntervalSince(started) < seconds {
+                let body = stamped.body(
+                    worker: worker, number: number, first: (worker * 7_919 + number) * batchSize,
+                    now: formatter.string(from: Date()))
+                number += 1
+                guard let (status, data) = connection.post(path: url.path, headers: headers, body: body) else {
+                    counter.lock.withLock { counter.failures += 1 }
+                    usleep(10_000)
+                    continue
+                }
+                let accepted = (try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any])?["accepted"] as? Int ?? 0
+                counter.lock.withLock {
+                    if status == 200 {
+                        counter.accepted += accepted
+                    } else if status == 429 {
+                        counter.throttled += 1
+                    } else {
+                        counter.failures += 1
                     }
                 }
             }
+            counter.lock.withLock { counter.finished += 1 }
         }
     }
+    threads.forEach { $0.start() }
+    while counter.lock.withLock({ counter.finished }) < concurrency { usleep(10_000) }
     return (Double(counter.accepted) / Date().timeIntervalSince(started), counter.throttled, counter.failures)
 }
 
@@ -135,7 +300,7 @@ print(
     String(
         format: "baseline (raw SQLite, 1 transaction per 1,000 rows, synchronous FULL): %.0f rows/s over %.0f s", baselineRate,
         baselineSeconds))
-let (rate, throttled, failures) = await rankd()
+let (rate, throttled, failures) = rankd()
 print(
     String(
         format:

@@ -103,8 +103,12 @@ public final class IngestPipeline: Service, Sendable {
         logger.info("ingest writer stopped")
     }
 
-    /// Commits everything waiting, in groups of at most `maxGroup` records.
+    /// Commits everything waiting, in groups of at most `maxGroup` records. A group is recorded
+    /// by the ranker, then acknowledged, while the next one commits: the store's writer and the
+    /// ranker work side by side, one group apart (at 20,000 endpoints each took about as long as
+    /// the other per group, one after the other before stop 20).
     func drain() async {
+        var recording: Task<Void, Never>?
         while true {
             let group: [Pending] = state.withLock { state in
                 var taken: [Pending] = []
@@ -115,43 +119,25 @@ public final class IngestPipeline: Service, Sendable {
                 }
                 return taken
             }
-            if group.isEmpty { return }
-            await commit(group)
+            if group.isEmpty { break }
+            recording = await commit(group, after: recording)
         }
+        await recording?.value
     }
 
-    private func commit(_ group: [Pending]) async {
-        // From the commit until the ranker has counted it (see `IngestGate`).
-        await ranker.ingestGate.lock()
-        defer { ranker.ingestGate.unlock() }
+    /// Commits `group`, then waits until `previous` is recorded and returns the task that records
+    /// this group, acknowledges it and frees its hold on the gate. So at most one committed group
+    /// waits for the ranker while the next one commits.
+    private func commit(_ group: [Pending], after previous: Task<Void, Never>?) async -> Task<Void, Never>? {
+        // Shared, from the commit until the ranker has counted it (see `IngestGate`).
+        await ranker.ingestGate.lockShared()
         let records = group.flatMap(\.records)
         let started = ContinuousClock.now
+        let fresh: [Bool]
         do {
-            let fresh = try await store.commitLiveAsync(records)
-            if ranker.holder.storage.succeeded("telemetry") {
-                logger.notice("state.db writable again: telemetry is committed and acknowledged")
-            }
-            ranker.metrics.ingestCommit(duration: ContinuousClock.now - started, records: records.count)
-            var accepted: [Observation] = []
-            var perMinute: [Int64: Int] = [:]
-            for (index, isNew) in fresh.enumerated() where isNew {
-                accepted.append(records[index].observation)
-                perMinute[records[index].observation.time.minute, default: 0] += 1
-            }
-            let (queued, keys) = state.withLock { state in
-                state.queuedRecords -= records.count
-                for (minute, count) in perMinute { state.keysPerMinute[minute, default: 0] += count }
-                return (state.queuedRecords, state.keysPerMinute.values.reduce(0, +))
-            }
-            await ranker.record(accepted, persisted: true)
-            ranker.metrics.ingestState(
-                queuedRecords: queued, dedupeKeys: keys, dedupeWindowSeconds: currentRule(now: clock.now()).dedupeWindowSeconds)
-            var offset = 0
-            for pending in group {
-                pending.continuation.resume(returning: Array(fresh[offset..<offset + pending.records.count]))
-                offset += pending.records.count
-            }
+            fresh = try await store.commitLiveAsync(records)
         } catch {
+            ranker.ingestGate.unlockShared()
             state.withLock { $0.queuedRecords -= records.count }
             logger.error("telemetry not committed", metadata: ["records": .stringConvertible(records.count), "error": .string("\(error)")])
             if ranker.holder.storage.failed("telemetry", error) {
@@ -160,6 +146,34 @@ public final class IngestPipeline: Service, Sendable {
                     metadata: ["error": .string("\(error)")])
             }
             for pending in group { pending.continuation.resume(throwing: IngestRefusal.storage("\(error)")) }
+            return previous
+        }
+        if ranker.holder.storage.succeeded("telemetry") {
+            logger.notice("state.db writable again: telemetry is committed and acknowledged")
+        }
+        ranker.metrics.ingestCommit(duration: ContinuousClock.now - started, records: records.count)
+        var accepted: [Observation] = []
+        var perMinute: [Int64: Int] = [:]
+        for (index, isNew) in fresh.enumerated() where isNew {
+            accepted.append(records[index].observation)
+            perMinute[records[index].observation.time.minute, default: 0] += 1
+        }
+        let (queued, keys) = state.withLock { state in
+            state.queuedRecords -= records.count
+            for (minute, count) in perMinute { state.keysPerMinute[minute, default: 0] += count }
+            return (state.queuedRecords, state.keysPerMinute.values.reduce(0, +))
+        }
+        await previous?.value
+        return Task { [ranker, accepted, clock] in
+            await ranker.record(accepted, persisted: true)
+            ranker.metrics.ingestState(
+                queuedRecords: queued, dedupeKeys: keys, dedupeWindowSeconds: currentRule(now: clock.now()).dedupeWindowSeconds)
+            var offset = 0
+            for pending in group {
+                pending.continuation.resume(returning: Array(fresh[offset..<offset + pending.records.count]))
+                offset += pending.records.count
+            }
+            ranker.ingestGate.unlockShared()
         }
     }
 

@@ -103,4 +103,48 @@ import Testing
         }
         #expect(seen.order.withLock { $0 } == Array(0..<8))
     }
+
+    /// Ingest groups hold the gate shared (one recorded while the next commits); the read-back
+    /// holds it exclusive: it waits for every shared holder, and shared takers that come after it
+    /// wait for it (else a steady stream of groups would starve the read-back).
+    @Test func sharedHoldersOverlapAndAnExclusiveWaiterGoesBeforeLaterOnes() async throws {
+        let gate = IngestGate()
+        final class Seen: Sendable {
+            let events = Mutex<[String]>([])
+            func add(_ event: String) { events.withLock { $0.append(event) } }
+        }
+        let seen = Seen()
+        await gate.lockShared()
+        await gate.lockShared()  // a second shared holder does not wait for the first
+        seen.add("two shared")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await gate.lock()
+                seen.add("exclusive")
+                try await Task.sleep(for: .milliseconds(5))
+                seen.add("exclusive done")
+                gate.unlock()
+            }
+            try await Task.sleep(for: .milliseconds(30))
+            group.addTask {
+                await gate.lockShared()  // came after the exclusive waiter: waits for it
+                seen.add("late shared")
+                gate.unlockShared()
+            }
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(seen.events.withLock { $0 } == ["two shared"], "the exclusive waiter must wait for both shared holders")
+            gate.unlockShared()
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(seen.events.withLock { $0 } == ["two shared"], "one shared holder is left")
+            gate.unlockShared()
+            try await group.waitForAll()
+        }
+        #expect(seen.events.withLock { $0 } == ["two shared", "exclusive", "exclusive done", "late shared"])
+        // Free again: both kinds are taken at once.
+        await gate.lock()
+        gate.unlock()
+        await gate.lockShared()
+        gate.unlockShared()
+    }
 }
+

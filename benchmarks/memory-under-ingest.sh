@@ -65,8 +65,9 @@ EOF
   PID=""
   wait $sampler 2>/dev/null || true
   awk 'NF && $1+0 > max {max = $1+0} END {print max}' "$dir/rss" > "$dir/peak"
-  printf "%6d endpoints: ready in %.2f s; RSS idle %s MB, peak under load %s MB, after %s MB\n        %s\n" \
-    "$count" "$ready" "$idle" "$(cat "$dir/peak")" "$after" "$line"
+  printf "%6d endpoints: ready in %.2f s; RSS idle %s MB, peak under load %s MB, after %s MB\n" \
+    "$count" "$ready" "$idle" "$(cat "$dir/peak")" "$after"
+  echo "$line" | sed 's/^/        /'  # the average rate, and each whole minute's
   # The highest sample of each minute of load (5 samples a second): between epochs and at them.
   awk 'NF { m = int((NR - 1) / 300); if ($1 + 0 > max[m]) max[m] = $1 + 0; n = m }
        END { printf "        RSS per minute of load (max, MB):"; for (i = 0; i <= n; i++) printf " %.0f", max[i]; print "" }' "$dir/rss"

@@ -3,13 +3,13 @@ import RankdCore
 import RankdServer
 import ServiceLifecycle
 
-/// The epoch loop: one epoch at start, then one every interval and whenever the fast path asks;
-/// probe minute buckets are written to `state.db` every `flushIntervalSeconds` in between, so a
-/// crash loses seconds of probe observations, not an epoch's worth, and the live journal (already
+/// The epoch loop: one epoch at start, then one every interval and whenever the fast path asks.
+/// Probe minute buckets are written to `state.db` every `flushIntervalSeconds` in between, so a
+/// crash loses seconds of probe observations, not an epoch's worth. The live journal (already
 /// durable) is folded into the minute buckets every `foldIntervalSeconds`: each fold rewrites
 /// every bucket the journal touches, so at 20,000 busy endpoints a fold every 10 s rewrote each
-/// bucket six times a minute and took 15% of the daemon's CPU (`perf record`, stop 20). On graceful shutdown it finishes the epoch
-/// in progress, flushes buckets and returns.
+/// bucket six times a minute and took 15% of the daemon's CPU (`perf record`, stop 20). On
+/// graceful shutdown it finishes the epoch in progress, flushes buckets and returns.
 public struct EpochService: Service {
     let ranker: Ranker
     let intervalSeconds: Double

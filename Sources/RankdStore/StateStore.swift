@@ -235,7 +235,7 @@ public final class StateStore: Sendable {
         let path = self.path
         return try pool.write { db in
             // Journalled minutes first, so the hours rolled up are complete.
-            try Self.foldJournal(db, file: path)
+            _ = try Self.foldJournal(db, file: path)
             let until = minute
             let from: Int64
             if let done = try Self.rolledUpUntil(db) {

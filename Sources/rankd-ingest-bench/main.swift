@@ -291,7 +291,21 @@ func rankd() -> (Double, Int, Int) {
         }
     }
     threads.forEach { $0.start() }
-    while counter.lock.withLock({ counter.finished }) < concurrency { usleep(10_000) }
+    // Records accepted in each whole minute of the run (a sustained rate, not only the average).
+    var minuteRates: [Int] = []
+    var acceptedBefore = 0
+    while counter.lock.withLock({ counter.finished }) < concurrency {
+        usleep(10_000)
+        if Date().timeIntervalSince(started) >= Double(minuteRates.count + 1) * 60 {
+            let accepted = counter.lock.withLock { counter.accepted }
+            minuteRates.append((accepted - acceptedBefore) / 60)
+            acceptedBefore = accepted
+        }
+    }
+    if !minuteRates.isEmpty {
+        let rates = minuteRates.map(String.init).joined(separator: " ")
+        print("rankd records/s in each minute: \(rates) (lowest \(minuteRates.min()!))")
+    }
     return (Double(counter.accepted) / Date().timeIntervalSince(started), counter.throttled, counter.failures)
 }
 

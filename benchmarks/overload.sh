@@ -57,6 +57,9 @@ kill $SAMPLER 2>/dev/null || true
 grep "^rankd" "$WORK/ingest.out"
 echo "one more batch during the overload: HTTP status and Retry-After: $RETRY"
 awk 'NR==1 {first=$2} {if ($2>max) max=$2; last=$2; n++} NR==int(n/2) {} END {printf "RSS during the overload: first %s MB, peak %s MB, last %s MB (%d samples)\n", first, max, last, n}' "$WORK/rss"
+# The highest sample of each 5 s (10 samples): flat, or growing through the run?
+awk '{ b = int((NR - 1) / 10); if ($2 + 0 > max[b]) max[b] = $2 + 0; n = b }
+     END { printf "RSS per 5 s of the overload (max, MB):"; for (i = 0; i <= n; i++) printf " %.0f", max[i]; print "" }' "$WORK/rss"
 sleep 2
 echo "RSS after: $(rss) MB"
 echo "stored live requests: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT (SELECT COALESCE(SUM(requests), 0) FROM minute_buckets WHERE source='live') + (SELECT COALESCE(SUM(requests), 0) FROM live_journal)\").fetchone()[0])" "$WORK/data/state.db")"

@@ -227,17 +227,28 @@ final class Connection {
         guard let statusLine = lines.first, statusLine.split(separator: " ").count >= 2,
             let status = Int(statusLine.split(separator: " ")[1])
         else { return nil }
-        let length =
-            lines.dropFirst().compactMap { line -> Int? in
-                let parts = line.split(separator: ":", maxSplits: 1)
-                guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
-                return Int(parts[1].trimmingCharacters(in: .whitespaces))
-            }.first ?? 0
+        var length = 0
+        var closing = false
+        for line in lines.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let value = parts[1].trimmingCharacters(in: .whitespaces)
+            switch parts[0].lowercased() {
+            case "content-length": length = Int(value) ?? 0
+            case "connection": closing = value.lowercased() == "close"
+            default: break
+            }
+        }
         while buffer.count < end + length {
             if !receive() { return nil }
         }
         let body = Array(buffer[end..<end + length])
         buffer.removeFirst(end + length)
+        if closing {  // the server ends the connection after this answer: the next post reopens it
+            close(socket)
+            socket = -1
+            buffer = []
+        }
         return (status, body)
     }
 

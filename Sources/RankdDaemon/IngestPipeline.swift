@@ -24,6 +24,8 @@ public final class IngestPipeline: Service, Sendable {
         var keysPerMinute: [Int64: Int] = [:]
         /// Records stamped before this minute are refused: their ids may have been dropped.
         var horizonMinute: Int64 = .min
+        /// A prune is running (`run` starts one at a time).
+        var pruning = false
     }
 
     let store: StateStore
@@ -90,16 +92,25 @@ public final class IngestPipeline: Service, Sendable {
 
     public func run() async throws {
         var lastPrune = ContinuousClock.now - .seconds(60)
+        var pruning: Task<Void, Never>?
         for await _ in wakes.cancelOnGracefulShutdown() {
             await drain()
-            if ContinuousClock.now - lastPrune >= .seconds(30) {
-                prune()
+            if ContinuousClock.now - lastPrune >= .seconds(30), !state.withLock({ $0.pruning }) {
+                // Beside the drain, not in its way: the deletes queue on the store's writer in
+                // pieces, between the commits.
+                state.withLock { $0.pruning = true }
+                pruning = Task {
+                    await prune()
+                    state.withLock { $0.pruning = false }
+                }
                 lastPrune = ContinuousClock.now
             }
         }
         // Shutdown: refuse new work, finish what was accepted into the queue.
         state.withLock { $0.stopped = true }
+        pruning?.cancel()
         await drain()
+        await pruning?.value
         logger.info("ingest writer stopped")
     }
 
@@ -177,8 +188,14 @@ public final class IngestPipeline: Service, Sendable {
         }
     }
 
-    /// Drops request ids older than the dedupe window, then the oldest minutes while over the cap.
-    func prune() {
+    /// Request ids one prune transaction deletes: about 50 ms of the store's writer, so a commit
+    /// never waits behind a whole minute of ids.
+    static let prunePiece = 200_000
+
+    /// Drops request ids older than the dedupe window, then the oldest minutes while over the cap,
+    /// `prunePiece` ids per transaction. Cancelled (at shutdown), it stops between pieces; what it
+    /// did not delete, the next run's prune does.
+    func prune(piece: Int = IngestPipeline.prunePiece) async {
         let now = clock.now()
         let windowStart = now.adding(seconds: -rule.dedupeWindowSeconds).minute
         let (cut, kept) = state.withLock { state -> (Int64, Int) in
@@ -192,7 +209,13 @@ public final class IngestPipeline: Service, Sendable {
             return (cut, total)
         }
         do {
-            let deleted = try store.pruneIngestKeys(before: cut)
+            var deleted = 0
+            while !Task.isCancelled {
+                let removed = try await store.pruneIngestKeys(before: cut, limit: piece)
+                deleted += removed
+                if removed < piece { break }
+            }
+            if Task.isCancelled { return }
             state.withLock { state in state.keysPerMinute = state.keysPerMinute.filter { $0.key >= cut } }
             if deleted > 0 {
                 logger.debug("dedupe keys pruned", metadata: ["deleted": .stringConvertible(deleted), "kept": .stringConvertible(kept)])

@@ -39,8 +39,9 @@ import Testing
         #expect(try ranker.history.ingestKeyCounts() == [minutes[0]: 600, minutes[1]: 600, minutes[2]: 600])
         #expect(pipeline.currentRule(now: now).dedupeWindowSeconds == rule.dedupeWindowSeconds)
 
-        pipeline.prune()
-        // 1,800 keys over a cap of 1,000: the two oldest minutes go, the newest stays.
+        await pipeline.prune(piece: 250)
+        // 1,800 keys over a cap of 1,000: the two oldest minutes go (in pieces of 250 ids), the
+        // newest stays.
         #expect(try ranker.history.ingestKeyCounts() == [minutes[2]: 600])
         let window = pipeline.currentRule(now: now).dedupeWindowSeconds
         #expect(window == now.secondsSince1970 - Double(minutes[2] * 60), "the window now starts at the oldest minute remembered")

@@ -12,7 +12,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
-        #expect(try store.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies"])
+        #expect(try store.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies", "v7 ingest keys by minute"])
         let version = try DatabaseQueue(path: dir.file("state.db")).read { try Int.fetchOne($0, sql: "PRAGMA user_version") }
         #expect(version == StateStore.schemaVersion)
         let mode = try DatabaseQueue(path: dir.file("state.db")).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
@@ -27,15 +27,15 @@ import Testing
             try store.saveRegistry([Build.endpoint("a"), Build.endpoint("b")], at: start)
         }
         let reopened = try StateStore(path: dir.file("state.db"))
-        #expect(try reopened.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies", "v7 ingest keys by minute"])
         #expect(try reopened.loadRegistry() == [Build.endpoint("a"), Build.endpoint("b")])
     }
 
     @Test func newerSchemaAndForeignFilesAreRefusedWithTheFix() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try DatabaseQueue(path: dir.file("newer.db")).write { try $0.execute(sql: "PRAGMA user_version = 7") }
-        #expect(throws: StoreError.newerSchema(file: dir.file("newer.db"), found: 7, supported: StateStore.schemaVersion)) {
+        try DatabaseQueue(path: dir.file("newer.db")).write { try $0.execute(sql: "PRAGMA user_version = 8") }
+        #expect(throws: StoreError.newerSchema(file: dir.file("newer.db"), found: 8, supported: StateStore.schemaVersion)) {
             try StateStore(path: dir.file("newer.db"))
         }
         try DatabaseQueue(path: dir.file("other.db")).write { try $0.execute(sql: "CREATE TABLE customers (id INTEGER)") }

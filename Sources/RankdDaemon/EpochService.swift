@@ -41,25 +41,22 @@ public struct EpochService: Service {
         await withDiscardingTaskGroup { group in
             let ranker = self.ranker
             let logger = self.logger
-            group.addTask { await Self.every(intervalSeconds) { ranker.requestEpoch(.scheduled) } }
+            group.addTask { await Self.every(intervalSeconds) { _ in ranker.requestEpoch(.scheduled) } }
             // Failure outliers between epochs (live traffic breaking tool calls shows within seconds).
             if outlierCheckSeconds > 0 {
-                group.addTask { await Self.every(outlierCheckSeconds) { await ranker.checkOutliersBetweenEpochs() } }
+                group.addTask { await Self.every(outlierCheckSeconds) { _ in await ranker.checkOutliersBetweenEpochs() } }
             }
             // An override ends at its expiry, not at the next scheduled epoch.
             group.addTask {
-                await Self.every(1) { if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) } }
+                await Self.every(1) { _ in if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) } }
             }
+            // Flush every flush interval; fold the journal at every foldEvery-th flush.
+            let foldEvery = max(1, Int((foldIntervalSeconds / flushIntervalSeconds).rounded()))
             group.addTask {
-                var lastFold = ContinuousClock.now
-                while !Task.isCancelled {
-                    do { try await Task.sleep(for: .seconds(flushIntervalSeconds)) } catch { return }
+                await Self.every(flushIntervalSeconds) { tick in
                     do {
                         try await ranker.flush()
-                        if ContinuousClock.now - lastFold >= .seconds(foldIntervalSeconds) {
-                            try await ranker.foldJournal()
-                            lastFold = ContinuousClock.now
-                        }
+                        if tick % foldEvery == 0 { try await ranker.foldJournal() }
                         ranker.holder.storage.succeeded("buckets")
                     } catch {
                         // Kept in memory and written at the next flush that succeeds.
@@ -88,11 +85,14 @@ public struct EpochService: Service {
         logger.info("epoch loop stopped")
     }
 
-    /// Runs `action` every `seconds` until the task is cancelled.
-    private static func every(_ seconds: Double, _ action: @Sendable () async -> Void) async {
+    /// Runs `action` every `seconds` until the task is cancelled, with the count of runs so far
+    /// (1 the first time).
+    private static func every(_ seconds: Double, _ action: @Sendable (_ tick: Int) async -> Void) async {
+        var tick = 0
         while !Task.isCancelled {
             do { try await Task.sleep(for: .seconds(seconds)) } catch { return }
-            await action()
+            tick += 1
+            await action(tick)
         }
     }
 

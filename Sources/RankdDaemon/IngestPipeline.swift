@@ -90,6 +90,12 @@ public final class IngestPipeline: Service, Sendable {
 
     public var queuedRecords: Int { state.withLock { $0.queuedRecords } }
 
+    /// At least 90% of `capacity` is queued: the HTTP layer refuses batches before reading them.
+    /// (Below that, a batch that would overflow the queue is refused by `submit`, once decoded.)
+    /// Under a sustained flood the queue stays near full, so the refusals cost a header check
+    /// each, not a body read and decoded for nothing.
+    public var nearlyFull: Bool { state.withLock { $0.queuedRecords >= capacity / 10 * 9 } }
+
     public func run() async throws {
         var lastPrune = ContinuousClock.now - .seconds(60)
         var pruning: Task<Void, Never>?

@@ -54,7 +54,8 @@ public enum RankdApplication {
                         let now = clock.now()
                         return resolver.resolve(records, now: now, rule: pipeline.currentRule(now: now))
                     },
-                    submit: { records in try await pipeline.submit(records) }),
+                    submit: { records in try await pipeline.submit(records) },
+                    nearlyFull: { pipeline.nearlyFull }),
                 clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         let holder = ranker.holder

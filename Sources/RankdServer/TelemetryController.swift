@@ -56,16 +56,20 @@ public struct IngestSink: Sendable {
     public var resolve: @Sendable ([(index: Int, record: TelemetryRecord)]) -> TelemetryResolver.Resolution
     /// Commits (group commit) and returns once durable; throws `IngestRefusal`.
     public var submit: @Sendable ([(requestID: String, observation: Observation)]) async throws -> IngestCommitted
+    /// The queue is nearly full: a batch is refused (429) before its body is read or decoded.
+    public var nearlyFull: @Sendable () -> Bool
 
     public init(
         token: String?, maxBodyBytes: Int = 4 << 20,
         resolve: @escaping @Sendable ([(index: Int, record: TelemetryRecord)]) -> TelemetryResolver.Resolution,
-        submit: @escaping @Sendable ([(requestID: String, observation: Observation)]) async throws -> IngestCommitted
+        submit: @escaping @Sendable ([(requestID: String, observation: Observation)]) async throws -> IngestCommitted,
+        nearlyFull: @escaping @Sendable () -> Bool = { false }
     ) {
         self.token = token
         self.maxBodyBytes = maxBodyBytes
         self.resolve = resolve
         self.submit = submit
+        self.nearlyFull = nearlyFull
     }
 }
 
@@ -126,12 +130,16 @@ enum IngestRequest {
         } ?? ""
     }
 
-    /// Checks the token (nothing is read without it) and the size, then reads the body.
+    /// Checks the token (nothing is read without it), the queue and the size, then reads the body.
+    /// Under overload most batches are refused here, for the cost of a header check: the server
+    /// discards their bodies unparsed instead of collecting and decoding each (300 KB a batch in
+    /// `benchmarks/overload.sh`).
     static func read(_ request: Request, sink: IngestSink, metrics: RankdMetrics) async throws -> Read {
         if let denied = BearerToken.check(request, expected: sink.token, name: "tokens.ingest") {
             metrics.ingestRefused(reason: "unauthorized")
             return .refused(denied)
         }
+        if sink.nearlyFull() { return .refused(IngestRefusal.queueFull.response(metrics: metrics)) }
         let tooLarge = JSONResponse.error(
             .contentTooLarge, code: "body_too_large",
             "the body is larger than \(sink.maxBodyBytes) bytes (ingest.max_body_bytes); send smaller batches")

@@ -100,6 +100,7 @@ let package = Package(
             dependencies: [
                 "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdProber", "RankdMock", "CJemalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -6,6 +6,7 @@
 # without ingest and during the overload, in the same run.
 #
 #   bash benchmarks/overload.sh            # 30 s of overload
+#   RANKD=/path/to/other/rankd bash benchmarks/overload.sh   # another build
 #
 # Goal (issue 7): 429 with Retry-After, memory flat, reads p99 <= 5 ms.
 set -euo pipefail
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-18193}
 SECONDS_OVERLOAD=${SECONDS_OVERLOAD:-30}
 CLIENTS=${CLIENTS:-40}
+RANKD=${RANKD:-.build/release/rankd}
 MODEL="meta-llama/llama-3.3-70b-instruct"
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
 swift build -c release --product rankd >/dev/null 2>&1
@@ -33,7 +35,7 @@ ENDPOINTS=""
 } > "$WORK/rankd.yaml"
 for i in $(seq 1 8); do ENDPOINTS="$ENDPOINTS${ENDPOINTS:+,}$MODEL|provider$i"; done
 export RANKD_INGEST_TOKEN=bench-ingest-token-0123456789
-.build/release/rankd serve --config "$WORK/rankd.yaml" --data-dir "$WORK/data" --no-probe --log-level warning > "$WORK/rankd.log" 2>&1 &
+"$RANKD" serve --config "$WORK/rankd.yaml" --data-dir "$WORK/data" --no-probe --log-level warning > "$WORK/rankd.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 URL="http://127.0.0.1:$PORT/v1/rankings/$MODEL"

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import RankdConfig
 import RankdCore
 import RankdProber
@@ -31,6 +32,11 @@ public enum RankdApplication {
                 "malloc is not jemalloc (another allocator preloaded?): resident memory was 12-17 MB higher with glibc's malloc at 20,000 endpoints under load; run rankd without LD_PRELOAD")
         }
         let configuration = loaded.configuration
+        // Before any worker lowers its own priority (see `WorkerPriority`): the base, and the
+        // server's event-loop threads, which inherit the nice value of the thread that starts
+        // them and could not raise it again (an unprivileged process can only lower it).
+        _ = WorkerPriority.base
+        _ = MultiThreadedEventLoopGroup.singleton
         let ranker = try Ranker(loaded: loaded, clock: clock, logger: logger)
         let pipeline = try IngestPipeline(
             store: ranker.history, ranker: ranker, clock: clock, rule: loaded.policy.ingest, capacity: configuration.ingest.queueRecords,

@@ -151,6 +151,7 @@ public actor Ranker {
     /// - Parameter persisted: the observations' buckets are already committed (live telemetry).
     @discardableResult
     public func record(_ observations: [Observation], persisted: Bool = false) -> RecordSummary {
+        WorkerPriority.lower()
         var summary = RecordSummary()
         // (source, result) -> count, so metrics are updated once per batch, not per observation.
         var counts: [String: [String: Int]] = [:]
@@ -200,6 +201,7 @@ public actor Ranker {
     /// 20,000 endpoints) runs on the `EpochPublisher` while observations go on being recorded.
     @discardableResult
     public func computeAndPublish(_ trigger: EpochTrigger) async throws -> Epoch {
+        WorkerPriority.lower()
         let started = ContinuousClock.now
         let now = clock.now()
         do {

@@ -140,6 +140,8 @@ enum IngestRequest {
             return .refused(denied)
         }
         if sink.nearlyFull() { return .refused(IngestRefusal.queueFull.response(metrics: metrics)) }
+        // Reading and decoding the body is bulk work: reads first (see `WorkerPriority`).
+        WorkerPriority.lower()
         let tooLarge = JSONResponse.error(
             .contentTooLarge, code: "body_too_large",
             "the body is larger than \(sink.maxBodyBytes) bytes (ingest.max_body_bytes); send smaller batches")

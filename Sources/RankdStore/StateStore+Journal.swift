@@ -20,6 +20,7 @@ extension StateStore {
 
     static func commitLive(_ records: [(requestID: String, observation: Observation)], _ db: Database, file path: String) throws -> [Bool] {
         guard !records.isEmpty else { return [] }
+        WorkerPriority.lower()
         let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO ingest_keys (request_id, minute) VALUES (?, ?)")
         var fresh: [Bool] = []
         fresh.reserveCapacity(records.count)
@@ -69,6 +70,7 @@ extension StateStore {
     static let foldMaximumPasses = 8
 
     static func foldJournal(_ db: Database, file path: String, recordsPerPass: Int = foldRecordsPerPass) throws -> Int {
+        WorkerPriority.lower()
         guard let last = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM live_journal") else { return 0 }
         let requests = try Int.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM live_journal WHERE seq <= ?", arguments: [last]) ?? 0
         let passes = min(foldMaximumPasses, max(1, requests / max(1, recordsPerPass)))

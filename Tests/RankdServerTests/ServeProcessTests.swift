@@ -69,6 +69,14 @@ import Testing
         let (ingestBody, ingestResponse) = try await URLSession.shared.data(for: post)
         #expect((ingestResponse as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: ingestBody, as: UTF8.self))")
 
+        // Reads first (`WorkerPriority`): the event loops that answer rankings keep the process's
+        // nice value; the threads that decoded and committed the telemetry run 5 steps lower.
+        let threads = try Self.threadNiceValues(pid: daemon.process.processIdentifier)
+        let processNice = try #require(threads.first { $0.tid == daemon.process.processIdentifier }?.nice)
+        let eventLoops = threads.filter { $0.name.hasPrefix("NIO-") }
+        #expect(!eventLoops.isEmpty && eventLoops.allSatisfy { $0.nice == processNice }, "\(threads)")
+        #expect(threads.contains { $0.nice == min(19, processNice + 5) }, "\(threads)")
+
         let shutdown = await daemon.stop()
         #expect(!daemon.process.isRunning)
         #expect(daemon.process.terminationStatus == 0)
@@ -116,5 +124,18 @@ import Testing
     func get(_ url: String) async throws -> (status: Int, body: Data) {
         let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// Each thread of `pid`: id, name and nice value (`/proc/PID/task/TID/stat`, field 19).
+    static func threadNiceValues(pid: Int32) throws -> [(tid: Int32, name: String, nice: Int32)] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").compactMap { entry in
+            guard let tid = Int32(entry) else { return nil }
+            // A thread may end between the listing and the read.
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(entry)/stat", encoding: .utf8) else { return nil }
+            guard let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 16, let nice = Int32(fields[16]) else { return nil }
+            return (tid, String(stat[stat.index(after: open)..<close]), nice)
+        }
     }
 }

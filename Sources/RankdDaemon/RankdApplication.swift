@@ -69,7 +69,7 @@ public enum RankdApplication {
         let maxAge = loaded.policy.publication.cacheMaxAgeSeconds
         var app = Application(
             router: router,
-            server: .http1(additionalChannelHandlers: [RankingsFastPath(holder: holder, metrics: metrics, cacheMaxAgeSeconds: maxAge)]),
+            server: .http1(configuration: .init(additionalChannelHandlers: [RankingsFastPath(holder: holder, metrics: metrics, cacheMaxAgeSeconds: maxAge)])),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "rankd"),
             // The port alone is captured: capturing `configuration` kept its endpoint array (and
             // the strings parsed from the file) for the life of the server.

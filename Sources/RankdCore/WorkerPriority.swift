@@ -16,7 +16,10 @@ public enum WorkerPriority {
     /// Nice steps below the process's priority.
     public static let steps: Int32 = 5
 
-    /// The process's nice value when rankd started (an operator's `Nice=` included).
+    /// The nice value of the thread that first reads this: the daemon reads it while building the
+    /// application, before any worker is lowered, on the thread that then starts the event loops
+    /// (an operator's `Nice=` is inherited by every thread; Linux's libdispatch may run its own
+    /// threads at other values for their QoS).
     public static let base: Int32 = {
         #if os(Linux)
         return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)

@@ -2,32 +2,46 @@ import Foundation
 import RankdCore
 import Testing
 
-/// `WorkerPriority.lower()` lowers the calling thread only, by `steps` below the process.
+/// `WorkerPriority.lower()` lowers the calling thread only, to `steps` below the base.
 @Suite struct WorkerPriorityTests {
-    /// Runs `body` on a new thread and returns what it returned, with the thread's id.
-    func onNewThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> (tid: Int32, value: T) {
-        await withCheckedContinuation { continuation in
-            Thread {
-                let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? ""
-                let tid = Int32(link.split(separator: "/").last ?? "") ?? -1
-                continuation.resume(returning: (tid, body()))
-            }.start()
-        }
+    struct Observed: Sendable {
+        var before: Int32
+        var after: Int32
+        var sibling: Int32
     }
 
     @Test func lowersTheCallingThreadOnly() async throws {
-        // A thread that never lowers itself keeps the process's priority; run it again after
-        // another thread lowered itself.
-        let untouched = await onNewThread { WorkerPriority.nice(ofThread: 0) }
-        #expect(untouched.value == WorkerPriority.base)
-        let lowered = await onNewThread { () -> Int32 in
-            WorkerPriority.lower()
-            WorkerPriority.lower()  // idempotent: not 10 steps
-            return WorkerPriority.nice(ofThread: 0)
+        let base = WorkerPriority.base
+        let observed: Observed = await withCheckedContinuation { continuation in
+            Thread {
+                let before = WorkerPriority.nice(ofThread: 0)
+                // A thread started before the lowering, which reads its own value after it.
+                let lowered = DispatchSemaphore(value: 0)
+                let read = DispatchSemaphore(value: 0)
+                let siblingNice = LockedBox<Int32>(0)
+                Thread {
+                    lowered.wait()
+                    siblingNice.set(WorkerPriority.nice(ofThread: 0))
+                    read.signal()
+                }.start()
+                WorkerPriority.lower()
+                WorkerPriority.lower()  // idempotent: not 10 steps
+                let after = WorkerPriority.nice(ofThread: 0)
+                lowered.signal()
+                read.wait()
+                continuation.resume(returning: Observed(before: before, after: after, sibling: siblingNice.get()))
+            }.start()
         }
-        #expect(lowered.tid > 0)
-        #expect(lowered.value == min(19, WorkerPriority.base + WorkerPriority.steps))
-        let after = await onNewThread { WorkerPriority.nice(ofThread: 0) }
-        #expect(after.value == WorkerPriority.base, "other threads keep their priority")
+        #expect(observed.after == min(19, base + WorkerPriority.steps))
+        #expect(observed.sibling == observed.before, "another thread keeps its priority")
     }
+}
+
+/// A value shared between two threads (the test's only synchronisation is the semaphores).
+final class LockedBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: T
+    init(_ value: T) { self.value = value }
+    func set(_ newValue: T) { lock.withLock { value = newValue } }
+    func get() -> T { lock.withLock { value } }
 }

@@ -52,7 +52,7 @@ public final class IngestPipeline: Service, Sendable {
         self.capacity = capacity
         self.maxGroup = maxGroup
         self.logger = logger
-        state = Mutex(State(keysPerMinute: try store.ingestKeyCounts()))
+        state = Mutex(State(keysPerMinute: try store.ingestKeyCounts(), horizonMinute: try store.dedupeHorizon() ?? .min))
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -215,6 +215,8 @@ public final class IngestPipeline: Service, Sendable {
             return (cut, total)
         }
         do {
+            // Durable before any id goes: a restart keeps refusing what can no longer be deduplicated.
+            if cut > windowStart { try await store.raiseDedupeHorizon(to: cut) }
             var deleted = 0
             while !Task.isCancelled {
                 let removed = try await store.pruneIngestKeys(before: cut, limit: piece)
@@ -227,6 +229,8 @@ public final class IngestPipeline: Service, Sendable {
                 logger.debug("dedupe keys pruned", metadata: ["deleted": .stringConvertible(deleted), "kept": .stringConvertible(kept)])
             }
         } catch {
+            // At shutdown the store refuses or interrupts the cancelled write: not an error.
+            if Task.isCancelled { return }
             logger.error("could not prune dedupe keys", metadata: ["error": .string("\(error)")])
         }
     }

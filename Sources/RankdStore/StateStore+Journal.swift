@@ -144,6 +144,25 @@ extension StateStore {
         return try await pool.write { db in try Self.commitLive(records, db, file: path) }
     }
 
+    /// The minute before which request ids may have been dropped by the key cap (records stamped
+    /// earlier cannot be counted exactly once), or nil if the cap never dropped any.
+    public func dedupeHorizon() throws -> Int64? {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT minute FROM dedupe_horizon WHERE id = 1") }
+    }
+
+    /// Raises the dedupe horizon to `minute` (never lowers it), durably. The daemon saves it before
+    /// it deletes the ids of the minutes before, so a crash between cannot leave a replay of a
+    /// forgotten minute looking new after the restart.
+    public func raiseDedupeHorizon(to minute: Int64) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO dedupe_horizon (id, minute) VALUES (1, ?)
+                    ON CONFLICT (id) DO UPDATE SET minute = max(minute, excluded.minute)
+                    """, arguments: [minute])
+        }
+    }
+
     /// Request ids kept for deduplication, per minute of their timestamps.
     public func ingestKeyCounts() throws -> [Int64: Int] {
         try pool.read { db in

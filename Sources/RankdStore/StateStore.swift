@@ -133,8 +133,14 @@ public final class StateStore: Sendable {
             // contiguous range. A replay is the same record sent again, so it has the same
             // timestamp and minute. At 20,000 endpoints and 100,000 records/s, dropping one
             // minute of ids (6 million) from the two trees held the writer for seconds a minute.
+            // `dedupe_horizon` (one row, absent until the key cap first drops a minute): records
+            // stamped before its minute are refused, across restarts, since their ids may be gone.
             try db.execute(
                 sql: """
+                    CREATE TABLE dedupe_horizon (
+                        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+                        minute INTEGER NOT NULL
+                    );
                     CREATE TABLE ingest_keys_v7 (
                         minute INTEGER NOT NULL,
                         request_id TEXT NOT NULL,

@@ -46,6 +46,10 @@ import Testing
         let window = pipeline.currentRule(now: now).dedupeWindowSeconds
         #expect(window == now.secondsSince1970 - Double(minutes[2] * 60), "the window now starts at the oldest minute remembered")
         #expect(window < 120)
+        // The horizon is durable: a writer started on the same state.db (a restart) keeps it.
+        #expect(try ranker.history.dedupeHorizon() == minutes[2])
+        let restarted = try IngestPipeline(store: ranker.history, ranker: ranker, clock: clock, rule: rule, logger: quietLogger)
+        #expect(restarted.currentRule(now: now).dedupeWindowSeconds == window)
 
         // A record from a forgotten minute is refused as too old, not counted twice.
         let resolver = TelemetryResolver(endpoints: testConfiguration(dir).configuration.endpoints)

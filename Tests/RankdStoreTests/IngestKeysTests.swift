@@ -75,4 +75,17 @@ import Testing
         #expect(try await store.pruneIngestKeys(before: base + 4) == 51)
         #expect(try store.ingestKeyCounts().isEmpty)
     }
+
+    /// The dedupe horizon is absent until saved, then only rises.
+    @Test func dedupeHorizonOnlyRises() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try StateStore(path: dir.file("state.db"))
+        #expect(try store.dedupeHorizon() == nil)
+        try await store.raiseDedupeHorizon(to: 1_000)
+        try await store.raiseDedupeHorizon(to: 900)
+        #expect(try store.dedupeHorizon() == 1_000)
+        try await store.raiseDedupeHorizon(to: 1_001)
+        #expect(try StateStore(path: dir.file("state.db")).dedupeHorizon() == 1_001)
+    }
 }

@@ -40,7 +40,6 @@ public enum WorkerPriority {
     /// The nice value of thread `tid` (Linux), from the kernel.
     public static func nice(ofThread tid: Int32) -> Int32 {
         #if os(Linux)
-        errno = 0
         return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid))
         #else
         return 0

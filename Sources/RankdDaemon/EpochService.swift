@@ -41,19 +41,19 @@ public struct EpochService: Service {
         await withDiscardingTaskGroup { group in
             let ranker = self.ranker
             let logger = self.logger
-            group.addTask { await Self.every(intervalSeconds) { _ in ranker.requestEpoch(.scheduled) } }
+            group.addTask { await repeatEvery(intervalSeconds) { _ in ranker.requestEpoch(.scheduled) } }
             // Failure outliers between epochs (live traffic breaking tool calls shows within seconds).
             if outlierCheckSeconds > 0 {
-                group.addTask { await Self.every(outlierCheckSeconds) { _ in await ranker.checkOutliersBetweenEpochs() } }
+                group.addTask { await repeatEvery(outlierCheckSeconds) { _ in await ranker.checkOutliersBetweenEpochs() } }
             }
             // An override ends at its expiry, not at the next scheduled epoch.
             group.addTask {
-                await Self.every(1) { _ in if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) } }
+                await repeatEvery(1) { _ in if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) } }
             }
             // Flush every flush interval; fold the journal at every foldEvery-th flush.
             let foldEvery = max(1, Int((foldIntervalSeconds / flushIntervalSeconds).rounded()))
             group.addTask {
-                await Self.every(flushIntervalSeconds) { tick in
+                await repeatEvery(flushIntervalSeconds) { tick in
                     do {
                         try await ranker.flush()
                         if tick % foldEvery == 0 { try await ranker.foldJournal() }
@@ -83,17 +83,6 @@ public struct EpochService: Service {
             logger.error("could not flush minute buckets at shutdown", metadata: ["error": .string("\(error)")])
         }
         logger.info("epoch loop stopped")
-    }
-
-    /// Runs `action` every `seconds` until the task is cancelled, with the count of runs so far
-    /// (1 the first time).
-    private static func every(_ seconds: Double, _ action: @Sendable (_ tick: Int) async -> Void) async {
-        var tick = 0
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: .seconds(seconds)) } catch { return }
-            tick += 1
-            await action(tick)
-        }
     }
 
     private func compute(_ trigger: EpochTrigger) async {

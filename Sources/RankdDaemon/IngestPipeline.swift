@@ -24,8 +24,6 @@ public final class IngestPipeline: Service, Sendable {
         var keysPerMinute: [Int64: Int] = [:]
         /// Records stamped before this minute are refused: their ids may have been dropped.
         var horizonMinute: Int64 = .min
-        /// A prune is running (`run` starts one at a time).
-        var pruning = false
     }
 
     let store: StateStore
@@ -97,26 +95,20 @@ public final class IngestPipeline: Service, Sendable {
     public var nearlyFull: Bool { state.withLock { $0.queuedRecords >= capacity / 10 * 9 } }
 
     public func run() async throws {
-        var lastPrune = ContinuousClock.now - .seconds(60)
-        var pruning: Task<Void, Never>?
+        // Pruning runs beside the drain, not in its way: at start, then every 30 s, its deletes
+        // queue on the store's writer in pieces, between the commits.
+        let pruning = Task {
+            await prune()
+            await repeatEvery(30) { _ in await prune() }
+        }
         for await _ in wakes.cancelOnGracefulShutdown() {
             await drain()
-            if ContinuousClock.now - lastPrune >= .seconds(30), !state.withLock({ $0.pruning }) {
-                // Beside the drain, not in its way: the deletes queue on the store's writer in
-                // pieces, between the commits.
-                state.withLock { $0.pruning = true }
-                pruning = Task {
-                    await prune()
-                    state.withLock { $0.pruning = false }
-                }
-                lastPrune = ContinuousClock.now
-            }
         }
         // Shutdown: refuse new work, finish what was accepted into the queue.
         state.withLock { $0.stopped = true }
-        pruning?.cancel()
+        pruning.cancel()
         await drain()
-        await pruning?.value
+        await pruning.value
         logger.info("ingest writer stopped")
     }
 

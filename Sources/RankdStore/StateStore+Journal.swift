@@ -85,10 +85,7 @@ extension StateStore {
                 } catch {
                     throw StoreError.corruptRow(file: path, detail: "live_journal seq \(row["seq"] as Int64): \(error)")
                 }
-                for bucket in buckets {
-                    merged[JournalKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: MinuteBucket(
-                        endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source, tally: Tally())].tally.add(bucket.tally)
-                }
+                for bucket in buckets { JournalKey.add(bucket, to: &merged) }
             }
             try upsert(Array(merged.values), db, file: path)
         }
@@ -100,6 +97,12 @@ extension StateStore {
         var endpointID: String
         var minute: Int64
         var source: ObservationSource
+
+        /// Adds `bucket`'s tally to its endpoint, minute and source in `merged`.
+        static func add(_ bucket: MinuteBucket, to merged: inout [JournalKey: MinuteBucket]) {
+            merged[JournalKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: MinuteBucket(
+                endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source, tally: Tally())].tally.add(bucket.tally)
+        }
     }
 
     /// Minute buckets from `minute` on with the journal's records added, without folding it (a
@@ -109,17 +112,13 @@ extension StateStore {
         let path = self.path
         return try pool.read { db in
             var merged: [JournalKey: MinuteBucket] = [:]
-            func add(_ bucket: MinuteBucket) {
-                merged[JournalKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: MinuteBucket(
-                    endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source, tally: Tally())].tally.add(bucket.tally)
-            }
             for bucket in try Self.buckets(
                 db, sql: "SELECT * FROM minute_buckets WHERE minute >= ?", arguments: [minute], spanMinutes: 1, file: path)
             {
-                add(bucket)
+                JournalKey.add(bucket, to: &merged)
             }
             for blob in try Data.fetchAll(db, sql: "SELECT buckets FROM live_journal ORDER BY seq") {
-                for bucket in try BucketCodec.decode(Array(blob)) where bucket.minute >= minute { add(bucket) }
+                for bucket in try BucketCodec.decode(Array(blob)) where bucket.minute >= minute { JournalKey.add(bucket, to: &merged) }
             }
             return merged.values.sorted { ($0.endpointID, $0.minute, $0.source.rawValue) < ($1.endpointID, $1.minute, $1.source.rawValue) }
         }

@@ -143,6 +143,31 @@ public enum PolicyLoader {
         policy.ingest.futureToleranceSeconds = ingest.double(
             "future_tolerance_seconds", default: policy.ingest.futureToleranceSeconds, range: 0...3_600, unit: "seconds")
         ingest.finish()
+
+        let routing = fields.fields("routing")
+        policy.routing.explorationFloor = routing.double(
+            "exploration_floor", default: policy.routing.explorationFloor, range: 0...0.5, unit: "share")
+        policy.routing.temperature = routing.double("temperature", default: policy.routing.temperature, range: 0.001...10)
+        policy.routing.qualityConfidenceZ = routing.double(
+            "quality_confidence_z", default: policy.routing.qualityConfidenceZ, range: 0...10, unit: "standard deviations")
+        if let placement = routing.string("insufficient_data") {
+            if let parsed = Policy.InsufficientDataPlacement(rawValue: placement) {
+                policy.routing.insufficientData = parsed
+            } else {
+                routing.report(
+                    "routing.insufficient_data", routing.node("insufficient_data"),
+                    "\"\(placement)\" is not a placement; use with_ok (ranked with ok endpoints) or after_ok (after them, floor share only)")
+            }
+        }
+        policy.routing.coldStartMaxSeconds = routing.double(
+            "cold_start_max_seconds", default: policy.routing.coldStartMaxSeconds, range: 1...3_600, unit: "seconds")
+        policy.routing.warmupIntervalSeconds = routing.double(
+            "warmup_interval_seconds", default: policy.routing.warmupIntervalSeconds, range: 0...86_400, unit: "seconds")
+        policy.routing.warmupSeconds = routing.double(
+            "warmup_seconds", default: policy.routing.warmupSeconds, range: 0...86_400, unit: "seconds")
+        policy.routing.minUnscheduledEpochSeconds = routing.double(
+            "min_unscheduled_epoch_seconds", default: policy.routing.minUnscheduledEpochSeconds, range: 0...3_600, unit: "seconds")
+        routing.finish()
         fields.finish()
 
         for problem in policy.problems() {

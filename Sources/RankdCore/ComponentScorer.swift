@@ -9,23 +9,8 @@ enum ComponentScorer {
     ) -> [String: ComponentValues] {
         var result: [String: ComponentValues] = [:]
         let ignored = Set(policy.reliability.ignoredOutcomes)
-        let wp = policy.sources.probeWeight
-        let wl = policy.sources.liveWeight
-
-        // Weighted (requests, failures) per endpoint for both rates.
-        func toolCounts(_ t: SourceTallies) -> (Double, Double) {
-            (
-                wp * Double(t.probe.toolCallRequests) + wl * Double(t.live.toolCallRequests),
-                wp * Double(t.probe.toolCallFailures) + wl * Double(t.live.toolCallFailures)
-            )
-        }
-        func reliabilityCounts(_ t: SourceTallies) -> (Double, Double) {
-            let p = t.probe.reliabilityCounts(ignoring: ignored)
-            let l = t.live.reliabilityCounts(ignoring: ignored)
-            return (wp * Double(p.requests) + wl * Double(l.requests), wp * Double(p.failures) + wl * Double(l.failures))
-        }
-        let tool = peers.map { toolCounts(tallies[$0.id] ?? SourceTallies()) }
-        let reliability = peers.map { reliabilityCounts(tallies[$0.id] ?? SourceTallies()) }
+        let tool = peers.map { toolCounts(tallies[$0.id] ?? SourceTallies(), policy: policy) }
+        let reliability = peers.map { reliabilityCounts(tallies[$0.id] ?? SourceTallies(), ignoring: ignored, policy: policy) }
         let toolPrior = pooledRate(tool, fallback: policy.priors.toolCallSuccessRate)
         let reliabilityPrior = pooledRate(reliability, fallback: policy.priors.reliabilityRate)
 
@@ -58,6 +43,23 @@ enum ComponentScorer {
             result[endpoint.id] = components
         }
         return result
+    }
+
+    /// Tool-call (requests, failures), probes and live requests weighted by the policy's source weights.
+    static func toolCounts(_ t: SourceTallies, policy: Policy) -> (requests: Double, failures: Double) {
+        let (wp, wl) = (policy.sources.probeWeight, policy.sources.liveWeight)
+        return (
+            wp * Double(t.probe.toolCallRequests) + wl * Double(t.live.toolCallRequests),
+            wp * Double(t.probe.toolCallFailures) + wl * Double(t.live.toolCallFailures)
+        )
+    }
+
+    /// Reliability (requests, failures), weighted the same way; `ignored` outcomes count as neither.
+    static func reliabilityCounts(_ t: SourceTallies, ignoring ignored: Set<Outcome>, policy: Policy) -> (requests: Double, failures: Double) {
+        let (wp, wl) = (policy.sources.probeWeight, policy.sources.liveWeight)
+        let p = t.probe.reliabilityCounts(ignoring: ignored)
+        let l = t.live.reliabilityCounts(ignoring: ignored)
+        return (wp * Double(p.requests) + wl * Double(l.requests), wp * Double(p.failures) + wl * Double(l.failures))
     }
 
     /// The peer set's pooled success rate, or the policy's prior when no peer has data.

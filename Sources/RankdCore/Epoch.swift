@@ -30,8 +30,12 @@ public enum EpochTrigger: String, Codable, Sendable {
     case fastPath = "fast_path"
     /// `POST /v1/admin/recompute`.
     case admin
-    /// The first epoch of a process with no epoch on disk.
+    /// The first epoch of a process.
     case startup
+    /// The first epoch after the first probe round (or `routing.cold_start_max_seconds`).
+    case coldStart = "cold_start"
+    /// A scheduled epoch at the warm-up interval (`routing.warmup_interval_seconds`).
+    case warmup
     /// `rankd replay`.
     case replay
     /// An operator override was made, withdrawn or expired.
@@ -57,20 +61,11 @@ public enum EndpointStatus: String, Codable, Sendable, CaseIterable {
     case ok
     /// Ordered after every healthy endpoint; keeps its score.
     case demoted
-    /// Too few observations to judge; ordered after `ok`, before `demoted`.
+    /// Too few observations to judge: ranked with `ok` by routing score (or after `ok` with policy
+    /// `routing.insufficient_data: after_ok`), always before `demoted`.
     case insufficientData = "insufficient_data"
     /// Switched off in configuration; always last.
     case disabled
-
-    /// Tier in rank order: lower ranks first.
-    var tier: Int {
-        switch self {
-        case .ok: 0
-        case .insufficientData: 1
-        case .demoted: 2
-        case .disabled: 3
-        }
-    }
 }
 
 /// Reason codes (short snake_case strings) used in entries and in the SQLite file.
@@ -118,6 +113,10 @@ public struct EndpointRanking: Hashable, Codable, Sendable {
     /// epochs of 20,000 entries are in memory while one is published).
     private var overrideBox: OverrideBox?
     public var explanation: Explanation
+
+    /// The entry's intended share of its model's traffic (0...1; the servable entries of a model
+    /// sum to 1, demoted and disabled ones are 0). 0 for every entry of an epoch made before shares.
+    public var trafficShare: Double { explanation.share?.share ?? 0 }
 
     enum CodingKeys: String, CodingKey {
         case rank, endpointID, provider, baseURL, upstreamModel, score, status, components, samples, reasons, demotedUntil, demotedSince
@@ -167,6 +166,8 @@ public struct Explanation: Hashable, Codable, Sendable {
     public var longWindow: ComponentValues
     /// Raw figures over the short window, for people and for routing preferences.
     public var stats: EndpointStats
+    /// How the entry's traffic share was made (nil in epochs of versions before shares).
+    public var share: ShareExplanation?
 
     public init(
         weights: ComponentValues, missingComponents: [String], shortWindow: ComponentValues,

@@ -14,6 +14,7 @@ public struct Policy: Hashable, Codable, Sendable {
     public var probing: Probing
     public var publication: Publication
     public var ingest: Ingest
+    public var routing: Routing
 
     /// Component weights; they need not sum to 1 (they are normalised over present components).
     public struct Weights: Hashable, Codable, Sendable {
@@ -120,6 +121,38 @@ public struct Policy: Hashable, Codable, Sendable {
         public init() {}
     }
 
+    /// How traffic is spread over a model's endpoints (`traffic_share`) and how ranks are ordered;
+    /// scoring/README.md explains the formula.
+    public struct Routing: Hashable, Codable, Sendable {
+        /// Share every servable endpoint gets at least (0...0.5), so live evidence keeps arriving. Default 0.02.
+        public var explorationFloor = 0.02
+        /// Routing-score points per e-fold of share above the floor (softmax temperature). Default 0.02.
+        public var temperature = 0.02
+        /// Tool-call success and reliability within this many posterior standard deviations of the
+        /// best count as equal, so speed decides between them. Default 2.
+        public var qualityConfidenceZ = 2.0
+        /// Where `insufficient_data` endpoints stand: ranked with `ok` ones by routing score
+        /// (`with_ok`, default) or after them, with the floor share only (`after_ok`).
+        public var insufficientData = InsufficientDataPlacement.withOK
+        /// The first informed epoch comes when every enabled endpoint has been probed once, or this
+        /// long after start, whichever is first. Default 30 s.
+        public var coldStartMaxSeconds = 30.0
+        /// While an enabled endpoint is below `status.minimum_samples`, during the first
+        /// `warmup_seconds` after start, scheduled epochs come this often. 0: off. Default 30 s.
+        public var warmupIntervalSeconds = 30.0
+        /// How long after start the warm-up interval may apply. Default 600 s.
+        public var warmupSeconds = 600.0
+        /// Epochs out of schedule (fast path, outlier checks, overrides) at most once per this long. Default 1 s.
+        public var minUnscheduledEpochSeconds = 1.0
+
+        public init() {}
+    }
+
+    public enum InsufficientDataPlacement: String, Hashable, Codable, Sendable, CaseIterable {
+        case withOK = "with_ok"
+        case afterOK = "after_ok"
+    }
+
     /// How answers are served.
     public struct Publication: Hashable, Codable, Sendable {
         /// `Cache-Control: max-age` of ranking answers; short, since the fast path can publish at any time. Default 5 s.
@@ -186,8 +219,9 @@ public struct Policy: Hashable, Codable, Sendable {
         weights: Weights = Weights(), windows: Windows = Windows(), sources: SourceWeights = SourceWeights(),
         priors: Priors = Priors(), reliability: Reliability = Reliability(), status: StatusRules = StatusRules(),
         demotion: Demotion = Demotion(), fastPath: FastPath = FastPath(), probing: Probing = Probing(),
-        publication: Publication = Publication(), ingest: Ingest = Ingest()
+        publication: Publication = Publication(), ingest: Ingest = Ingest(), routing: Routing = Routing()
     ) {
+        self.routing = routing
         self.ingest = ingest
         self.weights = weights
         self.windows = windows
@@ -208,12 +242,7 @@ public struct Policy: Hashable, Codable, Sendable {
     public var hash: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let bytes = (try? encoder.encode(self)) ?? Data()
-        var value: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            value ^= UInt64(byte)
-            value = value &* 0x0000_0100_0000_01b3
-        }
+        let value = FNV1a.hash((try? encoder.encode(self)) ?? Data())
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }

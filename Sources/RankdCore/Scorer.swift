@@ -207,14 +207,39 @@ public enum Scorer {
             }
         }
 
-        // Sort small keys, then move each (large) entry once.
-        let keys = entries.map { (pinned: $0.override?.action == .pin, tier: $0.status.tier, score: $0.score, id: $0.endpointID) }
+        // Shares, then the rank order: pinned first, then by tier (ok and insufficient data
+        // together unless the policy puts the latter after), then by routing score. Exact ties
+        // go to the cheaper endpoint, then the one with more evidence, then a draw seeded by the
+        // epoch: never the endpoint's name, so no endpoint is first because of how it is spelled.
+        let evidence = peers.map { TrafficShares.Evidence(stats[$0.id]!, policy: policy) }
+        let routingScores = TrafficShares.assign(&entries, evidence: evidence, policy: policy)
+        let afterOK = policy.routing.insufficientData == .afterOK
+        let keys = entries.indices.map { index in
+            let entry = entries[index]
+            let tier: Int
+            switch entry.status {
+            case .ok: tier = 0
+            case .insufficientData: tier = afterOK ? 1 : 0
+            case .demoted: tier = 2
+            case .disabled: tier = 3
+            }
+            var tieDraw = SplitMix64(seed: UInt64(bitPattern: input.epochID) ^ FNV1a.hash(entry.endpointID))
+            return (
+                pinned: entry.override?.action == .pin, tier: tier, routing: routingScores[index], score: entry.score,
+                price: RoutePlanner.blendedPrice(peers[index].pricing),
+                evidence: evidence[index].toolCallRequests + evidence[index].reliabilityRequests,
+                draw: tieDraw.next()
+            )
+        }
         let order = keys.indices.sorted { l, r in
             let (lhs, rhs) = (keys[l], keys[r])
             if lhs.pinned != rhs.pinned { return lhs.pinned }
             if lhs.tier != rhs.tier { return lhs.tier < rhs.tier }
+            if lhs.routing != rhs.routing { return lhs.routing > rhs.routing }
             if lhs.score != rhs.score { return lhs.score > rhs.score }
-            return lhs.id < rhs.id
+            if lhs.price != rhs.price { return lhs.price < rhs.price }
+            if lhs.evidence != rhs.evidence { return lhs.evidence > rhs.evidence }
+            return lhs.draw < rhs.draw
         }
         entries = order.map { entries[$0] }
         for index in entries.indices { entries[index].rank = index + 1 }

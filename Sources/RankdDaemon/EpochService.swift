@@ -18,9 +18,19 @@ public struct EpochService: Service {
     let logger: Logger
 
     let outlierCheckSeconds: Double
+    let routing: Policy.Routing
+    let coldStart: ColdStart?
 
-    public init(ranker: Ranker, intervalSeconds: Double, flushIntervalSeconds: Double = 10, foldIntervalSeconds: Double = 60, outlierCheckSeconds: Double = 0, logger: Logger)
-    {
+    /// - Parameters:
+    ///   - routing: the policy's cold-start bound, warm-up interval and the least spacing of
+    ///     epochs out of schedule.
+    ///   - coldStart: when given, the first informed epoch follows the first probe round.
+    public init(
+        ranker: Ranker, intervalSeconds: Double, flushIntervalSeconds: Double = 10, foldIntervalSeconds: Double = 60,
+        outlierCheckSeconds: Double = 0, routing: Policy.Routing = Policy.Routing(), coldStart: ColdStart? = nil, logger: Logger
+    ) {
+        self.routing = routing
+        self.coldStart = coldStart
         self.outlierCheckSeconds = outlierCheckSeconds
         self.ranker = ranker
         self.intervalSeconds = intervalSeconds
@@ -37,11 +47,27 @@ public struct EpochService: Service {
         } catch {
             logger.error("could not rebuild the windows from state.db", metadata: ["error": .string("\(error)")])
         }
+        let startedAt = ContinuousClock.now
         await compute(.startup)
         await withDiscardingTaskGroup { group in
             let ranker = self.ranker
             let logger = self.logger
-            group.addTask { await repeatEvery(intervalSeconds) { _ in ranker.requestEpoch(.scheduled) } }
+            if let coldStart {
+                group.addTask { await Self.awaitFirstRound(coldStart, ranker: ranker, logger: logger) }
+            }
+            // Scheduled epochs; at the warm-up interval while evidence is thin (an enabled endpoint
+            // below minimum_samples) in the first minutes, so what the probes and the first live
+            // requests teach reaches the shares in seconds, not at the first 5-minute epoch.
+            group.addTask { [routing, intervalSeconds] in
+                while !Task.isCancelled {
+                    let warmingUp =
+                        routing.warmupIntervalSeconds > 0 && ContinuousClock.now - startedAt < .seconds(routing.warmupSeconds)
+                        && (ranker.holder.epoch?.models.contains { $0.endpoints.contains { $0.status == .insufficientData } } ?? true)
+                    let wait = warmingUp ? min(routing.warmupIntervalSeconds, intervalSeconds) : intervalSeconds
+                    do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+                    ranker.requestEpoch(warmingUp ? .warmup : .scheduled)
+                }
+            }
             // Failure outliers between epochs (live traffic breaking tool calls shows within seconds).
             if outlierCheckSeconds > 0 {
                 group.addTask { await repeatEvery(outlierCheckSeconds) { _ in await ranker.checkOutliersBetweenEpochs() } }
@@ -65,7 +91,16 @@ public struct EpochService: Service {
                     }
                 }
             }
+            // Epochs out of schedule (fast path, outlier checks, overrides) at most once per
+            // `min_unscheduled_epoch_seconds`: requests meanwhile coalesce into the next one.
+            var lastUnscheduled: ContinuousClock.Instant?
             for await trigger in ranker.triggers.cancelOnGracefulShutdown() {
+                if trigger != .scheduled && trigger != .warmup {
+                    if let last = lastUnscheduled, ContinuousClock.now - last < .seconds(routing.minUnscheduledEpochSeconds) {
+                        try? await Task.sleep(until: last + .seconds(routing.minUnscheduledEpochSeconds))
+                    }
+                    lastUnscheduled = ContinuousClock.now
+                }
                 await compute(trigger)
             }
             group.cancelAll()
@@ -85,8 +120,42 @@ public struct EpochService: Service {
         logger.info("epoch loop stopped")
     }
 
+    /// Waits for the first probe round (bounded by the cold-start deadline), then asks for the
+    /// first informed epoch.
+    static func awaitFirstRound(_ coldStart: ColdStart, ranker: Ranker, logger: Logger) async {
+        let snapshot = coldStart.snapshot
+        guard snapshot.phase == .firstProbeRound else { return }
+        logger.info(
+            "cold start: waiting for the first probe round",
+            metadata: ["endpoints": .stringConvertible(snapshot.endpoints), "deadline": .string(RFC3339.format(snapshot.deadline))])
+        let bound = max(0, snapshot.deadline.seconds(since: ranker.clock.now()))
+        let complete = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await coldStart.firstRoundComplete()
+                return !Task.isCancelled
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(bound))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        guard !Task.isCancelled else { return }
+        let probed = coldStart.snapshot
+        logger.info(
+            complete ? "cold start: first probe round complete" : "cold start: bound reached before the first probe round completed",
+            metadata: ["probed": .stringConvertible(probed.probed), "endpoints": .stringConvertible(probed.endpoints)])
+        coldStart.requestInformedEpoch()
+        ranker.requestEpoch(.coldStart)
+    }
+
     private func compute(_ trigger: EpochTrigger) async {
         // A failed epoch is logged and counted by the ranker; the previous one keeps being served.
-        _ = try? await ranker.computeAndPublish(trigger)
+        guard let epoch = try? await ranker.computeAndPublish(trigger) else { return }
+        if let coldStart, coldStart.published(epochID: epoch.id) {
+            logger.info("cold start: first informed epoch published", metadata: ["epoch_id": .stringConvertible(epoch.id)])
+        }
     }
 }

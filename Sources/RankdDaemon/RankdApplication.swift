@@ -8,6 +8,7 @@ import RankdProber
 import RankdServer
 import RankdStore
 import ServiceLifecycle
+import Synchronization
 
 /// Builds the whole daemon: stores, ranker, epoch loop and HTTP server, as one Hummingbird
 /// application whose service group handles SIGTERM/SIGINT. `rankd serve` runs it; tests build it too.
@@ -44,6 +45,10 @@ public enum RankdApplication {
         // The ranker's registry (the engine's array, in id order) is shared, not the configuration's:
         // the serve command lets the loaded configuration go once the application is built.
         let resolver = TelemetryResolver(endpoints: ranker.registry)
+        let probes = probing && !loaded.probeSuites.isEmpty
+        let coldStart = ColdStart(
+            endpoints: ranker.registry.count { $0.enabled }, probing: probes,
+            deadline: clock.now().adding(seconds: loaded.policy.routing.coldStartMaxSeconds))
         let router = buildRouter(
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
@@ -62,7 +67,7 @@ public enum RankdApplication {
                     },
                     submit: { records in try await pipeline.submit(records) },
                     nearlyFull: { pipeline.nearlyFull }),
-                clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
+                coldStart: epochLoop ? coldStart : nil, clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         let holder = ranker.holder
         let metrics = ranker.metrics
@@ -82,10 +87,11 @@ public enum RankdApplication {
             app.addServices(
                 EpochService(
                     ranker: ranker, intervalSeconds: configuration.epochIntervalSeconds,
-                    outlierCheckSeconds: loaded.policy.fastPath.outlierCheckSeconds, logger: logger))
+                    outlierCheckSeconds: loaded.policy.fastPath.outlierCheckSeconds, routing: loaded.policy.routing,
+                    coldStart: coldStart, logger: logger))
         }
-        if probing && !loaded.probeSuites.isEmpty {
-            app.addServices(makeProber(loaded, ranker: ranker, clock: clock, logger: logger))
+        if probes {
+            app.addServices(makeProber(loaded, ranker: ranker, clock: clock, coldStart: coldStart, logger: logger))
         }
         for service in extraServices(ranker) { app.addServices(service) }
         return (app, ranker)
@@ -93,17 +99,30 @@ public enum RankdApplication {
 }
 
 extension RankdApplication {
-    /// The prober, feeding the ranker, probing demoted endpoints at the suspicious interval.
-    static func makeProber(_ loaded: LoadedConfiguration, ranker: Ranker, clock: any WallClock, logger: Logger) -> ProbeScheduler {
+    /// The prober, feeding the ranker, probing demoted endpoints and those still below
+    /// `minimum_samples` at the suspicious interval, telling the cold start of its first round.
+    static func makeProber(
+        _ loaded: LoadedConfiguration, ranker: Ranker, clock: any WallClock, coldStart: ColdStart, logger: Logger
+    ) -> ProbeScheduler {
         let rule = loaded.policy.probing
         let runner = ProbeRunner(rule: rule)
         let holder = ranker.holder
+        // The set is asked for at every tick of the loop: made again only when the epoch changes.
+        let sooner = Mutex<(epochID: Int64, ids: Set<String>)>((-1, []))
         return ProbeScheduler(
             endpoints: ranker.registry, suites: loaded.probeSuites, runner: runner, clock: clock, rule: rule,
             seed: UInt64(clock.now().secondsSince1970.rounded()), logger: logger,
-            demotedEndpoints: {
-                Set(holder.epoch?.models.flatMap(\.endpoints).filter { $0.status == .demoted }.map(\.endpointID) ?? [])
+            probeSooner: {
+                guard let epoch = holder.epoch else { return [] }
+                return sooner.withLock { cached in
+                    if cached.epochID != epoch.id {
+                        let ids = epoch.models.flatMap(\.endpoints).filter { $0.status == .demoted || $0.status == .insufficientData }
+                        cached = (epoch.id, Set(ids.map(\.endpointID)))
+                    }
+                    return cached.ids
+                }
             },
+            probedEndpoints: { coldStart.probed($0) },
             accounted: { [metrics = ranker.metrics] probe in
                 metrics.probeFinished(
                     provider: probe.endpoint.provider, outcome: probe.outcome.rawValue, costUSD: probe.costUSD,

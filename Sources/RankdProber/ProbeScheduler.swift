@@ -16,17 +16,22 @@ public struct ProbeScheduler: Service {
     let seed: UInt64
     let record: @Sendable (ProbeRunner.Result) async -> Void
     let accounted: @Sendable (Accounting) -> Void
-    let demotedEndpoints: @Sendable () -> Set<String>
+    let probeSooner: @Sendable () -> Set<String>
+    let probedEndpoints: @Sendable (Int) -> Void
     let logger: Logger
     let tick: Duration
 
     /// - Parameters:
     ///   - record: receives every finished probe (the daemon feeds its observation to the ranker).
-    ///   - demotedEndpoints: ids demoted in the current epoch; they are probed at the suspicious interval.
+    ///   - probeSooner: ids to probe at the suspicious interval: the daemon gives those demoted or
+    ///     below `minimum_samples` in the current epoch (to see recovery, to reach enough evidence).
+    ///   - probedEndpoints: told how many distinct endpoints have finished a probe, until all have
+    ///     (the daemon's cold start waits for that first round).
     ///   - accounted: told of every finished probe's outcome and cost (the daemon's metrics).
     public init(
         endpoints: [Endpoint], suites: [ProbeSuite], runner: ProbeRunner, clock: any WallClock, rule: Policy.Probing, seed: UInt64,
-        logger: Logger, tick: Duration = .milliseconds(100), demotedEndpoints: @escaping @Sendable () -> Set<String> = { [] },
+        logger: Logger, tick: Duration = .milliseconds(100), probeSooner: @escaping @Sendable () -> Set<String> = { [] },
+        probedEndpoints: @escaping @Sendable (Int) -> Void = { _ in },
         accounted: @escaping @Sendable (Accounting) -> Void = { _ in },
         record: @escaping @Sendable (ProbeRunner.Result) async -> Void
     ) {
@@ -38,7 +43,8 @@ public struct ProbeScheduler: Service {
         self.seed = seed
         self.record = record
         self.accounted = accounted
-        self.demotedEndpoints = demotedEndpoints
+        self.probeSooner = probeSooner
+        self.probedEndpoints = probedEndpoints
         self.logger = logger
         self.tick = tick
     }
@@ -49,16 +55,17 @@ public struct ProbeScheduler: Service {
             try? await gracefulShutdown()
             return
         }
-        let state = SchedulerState(ProbePlanner(rule: rule, endpointIDs: Array(endpoints.keys), now: clock.now(), seed: seed))
+        let state = SchedulerState(
+            ProbePlanner(rule: rule, endpointIDs: Array(endpoints.keys), now: clock.now(), seed: seed), endpointIDs: endpoints.keys)
         logger.info(
             "prober started", metadata: ["endpoints": .stringConvertible(endpoints.count), "cases": .stringConvertible(cases.count)])
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let now = clock.now()
-                let demoted = demotedEndpoints()
+                let sooner = probeSooner()
                 let free = rule.concurrency - state.inFlight.load(ordering: .relaxed)
                 let due = state.planner.withLock { planner in
-                    for id in demoted { planner.markDemoted(id, now: now) }
+                    for id in sooner { planner.markDemoted(id, now: now) }
                     return planner.takeDue(now: now, limit: free)
                 }
                 for (id, caseIndex) in due {
@@ -66,7 +73,7 @@ public struct ProbeScheduler: Service {
                     let probe = cases[caseIndex % cases.count]
                     state.inFlight.add(1, ordering: .relaxed)
                     group.addTask {
-                        await runOne(probe, endpoint: endpoint, state: state, demoted: demoted.contains(id))
+                        await runOne(probe, endpoint: endpoint, state: state, sooner: sooner.contains(id))
                         state.inFlight.subtract(1, ordering: .relaxed)
                     }
                 }
@@ -77,7 +84,7 @@ public struct ProbeScheduler: Service {
         logger.info("prober stopped")
     }
 
-    private func runOne(_ probe: ProbeCase, endpoint: Endpoint, state: SchedulerState, demoted: Bool) async {
+    private func runOne(_ probe: ProbeCase, endpoint: Endpoint, state: SchedulerState, sooner: Bool) async {
         let result = await runner.run(probe, on: endpoint) { clock.now() }
         if case .failed("cancelled") = result.exchange.transport { return }
         let retryAfter: Double? = if case .completed(_, let seconds) = result.exchange.transport { seconds } else { nil }
@@ -87,7 +94,7 @@ public struct ProbeScheduler: Service {
         let exhausted = state.planner.withLock {
             let now = clock.now()
             $0.finished(
-                endpoint.id, now: now, failed: result.verdict.outcome != .ok, demoted: demoted, retryAfterSeconds: retryAfter,
+                endpoint.id, now: now, failed: result.verdict.outcome != .ok, demoted: sooner, retryAfterSeconds: retryAfter,
                 costUSD: cost)
             return $0.budgetExhaustedCount(now: now)
         }
@@ -101,6 +108,13 @@ public struct ProbeScheduler: Service {
                 ])
         }
         await record(result)
+        // After the record, so the epoch the cold start asks for counts this probe.
+        if let count = state.firstRound.withLock({ remaining -> Int? in
+            guard remaining.remove(endpoint.id) != nil else { return nil }
+            return endpoints.count - remaining.count
+        }) {
+            probedEndpoints(count)
+        }
     }
 }
 
@@ -120,8 +134,11 @@ extension ProbeScheduler {
 final class SchedulerState: Sendable {
     let planner: Mutex<ProbePlanner>
     let inFlight = Atomic<Int>(0)
+    /// Enabled endpoints not yet probed once.
+    let firstRound: Mutex<Set<String>>
 
-    init(_ planner: ProbePlanner) {
+    init(_ planner: ProbePlanner, endpointIDs: some Sequence<String>) {
         self.planner = Mutex(planner)
+        firstRound = Mutex(Set(endpointIDs))
     }
 }

@@ -35,10 +35,11 @@ enum EpochJSON {
             case demotedUntil = "demoted_until"
             case demotedSince = "demoted_since"
             case override
+            case trafficShare = "traffic_share"
         }
 
         enum ExplanationKeys: String, CodingKey {
-            case weights, stats
+            case weights, stats, share
             case missingComponents = "missing_components"
             case shortWindow = "short_window"
             case longWindow = "long_window"
@@ -52,6 +53,12 @@ enum EpochJSON {
             case ttftP50 = "ttft_p50_ms"
             case ttftP90 = "ttft_p90_ms"
             case throughputP50 = "output_tokens_per_second_p50"
+        }
+
+        enum ShareKeys: String, CodingKey {
+            case share, basis, quality, floor
+            case routingScore = "routing_score"
+            case qualityMargin = "quality_margin"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -69,6 +76,7 @@ enum EpochJSON {
             try c.encode(entry.demotedUntil.map(RFC3339.format), forKey: .demotedUntil)
             try c.encode(entry.demotedSince.map(RFC3339.format), forKey: .demotedSince)
             try c.encode(entry.override.map(OverrideJSON.Applied.init), forKey: .override)
+            try c.encode(entry.trafficShare, forKey: .trafficShare)
             var e = c.nestedContainer(keyedBy: ExplanationKeys.self, forKey: .explanation)
             try e.encode(entry.explanation.weights, forKey: .weights)
             try e.encode(entry.explanation.missingComponents, forKey: .missingComponents)
@@ -84,6 +92,17 @@ enum EpochJSON {
             try s.encode(stats.ttftP90Milliseconds, forKey: .ttftP90)
             try s.encode(stats.outputTokensPerSecondP50, forKey: .throughputP50)
             try s.encode(stats.benchmark, forKey: .benchmark)
+            if let share = entry.explanation.share {
+                var h = e.nestedContainer(keyedBy: ShareKeys.self, forKey: .share)
+                try h.encode(share.share, forKey: .share)
+                try h.encode(share.basis, forKey: .basis)
+                try h.encode(share.routingScore, forKey: .routingScore)
+                try h.encode(share.quality, forKey: .quality)
+                try h.encode(share.qualityMargin, forKey: .qualityMargin)
+                try h.encode(share.floor, forKey: .floor)
+            } else {
+                try e.encodeNil(forKey: .share)
+            }
         }
     }
 

@@ -8,10 +8,12 @@ import RankdCore
 public struct HealthController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
     let metrics: RankdMetrics
+    let coldStart: ColdStart?
 
-    public init(holder: EpochHolder, metrics: RankdMetrics) {
+    public init(holder: EpochHolder, metrics: RankdMetrics, coldStart: ColdStart? = nil) {
         self.holder = holder
         self.metrics = metrics
+        self.coldStart = coldStart
     }
 
     struct Readiness: Encodable {
@@ -20,12 +22,37 @@ public struct HealthController<Context: RequestContext>: Sendable {
         var computedAt: String?
         /// Failing writes by kind, with the last error, while the data directory takes none.
         var storageErrors: [String: String]?
+        /// The way to the first informed epoch (ready does not wait for it: the start-up epoch
+        /// already spreads traffic evenly).
+        var coldStart: ColdStartJSON?
 
         enum CodingKeys: String, CodingKey {
             case ready
+            case coldStart = "cold_start"
             case epochID = "epoch_id"
             case computedAt = "computed_at"
             case storageErrors = "storage_errors"
+        }
+    }
+
+    struct ColdStartJSON: Encodable {
+        var phase: String
+        var probed: Int
+        var endpoints: Int
+        var deadline: String
+        var informedEpochID: Int64?
+
+        init(_ snapshot: ColdStart.Snapshot) {
+            phase = snapshot.phase.rawValue
+            probed = snapshot.probed
+            endpoints = snapshot.endpoints
+            deadline = RFC3339.format(snapshot.deadline)
+            informedEpochID = snapshot.informedEpochID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case phase, probed, endpoints, deadline
+            case informedEpochID = "informed_epoch_id"
         }
     }
 
@@ -33,17 +60,21 @@ public struct HealthController<Context: RequestContext>: Sendable {
         let routes = RouteCollection(context: Context.self)
         routes.get("healthz") { _, _ in JSONResponse.encode(["status": "ok"]) }
         routes.get("readyz") { _, _ in
+            let coldStart = coldStart.map { ColdStartJSON($0.snapshot) }
             guard let epoch = holder.epoch else {
-                return JSONResponse.encode(Readiness(ready: false), status: .serviceUnavailable)
+                return JSONResponse.encode(Readiness(ready: false, coldStart: coldStart), status: .serviceUnavailable)
             }
             let problems = holder.storage.problems
             guard problems.isEmpty else {
                 // Reads are still answered (from memory), but nothing new can be kept: not ready.
                 return JSONResponse.encode(
-                    Readiness(ready: false, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt), storageErrors: problems),
+                    Readiness(
+                        ready: false, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt), storageErrors: problems,
+                        coldStart: coldStart),
                     status: .serviceUnavailable)
             }
-            return JSONResponse.encode(Readiness(ready: true, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt)))
+            return JSONResponse.encode(
+                Readiness(ready: true, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt), coldStart: coldStart))
         }
         routes.get("metrics") { _, _ in
             Response(

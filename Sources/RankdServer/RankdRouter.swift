@@ -17,12 +17,15 @@ public struct ServerDependencies: Sendable {
     /// Live telemetry; nil serves no ingest routes.
     public var ingest: IngestSink?
     public var clock: any WallClock
+    /// The way to the first informed epoch, reported by `/readyz`; nil reports none.
+    public var coldStart: ColdStart?
 
     public init(
         holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
-        overrides: OverrideSource? = nil, ingest: IngestSink? = nil,
+        overrides: OverrideSource? = nil, ingest: IngestSink? = nil, coldStart: ColdStart? = nil,
         clock: any WallClock, cacheMaxAgeSeconds: Int = 5, recompute: @escaping @Sendable () async throws -> Epoch
     ) {
+        self.coldStart = coldStart
         self.history = history
         self.overrides = overrides
         self.ingest = ingest
@@ -40,7 +43,7 @@ public struct ServerDependencies: Sendable {
 public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
-    router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics).endpoints)
+    router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics, coldStart: dependencies.coldStart).endpoints)
     router.addRoutes(
         RankingsController(holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds)
             .endpoints, atPath: "/v1")

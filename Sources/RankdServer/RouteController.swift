@@ -29,20 +29,23 @@ public struct RouteController<Context: RequestContext>: Sendable {
     }
 
     func answer(_ parsed: Result<RouteRequest, RouteRequestParser.FieldErrors>) -> Response {
-        let request: RouteRequest
+        var request: RouteRequest
         switch parsed {
         case .failure(let problems):
             return JSONResponse.invalid(problems)
         case .success(let value):
             request = value
         }
+        // Neither seed nor request id: a fresh seed per request (a constant one would send every
+        // such request to the same endpoint), named in the answer so it can be reproduced.
+        if request.seedSource == .server { request.seed = UInt64.random(in: 0...RouteRequest.maxSeed) }
         guard let epoch = holder.epoch else { return RankingsController<Context>.notReady }
         guard let ranking = epoch.ranking(for: request.model) else {
             return JSONResponse.error(.notFound, code: "unknown_model", "no model \"\(request.model)\" in epoch \(epoch.id)")
         }
         switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: registry) {
         case .success(let answer):
-            return JSONResponse.encode(RouteJSON.Answer(answer))
+            return JSONResponse.encode(RouteJSON.Answer(answer, seed: request.seed, seedSource: request.seedSource))
         case .failure(let none):
             return JSONResponse.encode(
                 RouteJSON.NoneEligible(
@@ -62,17 +65,24 @@ enum RouteJSON {
         var mode: String
         var endpoints: [Routed]
         var excluded: [Excluded]
+        /// The seed of this answer's draw (quality and price-weighted modes): sent back as `seed`,
+        /// it gives the same order again from the same epoch.
+        var seed: UInt64
+        var seedSource: String
 
-        init(_ answer: RouteAnswer) {
+        init(_ answer: RouteAnswer, seed: UInt64, seedSource: RouteRequest.SeedSource) {
             epochID = answer.epochID
             mode = answer.mode.rawValue
+            self.seed = seed
+            self.seedSource = seedSource.rawValue
             endpoints = answer.endpoints.map { Routed(entry: EpochJSON.Entry(entry: $0.entry), belowPreference: $0.belowPreference) }
             excluded = answer.excluded.map(Excluded.init)
         }
 
         enum CodingKeys: String, CodingKey {
-            case mode, endpoints, excluded
+            case mode, endpoints, excluded, seed
             case epochID = "epoch_id"
+            case seedSource = "seed_source"
         }
     }
 

@@ -7,7 +7,7 @@ import RankdCore
 /// The reader schema is documented in `docs/sqlite-readers.md`; its version is `PRAGMA user_version`
 /// and `meta.schema_version`.
 public final class PublishedStore: Sendable {
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     public let path: String
     private let pool: DatabasePool
 
@@ -84,6 +84,23 @@ public final class PublishedStore: Sendable {
                     PRAGMA user_version = 1;
                     """)
         }
+        migrator.registerMigration("v2 traffic share") { db in
+            // Rows published before shares read 0: a reader then falls back to rank order.
+            try db.execute(
+                sql: """
+                    ALTER TABLE rankings ADD COLUMN traffic_share REAL NOT NULL DEFAULT 0;
+                    DROP VIEW current_rankings;
+                    CREATE VIEW current_rankings AS
+                        SELECT r.model, r.rank, r.endpoint_id, r.provider, r.base_url, r.upstream_model, r.score, r.status,
+                               r.reasons, r.demoted_until, r.tool_call_success, r.reliability, r.throughput, r.latency,
+                               r.benchmark, r.probe_samples, r.live_samples, r.ttft_p50_ms, r.output_tokens_per_second_p50,
+                               e.id AS epoch_id, e.computed_at, e.policy_hash, r.traffic_share
+                        FROM rankings r JOIN epochs e ON e.id = r.epoch_id
+                        WHERE r.epoch_id = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'current_epoch_id');
+                    UPDATE meta SET value = '2' WHERE key = 'schema_version';
+                    PRAGMA user_version = 2;
+                    """)
+        }
         return migrator
     }
 
@@ -103,8 +120,8 @@ public final class PublishedStore: Sendable {
                 sql: """
                     INSERT INTO rankings (epoch_id, model, rank, endpoint_id, provider, base_url, upstream_model, score, status,
                         reasons, demoted_until, tool_call_success, reliability, throughput, latency, benchmark, probe_samples,
-                        live_samples, ttft_p50_ms, output_tokens_per_second_p50)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        live_samples, ttft_p50_ms, output_tokens_per_second_p50, traffic_share)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for model in epoch.models {
                 for entry in model.endpoints {
@@ -116,6 +133,7 @@ public final class PublishedStore: Sendable {
                         entry.components[Component.throughput.rawValue], entry.components[Component.latency.rawValue],
                         entry.components[Component.benchmark.rawValue], entry.samples.probe, entry.samples.live,
                         entry.explanation.stats.ttftP50Milliseconds, entry.explanation.stats.outputTokensPerSecondP50,
+                        entry.trafficShare,
                     ]
                     try insert.execute(arguments: StatementArguments(values))
                 }

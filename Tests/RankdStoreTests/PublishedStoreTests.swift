@@ -41,8 +41,8 @@ import Testing
         try store.publish(epoch(1), endpoints: endpoints, at: start, retentionSeconds: 3_600)
         let db = try DatabaseQueue(path: dir.file("rankings.db"))
         try db.read { db in
-            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 1)
-            #expect(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") == "1")
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 2)
+            #expect(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") == "2")
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_rankings") == 12)
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM endpoints WHERE quantization = 'fp8'") == 12)
             let top = try Row.fetchOne(
@@ -51,7 +51,7 @@ import Testing
             #expect(top["endpoint_id"] == "p1:\(models[2])")
         }
         let reopened = try PublishedStore(path: dir.file("rankings.db"))
-        #expect(try reopened.appliedMigrations() == ["v1"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2 traffic share"])
         #expect(try reopened.currentEpochID() == 1)
     }
 

@@ -41,22 +41,37 @@ import Testing
         defer { dir.remove() }
         let path = try publishedFile(dir)
         let queries = try codeBlocks("sql")
-        try #require(queries.count == 2)
+        try #require(queries.count == 3)
         let db = try DatabaseQueue(path: path)
         let version = try db.read { try String.fetchOne($0, sql: queries[0]) }
-        #expect(version == "1")
+        #expect(version == "2")
         let rows = try db.read { try Row.fetchAll($0, sql: queries[1]) }
         #expect(rows.map { $0["endpoint_id"] as String } == ["steady:\(Build.model)", "slow:\(Build.model)", "fast:\(Build.model)"])
         #expect(rows.last?["status"] == "demoted")
+        let shares = rows.map { $0["traffic_share"] as Double }
+        #expect(abs(shares.reduce(0, +) - 1) < 1e-5, "\(shares)")
+        #expect(shares[0] > shares[1] && shares[1] > 0 && shares[2] == 0, "\(shares)")
+        // The SQL-only draw: never the demoted endpoint, and mostly the one with the larger share.
+        var picks: [String: Int] = [:]
+        for _ in 0..<200 {
+            let pick = try db.read { try String.fetchOne($0, sql: queries[2]) }
+            picks[try #require(pick), default: 0] += 1
+        }
+        #expect(picks["fast:\(Build.model)"] == nil, "\(picks)")
+        #expect(picks["steady:\(Build.model)", default: 0] > picks["slow:\(Build.model)", default: 0], "\(picks) for shares \(shares)")
     }
 
-    /// The three reader rows the published file holds, as the examples print them.
+    /// The three reader rows the published file holds, as the examples print them, then the order to try.
     func expectReaderOutput(_ run: ChildProcess.Finished) {
         #expect(run.status == 0 && !run.timedOut, "\(run.output)")
         let lines = run.output.split(separator: "\n")
-        #expect(lines.count == 3, "\(run.output)")
+        #expect(lines.count == 4, "\(run.output)")
         #expect(lines.first?.hasPrefix("1 steady:\(Build.model) ok ") == true, "\(run.output)")
-        #expect(lines.last?.hasPrefix("3 fast:\(Build.model) demoted ") == true, "\(run.output)")
+        #expect(lines.dropFirst(2).first?.hasPrefix("3 fast:\(Build.model) demoted ") == true, "\(run.output)")
+        #expect(lines.dropFirst(2).first?.hasSuffix(" 0.000") == true, "a demoted endpoint has no share: \(run.output)")
+        // The drawn first endpoint is one with a share; the demoted one is only a last fallback.
+        let tried = lines.last.map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(tried.count == 4 && tried.first == "try:" && tried.last == "fast:\(Build.model)", "\(run.output)")
     }
 
     @Test func pythonExampleRuns() async throws {

@@ -57,15 +57,38 @@ public struct RouteRequest: Hashable, Sendable {
     public var preferences: ProviderPreferences
     /// Request parameters used (`tools`, `tool_choice`, `response_format`, ...).
     public var parameters: [String]
-    /// Makes the price-weighted shuffle reproducible (from the caller's seed or request id).
+    /// Makes the per-request draw reproducible (the share draw with tools, the price-weighted
+    /// shuffle without): the caller's `seed`, or derived from `request_id`, or (with neither) one
+    /// the server picks at random; the answer names it, so any answer can be reproduced.
     public var seed: UInt64
+    public var seedSource: SeedSource
 
-    public init(model: String, preferences: ProviderPreferences = ProviderPreferences(), parameters: [String] = [], seed: UInt64 = 0) {
+    /// Where a request's seed came from.
+    public enum SeedSource: String, Hashable, Sendable {
+        /// The request's `seed`.
+        case seed
+        /// FNV-1a 64 of the request's `request_id` (UTF-8), masked to 53 bits (`RouteRequest.seed(requestID:)`).
+        case requestID = "request_id"
+        /// Neither was given: the server drew one.
+        case server
+    }
+
+    /// Largest seed: 2^53 - 1, so a seed survives JSON numbers in every language (a double holds it exactly).
+    public static let maxSeed: UInt64 = (1 << 53) - 1
+
+    public init(
+        model: String, preferences: ProviderPreferences = ProviderPreferences(), parameters: [String] = [], seed: UInt64 = 0,
+        seedSource: SeedSource = .seed
+    ) {
         self.model = model
         self.preferences = preferences
         self.parameters = parameters
         self.seed = seed
+        self.seedSource = seedSource
     }
+
+    /// The seed a `request_id` stands for.
+    public static func seed(requestID: String) -> UInt64 { FNV1a.hash(requestID) & maxSeed }
 
     public var usesTools: Bool { parameters.contains("tools") }
 }

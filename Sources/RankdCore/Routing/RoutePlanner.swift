@@ -45,7 +45,7 @@ public enum RoutePlanner {
                 })
         } else if request.usesTools {
             mode = .quality
-            ordered = eligible
+            ordered = shareWeightedDraw(eligible, seed: request.seed)
         } else {
             mode = .priceWeighted
             ordered = priceWeightedShuffle(eligible, registry: registry, seed: request.seed)
@@ -133,20 +133,38 @@ public enum RoutePlanner {
     /// OpenRouter's default: healthy endpoints drawn one by one with weight 1/price² (a $1 endpoint
     /// is 9× as likely first as a $3 one), then demoted ones by rank.
     static func priceWeightedShuffle(_ entries: [EndpointRanking], registry: EndpointDirectory, seed: UInt64) -> [EndpointRanking] {
+        let healthy = entries.filter { $0.status != .demoted }
+        let weights = healthy.map { 1 / pow2(max(0.01, blendedPrice(registry[$0.endpointID]!.pricing))) }
+        return weightedDraw(healthy, weights: weights, seed: seed) + entries.filter { $0.status == .demoted }
+    }
+
+    /// The quality order for one request: the entries with a traffic share drawn one by one with
+    /// their shares as weights (so each is first with its share's probability, among those the
+    /// request allows), then the others (demoted, or from an epoch without shares) in rank order.
+    static func shareWeightedDraw(_ entries: [EndpointRanking], seed: UInt64) -> [EndpointRanking] {
+        let sharing = entries.filter { $0.trafficShare > 0 }
+        return weightedDraw(sharing, weights: sharing.map(\.trafficShare), seed: seed) + entries.filter { $0.trafficShare <= 0 }
+    }
+
+    /// Draws without replacement, weight-proportional, from SplitMix64(seed): each step takes
+    /// u = uniform() × (sum of the remaining weights, added in order), walks the remaining items
+    /// subtracting their weights while u ≥ the weight, and takes the item it stops at (the last one
+    /// if rounding runs past). docs/api.md gives this in Python so readers reproduce it exactly.
+    public static func weightedDraw<T>(_ items: [T], weights: [Double], seed: UInt64) -> [T] {
         var generator = SplitMix64(seed: seed)
-        var pool = entries.filter { $0.status != .demoted }
-        var result: [EndpointRanking] = []
+        var pool = Array(zip(items, weights))
+        var result: [T] = []
+        result.reserveCapacity(pool.count)
         while !pool.isEmpty {
-            let weights = pool.map { 1 / pow2(max(0.01, blendedPrice(registry[$0.endpointID]!.pricing))) }
-            var draw = generator.uniform() * weights.reduce(0, +)
+            var draw = generator.uniform() * pool.reduce(0) { $0 + $1.1 }
             var index = 0
-            while index < weights.count - 1 && draw >= weights[index] {
-                draw -= weights[index]
+            while index < pool.count - 1 && draw >= pool[index].1 {
+                draw -= pool[index].1
                 index += 1
             }
-            result.append(pool.remove(at: index))
+            result.append(pool.remove(at: index).0)
         }
-        return result + entries.filter { $0.status == .demoted }
+        return result
     }
 
     static func pow2(_ value: Double) -> Double { value * value }

@@ -40,7 +40,7 @@ public enum RouteRequestParser {
         for key in object.keys.sorted() where !topKeys.contains(key) {
             errors.append(FieldError(field: key, message: "is not a known field; known: \(topKeys.sorted().joined(separator: ", "))"))
         }
-        var request = RouteRequest(model: "")
+        var request = RouteRequest(model: "", seedSource: .server)
         if let model = object["model"]?.stringValue, !model.isEmpty {
             request.model = model
         } else {
@@ -50,13 +50,14 @@ public enum RouteRequestParser {
             request.parameters = strings(parameters, field: "parameters", errors: &errors) ?? []
         }
         switch object["seed"] {
-        case .number(let seed)? where seed >= 0 && seed == seed.rounded(): request.seed = UInt64(min(seed, 9e18))
+        case .number(let seed)? where seed >= 0 && seed == seed.rounded() && seed <= Double(RouteRequest.maxSeed):
+            (request.seed, request.seedSource) = (UInt64(seed), .seed)
         case nil: break
-        default: errors.append(FieldError(field: "seed", message: "must be a non-negative whole number"))
+        default: errors.append(FieldError(field: "seed", message: "must be a whole number from 0 to 2^53 - 1 (9007199254740991)"))
         }
         if let requestID = object["request_id"] {
             if let text = requestID.stringValue, object["seed"] == nil {
-                request.seed = fnv1a(text)
+                (request.seed, request.seedSource) = (RouteRequest.seed(requestID: text), .requestID)
             } else if requestID.stringValue == nil {
                 errors.append(FieldError(field: "request_id", message: "must be a string"))
             }
@@ -175,12 +176,4 @@ public enum RouteRequestParser {
         return number(value, field: field, errors: &errors)
     }
 
-    static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return hash
-    }
 }

@@ -150,6 +150,8 @@ public enum PolicyLoader {
         policy.routing.temperature = routing.double("temperature", default: policy.routing.temperature, range: 0.001...10)
         policy.routing.qualityConfidenceZ = routing.double(
             "quality_confidence_z", default: policy.routing.qualityConfidenceZ, range: 0...10, unit: "standard deviations")
+        policy.routing.qualityTolerance = routing.double(
+            "quality_tolerance", default: policy.routing.qualityTolerance, range: 0...1, unit: "quality points")
         if let placement = routing.string("insufficient_data") {
             if let parsed = Policy.InsufficientDataPlacement(rawValue: placement) {
                 policy.routing.insufficientData = parsed

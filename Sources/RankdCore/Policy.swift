@@ -131,6 +131,9 @@ public struct Policy: Hashable, Codable, Sendable {
         /// Tool-call success and reliability within this many posterior standard deviations of the
         /// best count as equal, so speed decides between them. Default 2.
         public var qualityConfidenceZ = 2.0
+        /// Blended quality points (0...1) by which an endpoint may fall short of the best lower
+        /// bound and still be in the top tier: differences too small to matter never outrank speed. Default 0.01.
+        public var qualityTolerance = 0.01
         /// Where `insufficient_data` endpoints stand: ranked with `ok` ones by routing score
         /// (`with_ok`, default) or after them, with the floor share only (`after_ok`).
         public var insufficientData = InsufficientDataPlacement.withOK

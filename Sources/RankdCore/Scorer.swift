@@ -208,11 +208,12 @@ public enum Scorer {
         }
 
         // Shares, then the rank order: pinned first, then by tier (ok and insufficient data
-        // together unless the policy puts the latter after), then by routing score. Exact ties
+        // together unless the policy puts the latter after), then the top quality tier before the
+        // endpoints known to be worse, then by routing score. Exact ties
         // go to the cheaper endpoint, then the one with more evidence, then a draw seeded by the
         // epoch: never the endpoint's name, so no endpoint is first because of how it is spelled.
         let evidence = peers.map { TrafficShares.Evidence(stats[$0.id]!, policy: policy) }
-        let routingScores = TrafficShares.assign(&entries, evidence: evidence, policy: policy)
+        let (routingScores, topTier) = TrafficShares.assign(&entries, evidence: evidence, policy: policy)
         let afterOK = policy.routing.insufficientData == .afterOK
         let keys = entries.indices.map { index in
             let entry = entries[index]
@@ -225,7 +226,8 @@ public enum Scorer {
             }
             var tieDraw = SplitMix64(seed: UInt64(bitPattern: input.epochID) ^ FNV1a.hash(entry.endpointID))
             return (
-                pinned: entry.override?.action == .pin, tier: tier, routing: routingScores[index], score: entry.score,
+                pinned: entry.override?.action == .pin, tier: tier, lowerQuality: tier < 2 && !topTier[index],
+                routing: routingScores[index], score: entry.score,
                 price: RoutePlanner.blendedPrice(peers[index].pricing),
                 evidence: evidence[index].toolCallRequests + evidence[index].reliabilityRequests,
                 draw: tieDraw.next()
@@ -235,6 +237,7 @@ public enum Scorer {
             let (lhs, rhs) = (keys[l], keys[r])
             if lhs.pinned != rhs.pinned { return lhs.pinned }
             if lhs.tier != rhs.tier { return lhs.tier < rhs.tier }
+            if lhs.lowerQuality != rhs.lowerQuality { return rhs.lowerQuality }
             if lhs.routing != rhs.routing { return lhs.routing > rhs.routing }
             if lhs.score != rhs.score { return lhs.score > rhs.score }
             if lhs.price != rhs.price { return lhs.price < rhs.price }

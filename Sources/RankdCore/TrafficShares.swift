@@ -6,12 +6,14 @@ import Foundation
 ///
 /// 1. Quality (tool-call success and reliability, as the score weighs them) is a posterior mean
 ///    with a spread: an endpoint with a few clean probes is not yet known to be worse than one
-///    with thousands of requests. Every endpoint whose quality reaches within
-///    `quality_confidence_z` spreads of the best lower bound is in the top tier, and there its
-///    quality counts as the tier's best: speed (throughput, latency) and benchmarks decide.
+///    with thousands of requests. Every endpoint whose upper bound (`quality_confidence_z`
+///    spreads, plus `quality_tolerance`) reaches the best lower bound is in the top tier, and
+///    there its quality counts as the tier's best: speed (throughput, latency) and benchmarks
+///    decide. An endpoint known to be worse is in the lower tier: ranked after the top tier, with
+///    the floor share only (quality first, as Auto Exacto; speed orders within a tier).
 /// 2. Shares: every servable endpoint (ok, insufficient data) gets the exploration floor; the rest
-///    is split by a softmax of the routing score (`temperature` score points per e-fold), so the
-///    best gets most. Demoted and disabled endpoints get 0.
+///    is split among the top tier by a softmax of the routing score (`temperature` score points
+///    per e-fold), so the best gets most. Demoted and disabled endpoints get 0.
 ///
 /// Nothing here reads an endpoint's id: renaming endpoints never changes a share.
 enum TrafficShares {
@@ -33,8 +35,11 @@ enum TrafficShares {
         }
     }
 
-    /// Sets every entry's `explanation.share`; returns the routing scores, by entry index.
-    static func assign(_ entries: inout [EndpointRanking], evidence: [Evidence], policy: Policy) -> [Double] {
+    /// Sets every entry's `explanation.share`; returns the routing scores and whether each entry is
+    /// in the top quality tier, by entry index.
+    static func assign(
+        _ entries: inout [EndpointRanking], evidence: [Evidence], policy: Policy
+    ) -> (routingScores: [Double], topTier: [Bool]) {
         let rule = policy.routing
         let servable = entries.indices.filter { entries[$0].status == .ok || entries[$0].status == .insufficientData }
         var routing = entries.map(\.score)
@@ -48,24 +53,28 @@ enum TrafficShares {
                 inTopTier[index] = true  // nothing known against it
                 continue
             }
-            inTopTier[index] = estimate.mean + z * estimate.spread >= bound
+            inTopTier[index] = estimate.mean + z * estimate.spread + rule.qualityTolerance >= bound
         }
         let topQuality = servable.filter { inTopTier[$0] }.compactMap { quality[$0]?.mean }.max()
         for index in servable where inTopTier[index] {
             guard let estimate = quality[index], let best = topQuality else { continue }
             let weights = entries[index].explanation.weights
             let qualityWeight = (weights[.toolCallSuccess] ?? 0) + (weights[.reliability] ?? 0)
-            routing[index] = min(1, entries[index].score + qualityWeight * (best - estimate.mean))
+            // Rounded like the score: the lift makes equal-quality endpoints equal up to float
+            // noise, and noise must not decide the order (the score does, then price, evidence).
+            routing[index] = Scorer.rounded(min(1, entries[index].score + qualityWeight * (best - estimate.mean)))
         }
 
-        // Who competes for the share above the floor: a pinned endpoint alone, else every servable
-        // one (with `after_ok`, insufficient-data endpoints only while no endpoint is ok).
+        // Who competes for the share above the floor: a pinned endpoint alone, else the top tier
+        // (with `after_ok`, insufficient-data endpoints only while no endpoint is ok).
         let pinned = servable.filter { entries[$0].override?.action == .pin }
         let anyOK = servable.contains { entries[$0].status == .ok }
         let competing =
             !pinned.isEmpty
             ? pinned
-            : servable.filter { !(rule.insufficientData == .afterOK && anyOK && entries[$0].status == .insufficientData) }
+            : servable.filter {
+                inTopTier[$0] && !(rule.insufficientData == .afterOK && anyOK && entries[$0].status == .insufficientData)
+            }
         let bestRouting = competing.map { routing[$0] }.max() ?? 0
         var weight = Array(repeating: 0.0, count: entries.count)
         for index in competing { weight[index] = exp((routing[index] - bestRouting) / rule.temperature) }
@@ -82,17 +91,19 @@ enum TrafficShares {
                 basis = entries[index].status == .demoted ? ShareBasis.demoted : ShareBasis.disabled
             } else if !pinned.isEmpty {
                 basis = pinned.contains(index) ? ShareBasis.operatorPinned : ShareBasis.floorOnly
+            } else if !inTopTier[index] {
+                basis = ShareBasis.lowerQualityTier
             } else if weight[index] == 0 {
                 basis = ShareBasis.floorOnly
             } else {
-                basis = inTopTier[index] ? ShareBasis.topQualityTier : ShareBasis.lowerQualityTier
+                basis = ShareBasis.topQualityTier
             }
             entries[index].explanation.share = ShareExplanation(
                 share: Scorer.rounded(share), basis: basis, routingScore: Scorer.rounded(routing[index]),
                 quality: quality[index].map { Scorer.rounded($0.mean) }, qualityMargin: quality[index].map { Scorer.rounded(z * $0.spread) },
                 floor: isServable ? Scorer.rounded(floor) : 0)
         }
-        return routing
+        return (routing, inTopTier)
     }
 
     /// Tool-call success and reliability blended by their weights, with the posterior standard
@@ -121,7 +132,7 @@ enum TrafficShares {
 public enum ShareBasis {
     /// Quality within the top tier's bounds: speed and benchmarks decide its share.
     public static let topQualityTier = "top_quality_tier"
-    /// Quality below the top tier: its own score decides, so it gets little above the floor.
+    /// Quality known to be below the top tier's: ranked after it, the floor share only.
     public static let lowerQualityTier = "lower_quality_tier"
     /// Only the exploration floor (policy `insufficient_data: after_ok`, or another endpoint is pinned).
     public static let floorOnly = "floor_only"

@@ -60,10 +60,13 @@ public struct EpochService: Service {
             // requests teach reaches the shares in seconds, not at the first 5-minute epoch.
             group.addTask { [routing, intervalSeconds] in
                 while !Task.isCancelled {
+                    // Only an interval shorter than the schedule is a warm-up (the demo's 10 s
+                    // epochs stay `scheduled`).
                     let warmingUp =
-                        routing.warmupIntervalSeconds > 0 && ContinuousClock.now - startedAt < .seconds(routing.warmupSeconds)
+                        routing.warmupIntervalSeconds > 0 && routing.warmupIntervalSeconds < intervalSeconds
+                        && ContinuousClock.now - startedAt < .seconds(routing.warmupSeconds)
                         && (ranker.holder.epoch?.models.contains { $0.endpoints.contains { $0.status == .insufficientData } } ?? true)
-                    let wait = warmingUp ? min(routing.warmupIntervalSeconds, intervalSeconds) : intervalSeconds
+                    let wait = warmingUp ? routing.warmupIntervalSeconds : intervalSeconds
                     do { try await Task.sleep(for: .seconds(wait)) } catch { return }
                     ranker.requestEpoch(warmingUp ? .warmup : .scheduled)
                 }

@@ -35,6 +35,7 @@ struct Rankings: AsyncParsableCommand {
                     [
                         "model": row.model, "rank": String(row.rank), "endpoint_id": row.endpointID, "provider": row.provider,
                         "score": String(row.score), "status": row.status, "reasons": row.reasons,
+                        "traffic_share": row.trafficShare.map { String($0) } ?? "",
                     ]
                 }
                 let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
@@ -46,7 +47,8 @@ struct Rankings: AsyncParsableCommand {
                 rows: rows.map {
                     .init(
                         model: $0.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status,
-                        score: $0.score, components: $0.components, reasons: $0.reasons.split(separator: ",").map(String.init))
+                        score: $0.score, components: $0.components, reasons: $0.reasons.split(separator: ",").map(String.init),
+                        trafficShare: $0.trafficShare)
                 })
             print(table.render(model: model), terminator: "")
             return
@@ -86,6 +88,7 @@ struct Rankings: AsyncParsableCommand {
             var score: Double
             var components: [String: Double]
             var reasons: [String]
+            var traffic_share: Double?
         }
         struct Header: Decodable {
             var id: Int64
@@ -116,7 +119,7 @@ struct Rankings: AsyncParsableCommand {
             entries.map {
                 RankingsTable.Row(
                     model: model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpoint_id, status: $0.status, score: $0.score,
-                    components: $0.components, reasons: $0.reasons)
+                    components: $0.components, reasons: $0.reasons, trafficShare: $0.traffic_share)
             }
         }
         return RankingsTable(epochID: header.id, computedAt: header.computed_at, rows: rows)

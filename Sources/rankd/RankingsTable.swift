@@ -12,6 +12,8 @@ struct RankingsTable {
         var score: Double
         var components: [String: Double]
         var reasons: [String]
+        /// Intended share of the model's traffic (nil from a rankd or file before shares).
+        var trafficShare: Double?
     }
 
     var epochID: Int64
@@ -31,7 +33,7 @@ struct RankingsTable {
             model.endpoints.map {
                 Row(
                     model: model.model, rank: $0.rank, provider: $0.provider, endpointID: $0.endpointID, status: $0.status.rawValue,
-                    score: $0.score, components: $0.components.dictionary, reasons: $0.reasons)
+                    score: $0.score, components: $0.components.dictionary, reasons: $0.reasons, trafficShare: $0.trafficShare)
             }
         }
     }
@@ -43,10 +45,11 @@ struct RankingsTable {
         ]
         for model in Array(Set(rows.map(\.model))).sorted() where filter == nil || filter == model {
             out += "\n\(model)\n"
-            out += pad("rank", 5) + pad("provider", 14) + pad("status", 18) + pad("score", 7)
+            out += pad("rank", 5) + pad("provider", 14) + pad("status", 18) + pad("score", 7) + pad("share", 7)
             out += columns.map { pad($0.0, 6) }.joined() + "reasons\n"
             for row in rows.filter({ $0.model == model }).sorted(by: { $0.rank < $1.rank }) {
                 out += pad(String(row.rank), 5) + pad(row.provider, 14) + pad(row.status, 18) + pad(format(row.score), 7)
+                out += pad(row.trafficShare.map { String(format: "%.1f%%", $0 * 100) } ?? "-", 7)
                 out += columns.map { pad(row.components[$0.1].map(format) ?? "-", 6) }.joined()
                 out += row.reasons.joined(separator: ",") + "\n"
             }

@@ -134,6 +134,59 @@ import Testing
         #expect(order(#"{\#(Self.m), "request_id": "req-1"}"#) == order(#"{\#(Self.m), "request_id": "req-1"}"#))
     }
 
+    /// The fleet with traffic shares (a 0.6, b 0.25, c 0.1, d 0.05, e demoted 0), as an epoch has them.
+    static let sharedRanking: ModelRanking = {
+        var ranking = Self.ranking
+        for (index, share) in [0.6, 0.25, 0.1, 0.05, 0].enumerated() {
+            ranking.endpoints[index].explanation.share = ShareExplanation(
+                share: share, basis: share > 0 ? ShareBasis.topQualityTier : ShareBasis.demoted, routingScore: 0, quality: nil,
+                qualityMargin: nil, floor: share > 0 ? 0.02 : 0)
+        }
+        return ranking
+    }()
+
+    /// With tools and no sort or order, each request draws its order from the shares: the first
+    /// endpoint is each one with its share's probability, the demoted one is always last, and the
+    /// same seed (or request id) gives the same order.
+    @Test func qualityModeDrawsTheFirstEndpointByShare() throws {
+        var firsts: [String: Int] = [:]
+        let draws = 4_000
+        for seed in 0..<draws {
+            let request = try RouteRequestParser.parse(JSONValue.parse(#"{\#(Self.m), "parameters": ["tools"], "seed": \#(seed)}"#)!).get()
+            let answer = try RoutePlanner.route(request, ranking: Self.sharedRanking, epochID: 7, registry: Self.registry).get()
+            #expect(answer.mode == .quality)
+            #expect(answer.endpoints.count == 5 && answer.endpoints.last?.entry.provider == "e")
+            firsts[answer.endpoints[0].entry.provider, default: 0] += 1
+        }
+        for (provider, share) in [("a", 0.6), ("b", 0.25), ("c", 0.1), ("d", 0.05)] {
+            let seen = Double(firsts[provider] ?? 0) / Double(draws)
+            // Binomial standard deviation at 4,000 draws is at most 0.008: 0.03 is about 4 of them.
+            #expect(abs(seen - share) < 0.03, "\(provider) first in \(seen), share \(share)")
+        }
+        let body = #"{\#(Self.m), "parameters": ["tools"], "request_id": "req-42"}"#
+        let one = try RoutePlanner.route(
+            RouteRequestParser.parse(JSONValue.parse(body)!).get(), ranking: Self.sharedRanking, epochID: 7, registry: Self.registry
+        ).get()
+        let two = try RoutePlanner.route(
+            RouteRequestParser.parse(JSONValue.parse(body)!).get(), ranking: Self.sharedRanking, epochID: 7, registry: Self.registry
+        ).get()
+        #expect(one.endpoints.map(\.entry.provider) == two.endpoints.map(\.entry.provider))
+    }
+
+    /// A request id stands for FNV-1a 64 of its UTF-8 bytes masked to 53 bits, as docs/api.md says
+    /// (so a reader in another language reproduces it); a seed past 2^53 - 1 is refused.
+    @Test func requestIDSeedIsDocumentedFNV1aAndSeedsFitJSONNumbers() throws {
+        let request = try RouteRequestParser.parse(JSONValue.parse(#"{\#(Self.m), "request_id": "req-42"}"#)!).get()
+        #expect(request.seedSource == .requestID)
+        #expect(request.seed == 2_734_951_968_397_640, "computed in Python as docs/api.md shows")
+        #expect(RouteRequest.seed(requestID: "") == 0xcbf2_9ce4_8422_2325 & RouteRequest.maxSeed)
+        let none = try RouteRequestParser.parse(JSONValue.parse(#"{\#(Self.m)}"#)!).get()
+        #expect(none.seedSource == .server)
+        let given = try RouteRequestParser.parse(JSONValue.parse(#"{\#(Self.m), "seed": 9007199254740991, "request_id": "x"}"#)!).get()
+        #expect(given.seed == RouteRequest.maxSeed && given.seedSource == .seed)
+        #expect((try? RouteRequestParser.parse(JSONValue.parse(#"{\#(Self.m), "seed": 9007199254740992}"#)!).get()) == nil)
+    }
+
     @Test(arguments: [
         (#"{"model": 3}"#, "model"),
         (#"{\#(m), "provider": {"sort": "cheapest"}}"#, "provider.sort"),

@@ -42,3 +42,22 @@ import Testing
         #expect((z * 100).rounded() / 100 == 9.33)
     }
 }
+
+/// The traffic-share part of the worked example (scoring/README.md, "Traffic shares").
+@Suite struct WorkedShareExampleTests {
+    @Test func shareFiguresMatchTheDocument() {
+        let ranking = WorkedExampleTests.example().models[0]
+        let byName = Dictionary(uniqueKeysWithValues: ranking.endpoints.map { ($0.provider, $0) })
+        let three = { (value: Double?) in value.map { ($0 * 1000).rounded() / 1000 } }
+        let four = { (value: Double?) in value.map { ($0 * 10000).rounded() / 10000 } }
+        let steady = byName["steadyco"]!.explanation.share!
+        let slow = byName["slowco"]!.explanation.share!
+        let fast = byName["fastco"]!.explanation.share!
+        #expect(four(steady.quality) == 0.9897 && four(slow.quality) == 0.9844)
+        #expect(four(steady.qualityMargin) == 0.0103 && four(slow.qualityMargin) == 0.0126)
+        #expect(steady.basis == ShareBasis.topQualityTier && slow.basis == ShareBasis.topQualityTier)
+        #expect(three(steady.routingScore) == 0.763 && three(slow.routingScore) == 0.744)
+        #expect(three(steady.share) == 0.713 && three(slow.share) == 0.287)
+        #expect(fast.share == 0 && fast.basis == ShareBasis.demoted)
+    }
+}

@@ -2,7 +2,8 @@
 """rankd from any gateway, with nothing but Python's standard library.
 
     ranks = Rankings("http://127.0.0.1:8080", database="/var/lib/rankd/rankings.db")
-    order = ranks.order("meta-llama/llama-3.3-70b-instruct")   # [entry, ...] best first, or None
+    entries = ranks.order("meta-llama/llama-3.3-70b-instruct")  # [entry, ...] in rank order, or None
+    to_try = pick(entries)   # per request: the first drawn by traffic_share, then the rest as fallbacks
     telemetry = Telemetry("http://127.0.0.1:8080", token)
     telemetry.record(request_id=..., model=..., provider=..., status=200, ttft_ms=..., ...)
     telemetry.flush()
@@ -22,6 +23,7 @@ Run as a script it checks itself against a running rankd and prints what it saw,
 
 import argparse
 import json
+import random
 import sqlite3
 import time
 import urllib.error
@@ -83,13 +85,26 @@ class Rankings:
             with sqlite3.connect(uri, uri=True, timeout=self.timeout_seconds) as connection:
                 connection.row_factory = sqlite3.Row
                 rows = connection.execute(
-                    "SELECT rank, endpoint_id, provider, base_url, upstream_model, score, status, reasons, epoch_id"
+                    "SELECT rank, endpoint_id, provider, base_url, upstream_model, score, status, reasons, epoch_id,"
+                    " traffic_share"
                     " FROM current_rankings WHERE model = ? ORDER BY rank", (model,)).fetchall()
         except sqlite3.Error:
             return None
         if not rows:
             return None
         return [dict(row, reasons=[r for r in row["reasons"].split(",") if r]) for row in rows]
+
+
+def pick(entries, rng=random):
+    """The endpoints to try for one request: the first drawn with probability `traffic_share`
+    (rankd's intended share of the model's traffic), then the others in rank order as fallbacks.
+    Always taking rank 1 would send the whole gateway to one endpoint and leave the others without
+    live evidence. Demoted endpoints have share 0: only ever a fallback."""
+    sharing = [e for e in entries if (e.get("traffic_share") or 0) > 0]
+    if not sharing:
+        return list(entries)
+    first = rng.choices(sharing, weights=[e["traffic_share"] for e in sharing])[0]
+    return [first] + [e for e in entries if e is not first]
 
 
 class Telemetry:
@@ -161,8 +176,15 @@ def main():
     telemetry.record(request_id=f"example-{int(now)}-0", timestamp=now, model=args.model, provider=args.provider, status=200)
     telemetry.flush()  # the same request_id again: a duplicate, not counted twice
 
+    firsts = {}
+    for _ in range(400 if first else 0):
+        endpoint_id = pick(first)[0]["endpoint_id"]
+        firsts[endpoint_id] = firsts.get(endpoint_id, 0) + 1
+
     print(json.dumps({
         "http_order": [e["endpoint_id"] for e in first or []],
+        "shares": {e["endpoint_id"]: e.get("traffic_share") for e in first or []},
+        "picked_first": firsts,
         "second_poll_order": [e["endpoint_id"] for e in again or []],
         "database_order": [e["endpoint_id"] for e in from_file or []],
         "sources": ranks.sources,

@@ -1,5 +1,5 @@
-"""rankd for LiteLLM: route each request to the provider rankd ranks first, and tell rankd how
-each request went.
+"""rankd for LiteLLM: route each request by rankd's traffic shares (the best provider gets most,
+every healthy one a floor, demoted ones none), and tell rankd how each request went.
 
     from litellm import Router
     from rankd_litellm import attach
@@ -16,7 +16,7 @@ __all__ = ["RankdRouting", "RankdTelemetry", "attach", "validate_tool_calls"]
 
 
 def attach(router, rankd_url, ingest_token=None, cache_seconds=5.0, timeout_seconds=0.5):
-    """Makes `router` pick deployments in rankd's order and, with an ingest token, posts every
+    """Makes `router` pick deployments by rankd's traffic shares and, with an ingest token, posts every
     request's metadata to rankd. Returns (routing, telemetry); telemetry is None without a token."""
     import litellm
 

@@ -1,8 +1,19 @@
-"""A LiteLLM Router strategy that asks rankd (POST /v1/route) which provider to use.
+"""A LiteLLM Router strategy that routes by rankd's traffic shares.
 
 Each deployment of a model group names its rankd endpoint in `model_info`:
 `rankd_endpoint_id` ("provider:model"), or `rankd_provider` (with `rankd_model`, which defaults
-to the model group's name). rankd's answer is cached per model and tool use for `cache_seconds`.
+to the model group's name).
+
+- A request with tools draws its deployment locally from the model's traffic shares
+  (`GET /v1/rankings/{model}`, cached for `cache_seconds`), with the same algorithm as rankd's
+  `POST /v1/route` (docs/api.md: a SplitMix64 draw without replacement, weighted by share), so
+  the best endpoint gets most requests, every healthy one keeps its floor, demoted ones none,
+  and no request waits for a call to rankd.
+- A request that carries its own OpenRouter-style `provider` preferences asks `POST /v1/route`
+  (preferences filter and sort server-side), per request.
+- A request without tools asks `POST /v1/route` for rankd's price-weighted order, cached per
+  model for `cache_seconds`.
+
 When rankd cannot be reached, answers an error, or ranks none of the group's deployments, the
 pick falls back to LiteLLM's own default order (simple shuffle, weighted by `weight`, `rpm` or
 `tpm`), so rankd being down never takes the gateway down.
@@ -22,6 +33,42 @@ except ImportError:  # older LiteLLM releases
     from litellm.router import CustomRoutingStrategyBase
 
 logger = logging.getLogger("rankd_litellm")
+
+_MASK64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """rankd's seeded generator (Sources/RankdCore/SplitMix64.swift), bit for bit."""
+
+    def __init__(self, seed):
+        self.state = seed & _MASK64
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & _MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return z ^ (z >> 31)
+
+    def uniform(self):
+        return (self.next() >> 11) * (1.0 / (1 << 53))
+
+
+def share_draw(entries, seed):
+    """rankd's per-request order (docs/api.md): the entries with a traffic share drawn one by one
+    without replacement, weighted by share, from SplitMix64(seed); then the others in rank order.
+    `entries` are ranking entries in rank order."""
+    rng = SplitMix64(seed)
+    pool = [e for e in entries if (e.get("traffic_share") or 0) > 0]
+    order = []
+    while pool:
+        u = rng.uniform() * sum(e["traffic_share"] for e in pool)
+        i = 0
+        while i < len(pool) - 1 and u >= pool[i]["traffic_share"]:
+            u -= pool[i]["traffic_share"]
+            i += 1
+        order.append(pool.pop(i))
+    return order + [e for e in entries if (e.get("traffic_share") or 0) <= 0]
 
 
 def _entry(deployment, key):
@@ -64,7 +111,7 @@ class RankdRouting(CustomRoutingStrategyBase):
             model = endpoint_id.split(":", 1)[1]
         return model, endpoint_id, provider
 
-    # -- rankd's order, cached
+    # -- what rankd says, cached
 
     def _cached(self, key):
         with self._lock:
@@ -73,70 +120,85 @@ class RankdRouting(CustomRoutingStrategyBase):
                 return True, hit[1]
         return False, None
 
-    def _store(self, key, order, failed):
+    def _store(self, key, value, failed):
         lifetime = self.failure_backoff_seconds if failed else self.cache_seconds
         with self._lock:
-            self._cache[key] = (time.monotonic() + lifetime, order)
+            self._cache[key] = (time.monotonic() + lifetime, value)
+
+    def _plan(self, model, uses_tools, preferences):
+        """(key to cache under or None, method, path, body, kind): what to ask rankd for this request.
+        kind "shares": ranking entries to draw from locally; "order": a route answer's order."""
+        if preferences:
+            body = {"model": model, "parameters": ["tools"] if uses_tools else [], "provider": preferences}
+            return None, "POST", "/v1/route", body, "order"
+        if uses_tools:
+            return (model, "shares"), "GET", "/v1/rankings/" + model, None, "shares"
+        return (model, "order"), "POST", "/v1/route", {"model": model, "parameters": []}, "order"
 
     @staticmethod
-    def _body(model, uses_tools):
-        return {"model": model, "parameters": ["tools"] if uses_tools else []}
-
-    def _parse(self, response):
+    def _parse(response):
         if response.status_code != 200:
             raise RuntimeError(f"rankd answered {response.status_code}")
         return response.json().get("endpoints", [])
 
-    async def _order_async(self, model, uses_tools):
-        key = (model, uses_tools)
-        hit, order = self._cached(key)
-        if hit:
-            return order
+    def _remember(self, key, fetch):
+        """The cached answer for `key`, or what `fetch()` returns (None on any error, cached briefly)."""
+        if key is not None:
+            hit, value = self._cached(key)
+            if hit:
+                return value
         try:
-            if self._async_client is None:
-                self._async_client = httpx.AsyncClient(timeout=self.timeout_seconds)
-            response = await self._async_client.post(f"{self.rankd_url}/v1/route", json=self._body(model, uses_tools))
-            order = self._parse(response)
-            self._store(key, order, failed=False)
+            value = self._parse(fetch())
+            failed = False
         except Exception as error:  # rankd down, slow or answering errors: LiteLLM's own order
-            logger.warning("rankd route unavailable for %s (%s); using LiteLLM's default order", model, error)
-            order = None
-            self._store(key, None, failed=True)
-        return order
+            logger.warning("rankd unavailable (%s); using LiteLLM's default order", error)
+            value, failed = None, True
+        if key is not None:
+            self._store(key, value, failed)
+        return value
 
-    def _order_sync(self, model, uses_tools):
-        key = (model, uses_tools)
-        hit, order = self._cached(key)
-        if hit:
-            return order
+    async def _answer_async(self, model, uses_tools, preferences):
+        key, method, path, body, kind = self._plan(model, uses_tools, preferences)
+        if key is not None:
+            hit, value = self._cached(key)
+            if hit:
+                return kind, value
+        if self._async_client is None:
+            self._async_client = httpx.AsyncClient(timeout=self.timeout_seconds)
         try:
-            if self._client is None:
-                self._client = httpx.Client(timeout=self.timeout_seconds)
-            response = self._client.post(f"{self.rankd_url}/v1/route", json=self._body(model, uses_tools))
-            order = self._parse(response)
-            self._store(key, order, failed=False)
+            response = await self._async_client.request(method, self.rankd_url + path, json=body)
         except Exception as error:
-            logger.warning("rankd route unavailable for %s (%s); using LiteLLM's default order", model, error)
-            order = None
-            self._store(key, None, failed=True)
-        return order
+            response = error
+        return kind, self._remember(key, lambda: _raise_or(response))
+
+    def _answer_sync(self, model, uses_tools, preferences):
+        key, method, path, body, kind = self._plan(model, uses_tools, preferences)
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_seconds)
+        return kind, self._remember(key, lambda: self._client.request(method, self.rankd_url + path, json=body))
 
     # -- the pick
 
-    def _choose(self, deployments, order):
-        """The first deployment in rankd's order (demoted endpoints come last in it), or None."""
-        if not order:
-            return None
-        by_endpoint = {}
-        by_provider = {}
+    def _index(self, deployments):
+        by_endpoint, by_provider = {}, {}
         for deployment in deployments:
             _, endpoint_id, provider = self.deployment_endpoint(deployment)
             if endpoint_id:
                 by_endpoint.setdefault(endpoint_id, deployment)
             if provider:
                 by_provider.setdefault(provider, deployment)
-        for entry in order:
-            deployment = by_endpoint.get(entry.get("endpoint_id")) or by_provider.get(entry.get("provider"))
+        return lambda entry: by_endpoint.get(entry.get("endpoint_id")) or by_provider.get(entry.get("provider"))
+
+    def _choose(self, deployments, kind, entries):
+        """The deployment to use, or None. With shares, the group's ranked entries are drawn by
+        share (the group's shares renormalised, as /v1/route does over the eligible endpoints)."""
+        if not entries:
+            return None
+        deployment_of = self._index(deployments)
+        if kind == "shares":
+            entries = share_draw([e for e in entries if deployment_of(e) is not None], self._random.getrandbits(53))
+        for entry in entries:
+            deployment = deployment_of(entry)
             if deployment is not None:
                 return deployment
         return None
@@ -149,17 +211,21 @@ class RankdRouting(CustomRoutingStrategyBase):
                 return self._random.choices(deployments, weights=weights, k=1)[0]
         return self._random.choice(deployments)
 
-    def _pick(self, model, deployments, order):
-        chosen = self._choose(deployments, order)
-        if chosen is None:
-            self.picks["fallback"] += 1
-            return self._fallback(deployments)
+    def _pick(self, deployments, kind, entries):
+        with self._lock:  # the shared random generator
+            chosen = self._choose(deployments, kind, entries)
+            if chosen is None:
+                self.picks["fallback"] += 1
+                return self._fallback(deployments)
         self.picks["rankd"] += 1
         return chosen
 
     @staticmethod
-    def _uses_tools(request_kwargs):
-        return bool((request_kwargs or {}).get("tools"))
+    def _request_facts(request_kwargs):
+        """(uses tools, OpenRouter-style provider preferences or None) of a request."""
+        kwargs = request_kwargs or {}
+        preferences = kwargs.get("provider") or (kwargs.get("extra_body") or {}).get("provider")
+        return bool(kwargs.get("tools")), preferences or None
 
     async def async_get_available_deployment(
         self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None
@@ -168,19 +234,28 @@ class RankdRouting(CustomRoutingStrategyBase):
         if not deployments:
             return None
         rankd_model = self.deployment_endpoint(deployments[0], model)[0]
-        order = await self._order_async(rankd_model, self._uses_tools(request_kwargs))
-        return self._pick(model, deployments, order)
+        uses_tools, preferences = self._request_facts(request_kwargs)
+        kind, entries = await self._answer_async(rankd_model, uses_tools, preferences)
+        return self._pick(deployments, kind, entries)
 
     def get_available_deployment(self, model, messages=None, input=None, specific_deployment=False, request_kwargs=None):
         deployments = self._deployments(model)
         if not deployments:
             return None
         rankd_model = self.deployment_endpoint(deployments[0], model)[0]
-        order = self._order_sync(rankd_model, self._uses_tools(request_kwargs))
-        return self._pick(model, deployments, order)
+        uses_tools, preferences = self._request_facts(request_kwargs)
+        kind, entries = self._answer_sync(rankd_model, uses_tools, preferences)
+        return self._pick(deployments, kind, entries)
 
     async def aclose(self):
         if self._async_client is not None:
             await self._async_client.aclose()
         if self._client is not None:
             self._client.close()
+
+
+def _raise_or(response):
+    """The response, or the exception the request raised, raised again."""
+    if isinstance(response, Exception):
+        raise response
+    return response

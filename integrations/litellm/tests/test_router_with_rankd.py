@@ -25,6 +25,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from litellm import Router  # noqa: E402
 
 from rankd_litellm import attach, validate_tool_calls  # noqa: E402
+from rankd_litellm.routing import share_draw  # noqa: E402
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BINARY = os.environ.get("RANKD_BINARY", os.path.join(REPOSITORY, ".build", "debug", "rankd"))
@@ -198,6 +199,28 @@ class RouterWithRankdTest(unittest.TestCase):
         self.assertGreaterEqual(with_hook["requests_after_leaving"], 100)
         self.assertEqual(with_hook["rankd_accepted"], with_hook["records_sent"], "every request's record reached rankd once")
 
+    def test_local_share_draw_is_the_route_answers_draw(self):
+        """The plug-in draws locally what POST /v1/route draws for the same seed (docs/api.md)."""
+        compared = 0
+        deadline = time.monotonic() + 60
+        while compared < 40 and time.monotonic() < deadline:
+            try:
+                entries = http("GET", f"{self.rankd.url}/v1/rankings/{MODEL}")
+            except urllib.error.HTTPError as error:
+                if error.code != 503:
+                    raise
+                time.sleep(0.5)
+                continue
+            seed = 1_000_003 * compared + 17
+            answer = http("POST", f"{self.rankd.url}/v1/route", {"model": MODEL, "parameters": ["tools"], "seed": seed})
+            if answer["epoch_id"] != entries["epoch"]["id"]:
+                continue  # a new epoch came between the two reads
+            self.assertEqual(answer["seed"], seed)
+            local = [e["endpoint_id"] for e in share_draw(entries["endpoints"], seed)]
+            self.assertEqual(local, [e["endpoint_id"] for e in answer["endpoints"]], f"seed {seed}")
+            compared += 1
+        self.assertEqual(compared, 40)
+
     AFTER_THE_BREAK = 600  # requests after charlie breaks, in both runs, at the same pace
 
     async def paced(self, router, on_batch=None):
@@ -225,9 +248,11 @@ class RouterWithRankdTest(unittest.TestCase):
     async def run_with_hook(self):
         router = Router(model_list=model_list(self.mock), num_retries=0)
         routing, telemetry = attach(router, self.rankd.url, ingest_token=TOKEN, cache_seconds=2.0)
-        # Some traffic while charlie is healthy: all of it goes to rankd's first, charlie.
+        # Some traffic while charlie is healthy: drawn by rankd's shares, most of it goes to charlie
+        # (alpha and bravo keep their exploration floor).
         healthy = [await call(router) for _ in range(40)]
-        self.assertTrue(all(p == "charlie" and not f for p, f in healthy), healthy)
+        self.assertTrue(all(not f for _, f in healthy), healthy)
+        self.assertGreaterEqual(sum(p == "charlie" for p, _ in healthy), 30, healthy)
         http("PUT", f"{self.mock.url}/control/providers/charlie", BROKEN)
         demoted = []
 

@@ -78,7 +78,7 @@ public enum DashboardPage {
         }
         page.raw(
             """
-            <table><thead><tr><th>#</th><th>provider</th><th>status</th><th>score</th><th>components</th>\
+            <table><thead><tr><th>#</th><th>provider</th><th>status</th><th>score</th><th>share</th><th>components</th>\
             <th>samples</th><th>why</th><th>\(series.spanLabel): score <span class="key-score">━</span> rank <span class="key-rank">┅</span></th></tr></thead><tbody>
             """)
         for entry in ranking.endpoints {
@@ -90,7 +90,11 @@ public enum DashboardPage {
             page.text(entry.upstreamModel)
             page.raw("</code></td><td><span class=\"badge\">")
             page.text(entry.status.rawValue.replacingOccurrences(of: "_", with: " "))
-            page.raw("</span></td><td class=\"score\">\(format(entry.score, digits: 3))</td><td>")
+            page.raw("</span></td><td class=\"score\">\(format(entry.score, digits: 3))</td>")
+            // The share of the model's traffic, and why (top tier, floor only, demoted, ...).
+            page.raw("<td class=\"share\" title=\"")
+            page.text(entry.explanation.share?.basis.replacingOccurrences(of: "_", with: " ") ?? "")
+            page.raw("\">\(format(entry.trafficShare * 100, digits: 1))%</td><td>")
             components(&page, entry)
             page.raw("</td><td class=\"samples\">\(entry.samples.probe) probe<br>\(entry.samples.live) live</td><td class=\"why\">")
             why(&page, entry, now: now)
@@ -238,7 +242,7 @@ public enum DashboardPage {
         table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px #0002;width:100%}
         th,td{padding:.4rem .6rem;border-bottom:1px solid #eaecf0;text-align:left;vertical-align:top}
         th{font-weight:600;font-size:12px;color:#475467;background:#f2f4f7}
-        td.rank,td.score{font-variant-numeric:tabular-nums;font-weight:600}
+        td.rank,td.score,td.share{font-variant-numeric:tabular-nums;font-weight:600}
         .badge{display:inline-block;padding:0 .5rem;border-radius:1rem;font-size:12px;background:#d1fadf;color:#05603a}
         tr.status-demoted{background:#fff1f0}tr.status-demoted .badge{background:#fecdca;color:#912018}
         tr.status-insufficient_data .badge{background:#fef0c7;color:#93370d}

@@ -139,8 +139,10 @@ enum HistoryJSON {
         var components: ComponentValues
         var reasons: [String]
         var override: OverrideJSON.Applied?
+        var trafficShare: Double
 
         init(_ entry: EndpointRanking) {
+            trafficShare = entry.trafficShare
             override = entry.override.map(OverrideJSON.Applied.init)
             endpointID = entry.endpointID
             provider = entry.provider
@@ -154,6 +156,7 @@ enum HistoryJSON {
         enum CodingKeys: String, CodingKey {
             case provider, rank, score, status, components, reasons, override
             case endpointID = "endpoint_id"
+            case trafficShare = "traffic_share"
         }
     }
 }

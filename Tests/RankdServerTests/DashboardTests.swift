@@ -76,6 +76,9 @@ import Testing
                 #expect(demoted.contains("data-endpoint=\"fast:\(Build.model)\""))
                 #expect(demoted.contains("tool_call_failure_outlier"))
                 #expect(demoted.contains("demoted since"))
+                // Each row shows its traffic share: the demoted and the disabled one none.
+                #expect(demoted.contains(#"<td class="share" title="demoted">0.0%</td>"#), "\(demoted.prefix(1_500))")
+                #expect(rows.first?.contains(#"<td class="share" title="top quality tier">"#) == true)
                 // The override, in the rankings and in its own list; the injected markup stayed text.
                 let disabled = try #require(rows.last)
                 #expect(disabled.contains("operator_disabled") && disabled.contains("maintenance"))

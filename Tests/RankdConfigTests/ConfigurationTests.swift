@@ -142,6 +142,20 @@ import Testing
             ], "got: \(problems.problems.map(\.description))")
     }
 
+    @Test func routingKeysAreCheckedAndNamed() {
+        let problems = ProblemList()
+        let policy = PolicyLoader.parse(
+            yaml: """
+                routing: {exploration_floor: 0.7, temperature: 0, insufficient_data: last, cold_start_max_seconds: 15, speed: 1}
+                """, file: "policy.yaml", problems: problems)
+        let found = Dictionary(problems.problems.map { ($0.path, $0.description) }) { a, _ in a }
+        #expect(
+            Set(found.keys) == ["routing.exploration_floor", "routing.temperature", "routing.insufficient_data", "routing.speed"],
+            "got: \(problems.problems.map(\.description))")
+        #expect(found["routing.insufficient_data"]?.contains("with_ok") == true, "the fix names the choices")
+        #expect(policy.routing.coldStartMaxSeconds == 15, "the valid key of the same block is kept")
+    }
+
     @Test func benchmarkRowsAreCheckedWithLineNumbers() {
         let problems = ProblemList()
         let scores = BenchmarkLoader.parse(

@@ -11,6 +11,7 @@
 # wrk and rankd share the machine's cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benchmarks/wrk-lib.sh
 
 ROUNDS=${ROUNDS:-3}
 SECONDS_PER_ROUND=${SECONDS_PER_ROUND:-20}
@@ -37,26 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# One model served by $ENDPOINTS providers (a popular open model has about a dozen).
-{
-  echo "listen: \"127.0.0.1:$PORT\""
-  echo "data_dir: $WORK/data"
-  echo "epoch_interval_seconds: 300"
-  echo "endpoints:"
-  for i in $(seq 1 "$ENDPOINTS"); do
-    cat <<YAML
-  - provider: provider$i
-    model: $MODEL
-    base_url: https://provider$i.example.com/v1
-    upstream_model: meta-llama/Llama-3.3-70B-Instruct
-    quantization: fp8
-    pricing: {prompt_per_million_usd: 0.$((20 + i)), completion_per_million_usd: 0.$((40 + i))}
-    context_length: 131072
-    supported_parameters: [tools, tool_choice, response_format]
-    regions: [us]
-YAML
-  done
-} > "$WORK/rankd.yaml"
+write_one_model_registry "$WORK/rankd.yaml" "$PORT" "$ENDPOINTS" "$WORK/data" "$MODEL"
 
 "$RANKD" serve --config "$WORK/rankd.yaml" --no-probe --log-level warning > "$WORK/rankd.log" 2>&1 &
 RANKD_PID=$!
@@ -85,41 +67,18 @@ echo "rankd $("$RANKD" --version) (release), $(nproc) cores, wrk -t$THREADS -c$C
 echo "route answer: $(echo "$ROUTE_ONE" | wc -c) bytes; rankings read: $(curl -sf "http://127.0.0.1:$PORT/v1/rankings/$MODEL" | wc -c) bytes"
 echo "$ROUNDS rounds of $SECONDS_PER_ROUND s per request kind, alternating"
 
-# Runs wrk once; prints "requests_per_second p99_ms".
-measure() {
-  local out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${1}s" --latency "${@:2}")
-  local rps p99
-  rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
-  p99=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/, "", v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v=v*1000}; print v}')
-  if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx answers: $out" >&2; exit 1; fi
-  echo "$rps $p99"
-}
-
 READ_URL="http://127.0.0.1:$PORT/v1/rankings/$MODEL"
 ROUTE_URL="http://127.0.0.1:$PORT/v1/route"
-measure 3 "$READ_URL" >/dev/null   # warm-up
-measure 3 -s "$WORK/route.lua" "$ROUTE_URL" >/dev/null
+wrk_measure 3 "$READ_URL" >/dev/null   # warm-up
+wrk_measure 3 -s "$WORK/route.lua" "$ROUTE_URL" >/dev/null
 
 printf "%-6s %-9s %14s %10s\n" round request "requests/s" "p99 ms"
 : > "$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
-  read -r rps p99 < <(measure "$SECONDS_PER_ROUND" "$READ_URL")
+  read -r rps p99 < <(wrk_measure "$SECONDS_PER_ROUND" "$READ_URL")
   printf "%-6s %-9s %14.0f %10.2f\n" "$round" rankings "$rps" "$p99"; echo "rankings $rps $p99" >> "$WORK/results"
-  read -r rps p99 < <(measure "$SECONDS_PER_ROUND" -s "$WORK/route.lua" "$ROUTE_URL")
+  read -r rps p99 < <(wrk_measure "$SECONDS_PER_ROUND" -s "$WORK/route.lua" "$ROUTE_URL")
   printf "%-6s %-9s %14.0f %10.2f\n" "$round" route "$rps" "$p99"; echo "route $rps $p99" >> "$WORK/results"
 done
 
-awk '
-  { rps[$1] = rps[$1] " " $2; p99[$1] = p99[$1] " " $3 }
-  function median(list,   n, a, i, j, t) {
-    n = split(list, a, " ")
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
-  END {
-    r = median(rps["route"]); g = median(rps["rankings"])
-    printf "median rankings read: %.0f requests/s, p99 %.2f ms\n", g, median(p99["rankings"])
-    printf "median route answer:  %.0f requests/s, p99 %.2f ms\n", r, median(p99["route"])
-    printf "ratio route/rankings: %.2f (goal >= 0.50)\n", r / g
-  }' "$WORK/results"
+median_ratio "$WORK/results" route rankings 0.50

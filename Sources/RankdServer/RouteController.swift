@@ -8,6 +8,7 @@ import RankdCore
 public struct RouteController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
     let registry: EndpointDirectory
+    let encoder = RouteAnswerEncoder()
 
     public init(holder: EpochHolder, registry: EndpointDirectory) {
         self.holder = holder
@@ -45,7 +46,12 @@ public struct RouteController<Context: RequestContext>: Sendable {
         }
         switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: registry) {
         case .success(let answer):
-            return JSONResponse.encode(RouteJSON.Answer(answer, seed: request.seed, seedSource: request.seedSource))
+            guard let body = try? encoder.encode(answer, ranking: ranking, seed: request.seed, seedSource: request.seedSource) else {
+                return JSONResponse.encode(RouteJSON.Answer(answer, seed: request.seed, seedSource: request.seedSource))
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
         case .failure(let none):
             return JSONResponse.encode(
                 RouteJSON.NoneEligible(

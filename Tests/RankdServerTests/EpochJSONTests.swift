@@ -4,7 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import RankdCore
+@testable import RankdCore
 import RankdTestKit
 import Testing
 
@@ -246,4 +246,24 @@ func gunzip(_ parts: [ByteBuffer]) throws -> [UInt8] {
     try #require(status == Z_STREAM_END, "zlib gzip reader: status \(status)")
     #expect(stream.pointee.avail_in == 0, "bytes after the gzip member")
     return output
+}
+
+extension EpochJSONTests {
+    /// The route answer written from cached entry JSON says exactly what encoding it whole says.
+    @Test func routeAnswersFromCachedEntriesEqualTheEncodedAnswer() throws {
+        let epoch = Self.epoch()
+        let ranking = try #require(epoch.models.first)
+        let answer = RouteAnswer(
+            epochID: epoch.id, mode: .quality,
+            endpoints: ranking.endpoints.enumerated().map { RoutedEndpoint(entry: $1, belowPreference: $0 == 1) },
+            excluded: [Exclusion(endpointID: "x:\"quoted\"", provider: "x", reason: "ignore")])
+        let encoder = RouteAnswerEncoder()
+        for _ in 0..<2 {  // the second from the cache
+            let fast = try encoder.encode(answer, ranking: ranking, seed: 42, seedSource: .requestID)
+            let whole = try EpochJSON.encoder.encode(RouteJSON.Answer(answer, seed: 42, seedSource: .requestID))
+            let a = try JSONSerialization.jsonObject(with: Data(fast.readableBytesView)) as! NSDictionary
+            let b = try JSONSerialization.jsonObject(with: whole) as! NSDictionary
+            #expect(a == b)
+        }
+    }
 }

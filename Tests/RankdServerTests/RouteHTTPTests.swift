@@ -30,17 +30,34 @@ import Testing
         }
     }
 
-    @Test func toolRequestsGetTheQualityOrder() async throws {
+    /// With tools, each request's order is drawn from the shares: steady (the best) first most of
+    /// the time, slow keeps its floor, fast (demoted, share 0) is always last; the answer names its
+    /// seed, and the same request id gives the same order.
+    @Test func toolRequestsGetAnOrderDrawnFromTheShares() async throws {
         try await withApp { client in
-            let (status, body) = try await post(client, #"{"model": "\#(Build.model)", "parameters": ["tools"]}"#)
-            #expect(status == .ok)
-            #expect(body["mode"] as? String == "quality")
-            #expect(body["epoch_id"] as? Int == 1)
-            let endpoints = body["endpoints"] as! [[String: Any]]
-            #expect(endpoints.map { $0["provider"] as! String } == ["steady", "slow", "fast"])
-            #expect(endpoints.last?["status"] as? String == "demoted")
-            #expect(endpoints.allSatisfy { $0["below_preference"] as? Bool == false && $0["base_url"] is String })
-            #expect((body["excluded"] as! [Any]).isEmpty)
+            var firsts: [String: Int] = [:]
+            for index in 0..<200 {
+                let (status, body) = try await post(
+                    client, #"{"model": "\#(Build.model)", "parameters": ["tools"], "request_id": "r-\#(index)"}"#)
+                #expect(status == .ok)
+                #expect(body["mode"] as? String == "quality" && body["epoch_id"] as? Int == 1)
+                #expect(body["seed_source"] as? String == "request_id" && body["seed"] is Int)
+                let endpoints = body["endpoints"] as! [[String: Any]]
+                #expect(endpoints.last?["provider"] as? String == "fast" && endpoints.last?["status"] as? String == "demoted")
+                #expect(endpoints.allSatisfy { $0["below_preference"] as? Bool == false && $0["base_url"] is String })
+                #expect(endpoints.allSatisfy { $0["traffic_share"] is Double })
+                #expect((body["excluded"] as! [Any]).isEmpty)
+                firsts[endpoints[0]["provider"] as! String, default: 0] += 1
+            }
+            #expect(firsts["fast"] == nil && firsts["steady", default: 0] > 150, "\(firsts)")
+            let again = { try await post(client, #"{"model": "\#(Build.model)", "parameters": ["tools"], "request_id": "r-7"}"#).1 }
+            let one = try await again()
+            let two = try await again()
+            #expect((one["endpoints"] as! [[String: Any]]).map { $0["provider"] as! String }
+                == (two["endpoints"] as! [[String: Any]]).map { $0["provider"] as! String })
+            // Without seed or request id the server draws a seed per request, and says so.
+            let (_, fresh) = try await post(client, #"{"model": "\#(Build.model)", "parameters": ["tools"]}"#)
+            #expect(fresh["seed_source"] as? String == "server")
         }
     }
 

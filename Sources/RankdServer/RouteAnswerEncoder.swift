@@ -14,8 +14,8 @@ final class RouteAnswerEncoder: Sendable {
 
     private struct Cache {
         var epochID: Int64 = -1
-        /// Model → endpoint id → the entry's JSON object without its closing brace.
-        var byModel: [String: [String: [UInt8]]] = [:]
+        /// Model → each entry's JSON object without its closing brace, in ranking order.
+        var byModel: [String: [[UInt8]]] = [:]
     }
 
     private let cache = Mutex(Cache())
@@ -25,17 +25,19 @@ final class RouteAnswerEncoder: Sendable {
     func encode(_ answer: RouteAnswer, ranking: ModelRanking, seed: UInt64, seedSource: RouteRequest.SeedSource) throws -> ByteBuffer {
         let entries = try entryPrefixes(ranking, epochID: answer.epochID)
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(answer.endpoints.reduce(256) { $0 + (entries[$1.entry.endpointID]?.count ?? 0) + 32 })
+        let positions = answer.positions.count == answer.endpoints.count ? answer.positions : []
+        buffer.reserveCapacity(positions.reduce(256) { $0 + (entries.indices.contains($1) ? entries[$1].count : 1_024) + 32 })
         buffer.writeString("{\"endpoints\":[")
         for (index, routed) in answer.endpoints.enumerated() {
             if index > 0 { buffer.writeString(",") }
-            guard let prefix = entries[routed.entry.endpointID] else {
-                // Not in the cached ranking (cannot happen for an answer made from it): encode it.
+            let position = index < positions.count ? positions[index] : -1
+            guard entries.indices.contains(position), ranking.endpoints[position].endpointID == routed.entry.endpointID else {
+                // Not planned from this ranking (cannot happen in the controller): encode it whole.
                 let entry = RouteJSON.Routed(entry: EpochJSON.Entry(entry: routed.entry), belowPreference: routed.belowPreference)
                 buffer.writeBytes(try EpochJSON.encoder.encode(entry))
                 continue
             }
-            buffer.writeBytes(prefix)
+            buffer.writeBytes(entries[position])
             buffer.writeString(routed.belowPreference ? ",\"below_preference\":true}" : ",\"below_preference\":false}")
         }
         buffer.writeString("],\"epoch_id\":\(answer.epochID),\"excluded\":")
@@ -49,14 +51,12 @@ final class RouteAnswerEncoder: Sendable {
     }
 
     /// Each entry's JSON without its closing brace, encoded once per epoch and model.
-    private func entryPrefixes(_ ranking: ModelRanking, epochID: Int64) throws -> [String: [UInt8]] {
+    private func entryPrefixes(_ ranking: ModelRanking, epochID: Int64) throws -> [[UInt8]] {
         if let hit = cache.withLock({ $0.epochID == epochID ? $0.byModel[ranking.model] : nil }) { return hit }
-        var prefixes: [String: [UInt8]] = [:]
-        prefixes.reserveCapacity(ranking.endpoints.count)
-        for entry in ranking.endpoints {
+        let prefixes = try ranking.endpoints.map { entry in
             var bytes = Array(try EpochJSON.encoder.encode(EpochJSON.Entry(entry: entry)))
             bytes.removeLast()  // the closing brace: below_preference goes after the last key
-            prefixes[entry.endpointID] = bytes
+            return bytes
         }
         cache.withLock { cache in
             if cache.epochID != epochID || cache.byModel.count >= Self.maxModels { cache = Cache(epochID: epochID) }

@@ -19,7 +19,7 @@ public struct RouteController<Context: RequestContext>: Sendable {
         let routes = RouteCollection(context: Context.self)
         routes.post("route") { request, _ in
             let body = try await request.body.collect(upTo: 64 * 1024)
-            guard let json = JSONValue.parse(Data(body.readableBytesView)) else {
+            guard let json = body.readableBytesView.withUnsafeBytes({ JSONValue.scan($0) }) else {
                 return JSONResponse.error(
                     .badRequest, code: "invalid_json",
                     "the body is not JSON; send {\"model\": ..., \"provider\": {...}, \"parameters\": [...]}")

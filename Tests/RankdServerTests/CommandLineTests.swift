@@ -71,6 +71,12 @@ import Testing
         #expect(run.status == 0, "\(run.output)")
         let lines = run.output.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix("1    steady ") && $0.contains(" ok ") && $0.contains("1.00") }, "\(run.output)")
+        // The share column: the two shares of the model add up to 100%.
+        #expect(lines.contains { $0.hasPrefix("rank ") && $0.contains(" score  share ") }, "\(run.output)")
+        let shares = lines.compactMap { line in
+            line.split(separator: " ").first { $0.hasSuffix("%") }.flatMap { Double($0.dropLast()) }
+        }
+        #expect(shares.count == 2 && abs(shares.reduce(0, +) - 100) < 0.2, "\(run.output)")
         #expect(
             lines.contains { $0.hasPrefix("2    fast ") && $0.contains("insufficient_data") && $0.contains("no_observations") },
             "\(run.output)")

@@ -255,8 +255,9 @@ extension EpochJSONTests {
         let ranking = try #require(epoch.models.first)
         let answer = RouteAnswer(
             epochID: epoch.id, mode: .quality,
-            endpoints: ranking.endpoints.enumerated().map { RoutedEndpoint(entry: $1, belowPreference: $0 == 1) },
-            excluded: [Exclusion(endpointID: "x:\"quoted\"", provider: "x", reason: "ignore")])
+            endpoints: ranking.endpoints.enumerated().reversed().map { RoutedEndpoint(entry: $1, belowPreference: $0 == 1) },
+            excluded: [Exclusion(endpointID: "x:\"quoted\"", provider: "x", reason: "ignore")],
+            positions: ranking.endpoints.indices.reversed())
         let encoder = RouteAnswerEncoder()
         for _ in 0..<2 {  // the second from the cache
             let fast = try encoder.encode(answer, ranking: ranking, seed: 42, seedSource: .requestID)

@@ -4,6 +4,9 @@ public struct RouteAnswer: Hashable, Sendable {
     public var mode: RouteMode
     public var endpoints: [RoutedEndpoint]
     public var excluded: [Exclusion]
+    /// Where each of `endpoints` stands in the ranking it was planned from (`ModelRanking.endpoints`
+    /// indices), so an encoder can reuse what it has per ranking entry.
+    public var positions: [Int]
 }
 
 /// Which ordering applied.

@@ -8,10 +8,16 @@ public enum RoutePlanner {
     public static func route(_ request: RouteRequest, ranking: ModelRanking, epochID: Int64, registry: EndpointDirectory) -> Result<
         RouteAnswer, NoEligibleEndpoint
     > {
+        // Positions in `ranking.endpoints` throughout, not copies of the (large) entries: the
+        // route answer is per request, and copying entries was most of its cost.
+        let entries = ranking.endpoints
         let preferences = request.preferences
-        var eligible: [EndpointRanking] = []
+        var eligible: [Int] = []
+        eligible.reserveCapacity(entries.count)
+        var endpointOf: [Int: Endpoint] = [:]
         var excluded: [Exclusion] = []
-        for entry in ranking.endpoints {
+        for index in entries.indices {
+            let entry = entries[index]
             // An endpoint of the epoch that the registry no longer has (configuration changed since).
             guard let endpoint = registry[entry.endpointID] else {
                 excluded.append(Exclusion(endpointID: entry.endpointID, provider: entry.provider, reason: "not_in_registry"))
@@ -20,49 +26,53 @@ public enum RoutePlanner {
             if let reason = exclusionReason(entry, endpoint, request) {
                 excluded.append(Exclusion(endpointID: entry.endpointID, provider: entry.provider, reason: reason))
             } else {
-                eligible.append(entry)
+                eligible.append(index)
+                endpointOf[index] = endpoint
             }
         }
         guard !eligible.isEmpty else { return .failure(NoEligibleEndpoint(model: request.model, excluded: excluded)) }
+        let isDemoted = { (index: Int) in entries[index].status == .demoted }
 
         let mode: RouteMode
-        var ordered: [EndpointRanking]
+        var ordered: [Int]
         if let order = preferences.order, !order.isEmpty {
             mode = .explicitOrder
-            var listed: [EndpointRanking] = []
+            var listed: [Int] = []
             for slug in order {
-                for entry in eligible where !listed.contains(entry) && ProviderPreferences.matches(slug, registry[entry.endpointID]!) {
-                    listed.append(entry)
+                for index in eligible where !listed.contains(index) && ProviderPreferences.matches(slug, endpointOf[index]!) {
+                    listed.append(index)
                 }
             }
-            ordered = listed + (preferences.allowFallbacks ? healthyFirst(eligible.filter { !listed.contains($0) }) : [])
+            let rest = eligible.filter { !listed.contains($0) }
+            ordered = listed + (preferences.allowFallbacks ? rest.filter { !isDemoted($0) } + rest.filter(isDemoted) : [])
         } else if let sort = preferences.sort {
             mode = sort == .price ? .sortPrice : sort == .throughput ? .sortThroughput : .sortLatency
-            ordered = healthyFirst(
-                eligible.sorted { lhs, rhs in
-                    let (a, b) = (sortKey(sort, lhs, registry), sortKey(sort, rhs, registry))
-                    return a != b ? a < b : lhs.rank < rhs.rank
-                })
+            let sorted = eligible.sorted { lhs, rhs in
+                let (a, b) = (sortKey(sort, entries[lhs], endpointOf[lhs]!), sortKey(sort, entries[rhs], endpointOf[rhs]!))
+                return a != b ? a < b : entries[lhs].rank < entries[rhs].rank
+            }
+            ordered = sorted.filter { !isDemoted($0) } + sorted.filter(isDemoted)
         } else if request.usesTools {
             mode = .quality
-            ordered = shareWeightedDraw(eligible, seed: request.seed)
+            ordered = shareWeightedDraw(eligible, shares: eligible.map { entries[$0].trafficShare }, seed: request.seed)
         } else {
             mode = .priceWeighted
-            ordered = priceWeightedShuffle(eligible, registry: registry, seed: request.seed)
+            let healthy = eligible.filter { !isDemoted($0) }
+            let weights = healthy.map { 1 / pow2(max(0.01, blendedPrice(endpointOf[$0]!.pricing))) }
+            ordered = weightedDraw(healthy, weights: weights, seed: request.seed) + eligible.filter(isDemoted)
         }
 
         // Preferred throughput/latency: misses move after the others, inside their tier (demoted
         // endpoints stay last, except in an explicit order, which is the caller's).
-        let misses = { (entry: EndpointRanking) -> Bool in missesPreference(entry, preferences) }
+        let misses = { (index: Int) -> Bool in missesPreference(entries[index], preferences) }
         if mode != .explicitOrder {
-            ordered = stablePartition(ordered) { $0.status == .demoted }.flatMap { group in
-                stablePartition(group, by: misses).flatMap { $0 }
-            }
+            ordered = stablePartition(ordered, by: isDemoted).flatMap { group in stablePartition(group, by: misses).flatMap { $0 } }
         }
         return .success(
             RouteAnswer(
-                epochID: epochID, mode: mode, endpoints: ordered.map { RoutedEndpoint(entry: $0, belowPreference: misses($0)) },
-                excluded: excluded))
+                epochID: epochID, mode: mode,
+                endpoints: ordered.map { RoutedEndpoint(entry: entries[$0], belowPreference: misses($0)) },
+                excluded: excluded, positions: ordered))
     }
 
     /// The first preference that rules the endpoint out, or nil.
@@ -111,15 +121,10 @@ public enum RoutePlanner {
         return false
     }
 
-    /// Healthy (ok, insufficient data) before demoted, each group's order kept.
-    static func healthyFirst(_ entries: [EndpointRanking]) -> [EndpointRanking] {
-        stablePartition(entries) { $0.status == .demoted }.flatMap { $0 }
-    }
-
     /// Ascending sort key; unknown figures sort last.
-    static func sortKey(_ sort: ProviderPreferences.Sort, _ entry: EndpointRanking, _ registry: EndpointDirectory) -> Double {
+    static func sortKey(_ sort: ProviderPreferences.Sort, _ entry: EndpointRanking, _ endpoint: Endpoint) -> Double {
         switch sort {
-        case .price: return blendedPrice(registry[entry.endpointID]!.pricing)
+        case .price: return blendedPrice(endpoint.pricing)
         case .throughput: return -(entry.explanation.stats.outputTokensPerSecondP50 ?? -Double.infinity)
         case .latency: return entry.explanation.stats.ttftP50Milliseconds ?? .infinity
         }
@@ -130,20 +135,24 @@ public enum RoutePlanner {
         pricing.promptPerMillionTokensUSD + pricing.completionPerMillionTokensUSD
     }
 
-    /// OpenRouter's default: healthy endpoints drawn one by one with weight 1/price² (a $1 endpoint
-    /// is 9× as likely first as a $3 one), then demoted ones by rank.
-    static func priceWeightedShuffle(_ entries: [EndpointRanking], registry: EndpointDirectory, seed: UInt64) -> [EndpointRanking] {
-        let healthy = entries.filter { $0.status != .demoted }
-        let weights = healthy.map { 1 / pow2(max(0.01, blendedPrice(registry[$0.endpointID]!.pricing))) }
-        return weightedDraw(healthy, weights: weights, seed: seed) + entries.filter { $0.status == .demoted }
-    }
-
-    /// The quality order for one request: the entries with a traffic share drawn one by one with
+    /// The quality order for one request: the items with a traffic share drawn one by one with
     /// their shares as weights (so each is first with its share's probability, among those the
     /// request allows), then the others (demoted, or from an epoch without shares) in rank order.
-    static func shareWeightedDraw(_ entries: [EndpointRanking], seed: UInt64) -> [EndpointRanking] {
-        let sharing = entries.filter { $0.trafficShare > 0 }
-        return weightedDraw(sharing, weights: sharing.map(\.trafficShare), seed: seed) + entries.filter { $0.trafficShare <= 0 }
+    /// (Without tools, OpenRouter's default applies instead: healthy endpoints drawn with weight
+    /// 1/price², a $1 endpoint 9× as likely first as a $3 one, then demoted ones by rank.)
+    static func shareWeightedDraw<T>(_ items: [T], shares: [Double], seed: UInt64) -> [T] {
+        var sharing: [T] = []
+        var weights: [Double] = []
+        var rest: [T] = []
+        for (item, share) in zip(items, shares) {
+            if share > 0 {
+                sharing.append(item)
+                weights.append(share)
+            } else {
+                rest.append(item)
+            }
+        }
+        return weightedDraw(sharing, weights: weights, seed: seed) + rest
     }
 
     /// Draws without replacement, weight-proportional, from SplitMix64(seed): each step takes

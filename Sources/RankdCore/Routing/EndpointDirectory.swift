@@ -17,4 +17,7 @@ public struct EndpointDirectory: Sendable {
     public subscript(id: String) -> Endpoint? {
         positions[id].map { endpoints[$0] }
     }
+
+    /// Where the endpoint stands in `endpoints`, to read it in place.
+    public func position(of id: String) -> Int? { positions[id] }
 }

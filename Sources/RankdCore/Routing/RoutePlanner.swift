@@ -14,22 +14,23 @@ public enum RoutePlanner {
         let preferences = request.preferences
         var eligible: [Int] = []
         eligible.reserveCapacity(entries.count)
-        var endpointOf: [Int: Endpoint] = [:]
+        // Each entry's position in the registry (-1: not there), read in place instead of copied.
+        var registryPosition = Array(repeating: -1, count: entries.count)
         var excluded: [Exclusion] = []
         for index in entries.indices {
-            let entry = entries[index]
             // An endpoint of the epoch that the registry no longer has (configuration changed since).
-            guard let endpoint = registry[entry.endpointID] else {
-                excluded.append(Exclusion(endpointID: entry.endpointID, provider: entry.provider, reason: "not_in_registry"))
+            guard let position = registry.position(of: entries[index].endpointID) else {
+                excluded.append(Exclusion(endpointID: entries[index].endpointID, provider: entries[index].provider, reason: "not_in_registry"))
                 continue
             }
-            if let reason = exclusionReason(entry, endpoint, request) {
-                excluded.append(Exclusion(endpointID: entry.endpointID, provider: entry.provider, reason: reason))
+            if let reason = exclusionReason(entries[index], registry.endpoints[position], request) {
+                excluded.append(Exclusion(endpointID: entries[index].endpointID, provider: entries[index].provider, reason: reason))
             } else {
                 eligible.append(index)
-                endpointOf[index] = endpoint
+                registryPosition[index] = position
             }
         }
+        let endpointOf = { (index: Int) -> Endpoint in registry.endpoints[registryPosition[index]] }
         guard !eligible.isEmpty else { return .failure(NoEligibleEndpoint(model: request.model, excluded: excluded)) }
         let isDemoted = { (index: Int) in entries[index].status == .demoted }
 
@@ -39,7 +40,7 @@ public enum RoutePlanner {
             mode = .explicitOrder
             var listed: [Int] = []
             for slug in order {
-                for index in eligible where !listed.contains(index) && ProviderPreferences.matches(slug, endpointOf[index]!) {
+                for index in eligible where !listed.contains(index) && ProviderPreferences.matches(slug, endpointOf(index)) {
                     listed.append(index)
                 }
             }
@@ -48,7 +49,7 @@ public enum RoutePlanner {
         } else if let sort = preferences.sort {
             mode = sort == .price ? .sortPrice : sort == .throughput ? .sortThroughput : .sortLatency
             let sorted = eligible.sorted { lhs, rhs in
-                let (a, b) = (sortKey(sort, entries[lhs], endpointOf[lhs]!), sortKey(sort, entries[rhs], endpointOf[rhs]!))
+                let (a, b) = (sortKey(sort, entries[lhs], endpointOf(lhs)), sortKey(sort, entries[rhs], endpointOf(rhs)))
                 return a != b ? a < b : entries[lhs].rank < entries[rhs].rank
             }
             ordered = sorted.filter { !isDemoted($0) } + sorted.filter(isDemoted)
@@ -58,7 +59,7 @@ public enum RoutePlanner {
         } else {
             mode = .priceWeighted
             let healthy = eligible.filter { !isDemoted($0) }
-            let weights = healthy.map { 1 / pow2(max(0.01, blendedPrice(endpointOf[$0]!.pricing))) }
+            let weights = healthy.map { 1 / pow2(max(0.01, blendedPrice(endpointOf($0).pricing))) }
             ordered = weightedDraw(healthy, weights: weights, seed: request.seed) + eligible.filter(isDemoted)
         }
 
@@ -86,8 +87,7 @@ public enum RoutePlanner {
         {
             return "allow_fallbacks"
         }
-        let required = preferences.requireParameters ? Set(request.parameters) : Set(request.parameters).intersection(alwaysRequired)
-        if let missing = required.sorted().first(where: { !endpoint.supportedParameters.contains($0) }) {
+        if let missing = requiredParameters(request).first(where: { !endpoint.supportedParameters.contains($0) }) {
             return preferences.requireParameters ? "require_parameters:\(missing)" : "unsupported_parameter:\(missing)"
         }
         if preferences.dataCollection == .deny && endpoint.dataCollection == .allow { return "data_collection" }
@@ -112,6 +112,15 @@ public enum RoutePlanner {
             if let perRequest = max.request, endpoint.pricing.perRequestUSD > perRequest { return "max_price.request" }
         }
         return nil
+    }
+
+    /// The parameters an endpoint must support, sorted: every one with `require_parameters`, else
+    /// only those OpenRouter always requires. No set is built for the usual requests (a few
+    /// parameters, checked per entry per request).
+    static func requiredParameters(_ request: RouteRequest) -> [String] {
+        let wanted = request.preferences.requireParameters ? request.parameters : request.parameters.filter(alwaysRequired.contains)
+        if wanted.count < 2 { return wanted }
+        return Array(Set(wanted)).sorted()
     }
 
     static func missesPreference(_ entry: EndpointRanking, _ preferences: ProviderPreferences) -> Bool {

@@ -158,7 +158,8 @@ public enum PolicyLoader {
             } else {
                 routing.report(
                     "routing.insufficient_data", routing.node("insufficient_data"),
-                    "\"\(placement)\" is not a placement; use with_ok (ranked with ok endpoints) or after_ok (after them, floor share only)")
+                    "\"\(placement)\" is not a placement; use with_ok (ranked with ok endpoints) or after_ok (after them, floor share only)"
+                )
             }
         }
         policy.routing.coldStartMaxSeconds = routing.double(

@@ -55,7 +55,9 @@ enum ComponentScorer {
     }
 
     /// Reliability (requests, failures), weighted the same way; `ignored` outcomes count as neither.
-    static func reliabilityCounts(_ t: SourceTallies, ignoring ignored: Set<Outcome>, policy: Policy) -> (requests: Double, failures: Double) {
+    static func reliabilityCounts(_ t: SourceTallies, ignoring ignored: Set<Outcome>, policy: Policy) -> (
+        requests: Double, failures: Double
+    ) {
         let (wp, wl) = (policy.sources.probeWeight, policy.sources.liveWeight)
         let p = t.probe.reliabilityCounts(ignoring: ignored)
         let l = t.live.reliabilityCounts(ignoring: ignored)

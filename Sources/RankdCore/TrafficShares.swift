@@ -29,9 +29,10 @@ enum TrafficShares {
 
         init(_ stats: WindowStats, policy: Policy) {
             toolCallRequests = ComponentScorer.toolCounts(stats.long, policy: policy).requests
-            reliabilityRequests = ComponentScorer.reliabilityCounts(
-                stats.long, ignoring: Set(policy.reliability.ignoredOutcomes), policy: policy
-            ).requests
+            reliabilityRequests =
+                ComponentScorer.reliabilityCounts(
+                    stats.long, ignoring: Set(policy.reliability.ignoredOutcomes), policy: policy
+                ).requests
         }
     }
 
@@ -100,7 +101,8 @@ enum TrafficShares {
             }
             entries[index].explanation.share = ShareExplanation(
                 share: Scorer.rounded(share), basis: basis, routingScore: Scorer.rounded(routing[index]),
-                quality: quality[index].map { Scorer.rounded($0.mean) }, qualityMargin: quality[index].map { Scorer.rounded(z * $0.spread) },
+                quality: quality[index].map { Scorer.rounded($0.mean) },
+                qualityMargin: quality[index].map { Scorer.rounded(z * $0.spread) },
                 floor: isServable ? Scorer.rounded(floor) : 0)
         }
         return (routing, inTopTier)

@@ -183,7 +183,8 @@ import Testing
         // and b every other request.
         let run = { (provider: String, failEvery: Int) -> [Observation] in
             Build.observations(id(provider), count: 10, end: start.adding(seconds: 300), spanSeconds: 10, failEvery: 1, failure: .http5xx)
-                + Build.observations(id(provider), count: 100, end: start.adding(seconds: 600), spanSeconds: 290, failEvery: failEvery, failure: .http5xx)
+                + Build.observations(
+                    id(provider), count: 100, end: start.adding(seconds: 600), spanSeconds: 290, failEvery: failEvery, failure: .http5xx)
         }
         let ranking = epoch(["a", "b"], run("a", 1) + run("b", 2))
         #expect(ranking.reasons.contains(ReasonCode.allEndpointsDegraded))

@@ -21,7 +21,6 @@ import Testing
         try await app.test(.router) { client in try await body(client) }
     }
 
-
     func post(_ client: any TestClientProtocol, _ body: String) async throws -> (HTTPResponse.Status, [String: Any]) {
         try await client.execute(
             uri: "/v1/route", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)
@@ -53,8 +52,9 @@ import Testing
             let again = { try await post(client, #"{"model": "\#(Build.model)", "parameters": ["tools"], "request_id": "r-7"}"#).1 }
             let one = try await again()
             let two = try await again()
-            #expect((one["endpoints"] as! [[String: Any]]).map { $0["provider"] as! String }
-                == (two["endpoints"] as! [[String: Any]]).map { $0["provider"] as! String })
+            #expect(
+                (one["endpoints"] as! [[String: Any]]).map { $0["provider"] as! String }
+                    == (two["endpoints"] as! [[String: Any]]).map { $0["provider"] as! String })
             // Without seed or request id the server draws a seed per request, and says so.
             let (_, fresh) = try await post(client, #"{"model": "\#(Build.model)", "parameters": ["tools"]}"#)
             #expect(fresh["seed_source"] as? String == "server")

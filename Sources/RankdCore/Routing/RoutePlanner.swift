@@ -20,7 +20,8 @@ public enum RoutePlanner {
         for index in entries.indices {
             // An endpoint of the epoch that the registry no longer has (configuration changed since).
             guard let position = registry.position(of: entries[index].endpointID) else {
-                excluded.append(Exclusion(endpointID: entries[index].endpointID, provider: entries[index].provider, reason: "not_in_registry"))
+                excluded.append(
+                    Exclusion(endpointID: entries[index].endpointID, provider: entries[index].provider, reason: "not_in_registry"))
                 continue
             }
             if let reason = exclusionReason(entries[index], registry.endpoints[position], request) {

@@ -6,10 +6,10 @@ import Synchronization
 /// Writes `POST /v1/route` answers from entry JSON encoded once per epoch and model: a route
 /// answer is a per-request order of entries the epoch already has, so only the order, the seed
 /// and the exclusions are new per request. Encoding every entry with `JSONEncoder` per request
-/// made the route answer 15 times slower than the cached rankings read (docs/BENCHMARKS.md).
+/// made the route answer many times slower than the cached rankings read (docs/BENCHMARKS.md).
 final class RouteAnswerEncoder: Sendable {
     /// Models whose entries are kept per epoch; past it the cache starts again (a gateway routes
-    /// a few models often, and 20,000 endpoints' entries are about 20 MB).
+    /// a few models often, and every model's entries of a large registry would be tens of MB).
     static let maxModels = 256
 
     private struct Cache {

@@ -45,15 +45,16 @@ public enum RoutePlanner {
                     listed.append(index)
                 }
             }
+            // The fallbacks healthy first; the caller's own list stays as given (the partition below skips this mode).
             let rest = eligible.filter { !listed.contains($0) }
-            ordered = listed + (preferences.allowFallbacks ? rest.filter { !isDemoted($0) } + rest.filter(isDemoted) : [])
+            ordered = listed + (preferences.allowFallbacks ? stablePartition(rest, by: isDemoted).flatMap { $0 } : [])
         } else if let sort = preferences.sort {
             mode = sort == .price ? .sortPrice : sort == .throughput ? .sortThroughput : .sortLatency
-            let sorted = eligible.sorted { lhs, rhs in
+            // Demoted ones go last in the partition below.
+            ordered = eligible.sorted { lhs, rhs in
                 let (a, b) = (sortKey(sort, entries[lhs], endpointOf(lhs)), sortKey(sort, entries[rhs], endpointOf(rhs)))
                 return a != b ? a < b : entries[lhs].rank < entries[rhs].rank
             }
-            ordered = sorted.filter { !isDemoted($0) } + sorted.filter(isDemoted)
         } else if request.usesTools {
             mode = .quality
             ordered = shareWeightedDraw(eligible, shares: eligible.map { entries[$0].trafficShare }, seed: request.seed)

@@ -141,20 +141,19 @@ class RankdRouting(CustomRoutingStrategyBase):
             raise RuntimeError(f"rankd answered {response.status_code}")
         return response.json().get("endpoints", [])
 
-    def _remember(self, key, fetch):
-        """The cached answer for `key`, or what `fetch()` returns (None on any error, cached briefly)."""
-        if key is not None:
-            hit, value = self._cached(key)
-            if hit:
-                return value
-        try:
-            value = self._parse(fetch())
-            failed = False
-        except Exception as error:  # rankd down, slow or answering errors: LiteLLM's own order
+    def _settle(self, key, response, error=None):
+        """The endpoints of rankd's answer, or None when the request failed or rankd answered an
+        error; cached under `key` (a failure briefly)."""
+        value = None
+        if error is None:
+            try:
+                value = self._parse(response)
+            except Exception as failure:
+                error = failure
+        if error is not None:  # rankd down, slow or answering errors: LiteLLM's own order
             logger.warning("rankd unavailable (%s); using LiteLLM's default order", error)
-            value, failed = None, True
         if key is not None:
-            self._store(key, value, failed)
+            self._store(key, value, failed=error is not None)
         return value
 
     async def _answer_async(self, model, uses_tools, preferences):
@@ -168,14 +167,22 @@ class RankdRouting(CustomRoutingStrategyBase):
         try:
             response = await self._async_client.request(method, self.rankd_url + path, json=body)
         except Exception as error:
-            response = error
-        return kind, self._remember(key, lambda: _raise_or(response))
+            return kind, self._settle(key, None, error)
+        return kind, self._settle(key, response)
 
     def _answer_sync(self, model, uses_tools, preferences):
         key, method, path, body, kind = self._plan(model, uses_tools, preferences)
+        if key is not None:
+            hit, value = self._cached(key)
+            if hit:
+                return kind, value
         if self._client is None:
             self._client = httpx.Client(timeout=self.timeout_seconds)
-        return kind, self._remember(key, lambda: self._client.request(method, self.rankd_url + path, json=body))
+        try:
+            response = self._client.request(method, self.rankd_url + path, json=body)
+        except Exception as error:
+            return kind, self._settle(key, None, error)
+        return kind, self._settle(key, response)
 
     # -- the pick
 
@@ -252,10 +259,3 @@ class RankdRouting(CustomRoutingStrategyBase):
             await self._async_client.aclose()
         if self._client is not None:
             self._client.close()
-
-
-def _raise_or(response):
-    """The response, or the exception the request raised, raised again."""
-    if isinstance(response, Exception):
-        raise response
-    return response

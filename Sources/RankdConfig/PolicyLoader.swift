@@ -130,7 +130,61 @@ public enum PolicyLoader {
             "connect_timeout_seconds", default: policy.probing.connectTimeoutSeconds, range: 0.1...60, unit: "seconds")
         policy.probing.maxResponseBytes = probing.int(
             "max_response_bytes", default: policy.probing.maxResponseBytes, range: 1_024...(256 << 20), unit: "bytes")
+        policy.probing.exposureProbeRatio = probing.double(
+            "exposure_probe_ratio", default: policy.probing.exposureProbeRatio, range: 0...1, unit: "probes per live request")
+        policy.probing.exposedMaxPerMinute = probing.int(
+            "exposed_max_per_minute", default: policy.probing.exposedMaxPerMinute, range: 1...6_000)
+        policy.probing.exposedDailyBudgetUSD = probing.double(
+            "exposed_daily_budget_usd", default: policy.probing.exposedDailyBudgetUSD, range: 0...1_000_000, unit: "USD")
         probing.finish()
+
+        let faults = fields.fields("faults")
+        let slowness = faults.fields("latency")
+        var slow = policy.faults.latency
+        slow.windowSeconds = slowness.double("window_seconds", default: slow.windowSeconds, range: 1...600, unit: "seconds")
+        slow.minSamples = slowness.int("min_samples", default: slow.minSamples, range: 1...10_000)
+        slow.slowdownRatio = slowness.double("slowdown_ratio", default: slow.slowdownRatio, range: 1.1...1_000)
+        slow.peerRatio = slowness.double("peer_ratio", default: slow.peerRatio, range: 1...1_000)
+        slow.baselineMinSamples = slowness.int("baseline_min_samples", default: slow.baselineMinSamples, range: 1...100_000)
+        slow.holdSeconds = slowness.double("hold_seconds", default: slow.holdSeconds, range: 1...86_400, unit: "seconds")
+        slow.firstTokenBoundSeconds = slowness.double(
+            "first_token_bound_seconds", default: slow.firstTokenBoundSeconds, range: 0...600, unit: "seconds")
+        slowness.finish()
+        policy.faults.latency = slow
+        func cusum(_ name: String, _ rule: (floor: Double, ratio: Double, shift: Double, threshold: Double)) -> (
+            fields: YAMLFields, floor: Double, ratio: Double, shift: Double, threshold: Double
+        ) {
+            let section = faults.fields(name)
+            return (
+                section, section.double("baseline_floor", default: rule.floor, range: 0.0001...0.5, unit: "failure rate"),
+                section.double("shift_ratio", default: rule.ratio, range: 1.1...1_000),
+                section.double("min_shift", default: rule.shift, range: 0...0.9, unit: "failure rate"),
+                section.double("threshold", default: rule.threshold, range: 0...1_000, unit: "log-likelihood ratio")
+            )
+        }
+        var change = policy.faults.failureChange
+        let changeFields = cusum("failure_change", (change.baselineFloor, change.shiftRatio, change.minShift, change.threshold))
+        (change.baselineFloor, change.shiftRatio, change.minShift, change.threshold) =
+            (changeFields.floor, changeFields.ratio, changeFields.shift, changeFields.threshold)
+        change.minRequests = changeFields.fields.int("min_requests", default: change.minRequests, range: 0...1_000_000)
+        changeFields.fields.finish()
+        policy.faults.failureChange = change
+        var known = policy.faults.knownAnswers
+        let knownFields = cusum("known_answers", (known.baselineFloor, known.shiftRatio, known.minShift, known.threshold))
+        (known.baselineFloor, known.shiftRatio, known.minShift, known.threshold) =
+            (knownFields.floor, knownFields.ratio, knownFields.shift, knownFields.threshold)
+        known.reprobeSeconds = knownFields.fields.double(
+            "reprobe_seconds", default: known.reprobeSeconds, range: 0.1...86_400, unit: "seconds")
+        known.suspectMaxPerMinute = knownFields.fields.int("suspect_max_per_minute", default: known.suspectMaxPerMinute, range: 1...6_000)
+        knownFields.fields.finish()
+        policy.faults.knownAnswers = known
+        let limits = faults.fields("rate_limits")
+        policy.faults.rateLimits.defaultRetryAfterSeconds = limits.double(
+            "default_retry_after_seconds", default: policy.faults.rateLimits.defaultRetryAfterSeconds, range: 0...86_400, unit: "seconds")
+        policy.faults.rateLimits.maxRetryAfterSeconds = limits.double(
+            "max_retry_after_seconds", default: policy.faults.rateLimits.maxRetryAfterSeconds, range: 0...86_400, unit: "seconds")
+        limits.finish()
+        faults.finish()
 
         let publication = fields.fields("publication")
         policy.publication.cacheMaxAgeSeconds = publication.int(

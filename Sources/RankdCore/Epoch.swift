@@ -75,6 +75,14 @@ public enum ReasonCode {
     public static let latencyOutlier = "latency_outlier"
     public static let consecutiveFailures = "consecutive_failures"
     public static let failureBurst = "failure_burst"
+    /// Failures jumped against the endpoint's own recent rate (CUSUM, `faults.failure_change`).
+    public static let failureRateChange = "failure_rate_change"
+    /// Known-answer probes fail above the peers' rate (CUSUM, `faults.known_answers`).
+    public static let knownAnswerFailures = "known_answer_failures"
+    /// Share lowered, status ok: TTFT or tokens/s collapsed (`faults.latency`).
+    public static let latencyDegraded = "latency_degraded"
+    /// Share lowered, status ok: HTTP 429 until its Retry-After (`faults.rate_limits`).
+    public static let rateLimited = "rate_limited"
     public static let allEndpointsDegraded = "all_endpoints_degraded"
     public static let recovering = "recovering"
     public static let noObservations = "no_observations"

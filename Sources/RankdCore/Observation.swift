@@ -13,12 +13,16 @@ public struct Observation: Hashable, Codable, Sendable {
     public var latencyMilliseconds: Double?
     /// Output tokens per second after the first token.
     public var outputTokensPerSecond: Double?
+    /// For HTTP 429: the provider's Retry-After, in seconds, when known. Read by the rate-limit
+    /// rule only (the windows do not keep it).
+    public var retryAfterSeconds: Double?
 
     public init(
         endpointID: String, time: Timestamp, source: ObservationSource, outcome: Outcome,
         toolsOffered: Bool = true, ttftMilliseconds: Double? = nil, latencyMilliseconds: Double? = nil,
-        outputTokensPerSecond: Double? = nil
+        outputTokensPerSecond: Double? = nil, retryAfterSeconds: Double? = nil
     ) {
+        self.retryAfterSeconds = retryAfterSeconds
         self.endpointID = endpointID
         self.time = time
         self.source = source

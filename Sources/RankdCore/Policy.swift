@@ -15,6 +15,7 @@ public struct Policy: Hashable, Codable, Sendable {
     public var publication: Publication
     public var ingest: Ingest
     public var routing: Routing
+    public var faults: Faults
 
     /// Component weights; they need not sum to 1 (they are normalised over present components).
     public struct Weights: Hashable, Codable, Sendable {
@@ -183,6 +184,99 @@ public struct Policy: Hashable, Codable, Sendable {
         public var connectTimeoutSeconds = 5.0
         /// Responses past this are cut (transport error). Default 1 MiB.
         public var maxResponseBytes = 1 << 20
+        /// Probing by exposure: an endpoint carrying live traffic is probed at this many probes per
+        /// live request it serves (its traffic share × its model's request rate), between the
+        /// healthy interval and its cap. 0: off. Default 0.1.
+        public var exposureProbeRatio = 0.1
+        /// The per-minute cap of an endpoint with all of its model's traffic; an endpoint's cap is
+        /// this × its traffic share, never below `max_per_minute`. Default 30.
+        public var exposedMaxPerMinute = 30
+        /// An endpoint's daily budget grows by this × its traffic share, so the endpoints users
+        /// depend on can be probed at their exposure all day. Default 20 USD.
+        public var exposedDailyBudgetUSD = 20.0
+
+        public init() {}
+    }
+
+    /// Fault reaction between epochs (scoring/README.md, "Fault reaction"): slowness and rate
+    /// limits lower an endpoint's share and keep its status; failure-rate change and known-answer
+    /// failures demote it.
+    public struct Faults: Hashable, Codable, Sendable {
+        public var latency = LatencyDegradation()
+        public var failureChange = FailureChange()
+        public var knownAnswers = KnownAnswers()
+        public var rateLimits = RateLimits()
+
+        public init() {}
+    }
+
+    /// An endpoint whose time to first token (or tokens/s) collapses against its own baseline and
+    /// against its fastest peer gets the floor share only (`latency_degraded`).
+    public struct LatencyDegradation: Hashable, Codable, Sendable {
+        /// The recent samples judged: those of the last this many seconds. Default 10.
+        public var windowSeconds = 10.0
+        /// Recent samples needed before the rule runs. Default 3.
+        public var minSamples = 3
+        /// Recent median TTFT at least this many times the endpoint's baseline (or tokens/s at most
+        /// 1/this of it). Default 3.
+        public var slowdownRatio = 3.0
+        /// ... and at least this many times the fastest peer's baseline TTFT (or tokens/s at most
+        /// 1/this of it): a faster endpoint must exist to move to. Default 1.5.
+        public var peerRatio = 1.5
+        /// Samples an endpoint's baseline needs before it is compared with. Default 10.
+        public var baselineMinSamples = 10
+        /// The share returns this long after the last slow sample. Default 30 s.
+        public var holdSeconds = 30.0
+        /// A probe with no first token this long after it started is slow evidence at once. Default 10 s.
+        public var firstTokenBoundSeconds = 10.0
+
+        public init() {}
+    }
+
+    /// A CUSUM of the endpoint's gateway-visible failures (request failures but ignored outcomes,
+    /// and tool-call failures) against its own recent rate: a jump demotes (`failure_rate_change`),
+    /// whatever the peers do.
+    public struct FailureChange: Hashable, Codable, Sendable {
+        /// The in-control rate is the endpoint's own running rate, at least this. Default 0.01.
+        public var baselineFloor = 0.01
+        /// The rate the test looks for: the baseline × this, or the baseline + `min_shift`,
+        /// whichever is higher. Default 4.
+        public var shiftRatio = 4.0
+        public var minShift = 0.1
+        /// Log-likelihood ratio at which it fires (higher: fewer false alarms, slower). Default 14.
+        public var threshold = 14.0
+        /// Observations the baseline needs before the rule runs (the volume floor). Default 20.
+        public var minRequests = 20
+
+        public init() {}
+    }
+
+    /// A CUSUM (a sequential probability ratio test that restarts) of known-answer probe failures
+    /// against the peers' probe failure rate: demotes (`known_answer_failures`).
+    public struct KnownAnswers: Hashable, Codable, Sendable {
+        /// The in-control rate is the peers' running probe failure rate, at least this. Default 0.01.
+        public var baselineFloor = 0.01
+        public var shiftRatio = 4.0
+        /// Default 0.19: the test looks for a 20% failure rate against a 1% one.
+        public var minShift = 0.19
+        /// Log-likelihood ratio at which it fires. Default 8.
+        public var threshold = 8.0
+        /// While the test leans towards failure (after a failed known-answer probe), the endpoint is
+        /// probed again this soon. Default 0.5 s.
+        public var reprobeSeconds = 0.5
+        /// ... at most this many probes a minute. Default 90.
+        public var suspectMaxPerMinute = 90
+
+        public init() {}
+    }
+
+    /// HTTP 429 is capacity, not failure: the endpoint gets the floor share until its
+    /// `Retry-After` (`rate_limited`), and reliability does not count it.
+    public struct RateLimits: Hashable, Codable, Sendable {
+        /// When neither the telemetry record nor the span gives a Retry-After. Default 10 s.
+        public var defaultRetryAfterSeconds = 10.0
+        /// A longer Retry-After is cut to this. Default 300 s.
+        public var maxRetryAfterSeconds = 300.0
 
         public init() {}
     }
@@ -191,12 +285,12 @@ public struct Policy: Hashable, Codable, Sendable {
     public struct FastPath: Hashable, Codable, Sendable {
         /// Hard failures (5xx, timeout, transport error) in a row that demote at once. Default 5.
         public var consecutiveFailures = 5
-        /// Sliding window of the burst rule. Default 30 s.
-        public var burstWindowSeconds = 30
-        /// Requests in the sliding window before the burst rule runs. Default 10.
-        public var burstMinRequests = 10
-        /// Share of failures (any request or tool-call failure) that is a burst. Default 0.5.
-        public var burstFailureRate = 0.5
+        /// Sliding window of the burst rule. Default 10 s.
+        public var burstWindowSeconds = 10
+        /// Requests in the sliding window before the burst rule runs. Default 20.
+        public var burstMinRequests = 20
+        /// Share of failures (any request or tool-call failure but 429) that is a burst. Default 0.3.
+        public var burstFailureRate = 0.3
         /// Between epochs, the failure-outlier rules run on the in-memory short window this often;
         /// a rule firing for an endpoint not yet demoted publishes an epoch at once. 0: off. Default 5 s.
         public var outlierCheckSeconds = 5.0
@@ -222,8 +316,10 @@ public struct Policy: Hashable, Codable, Sendable {
         weights: Weights = Weights(), windows: Windows = Windows(), sources: SourceWeights = SourceWeights(),
         priors: Priors = Priors(), reliability: Reliability = Reliability(), status: StatusRules = StatusRules(),
         demotion: Demotion = Demotion(), fastPath: FastPath = FastPath(), probing: Probing = Probing(),
-        publication: Publication = Publication(), ingest: Ingest = Ingest(), routing: Routing = Routing()
+        publication: Publication = Publication(), ingest: Ingest = Ingest(), routing: Routing = Routing(),
+        faults: Faults = Faults()
     ) {
+        self.faults = faults
         self.routing = routing
         self.ingest = ingest
         self.weights = weights

@@ -10,6 +10,9 @@ public struct RankingEngine: Sendable {
     public private(set) var lastEpochID: Int64
     private var aggregator: WindowAggregator
     private var detector: FastPathDetector
+    private var faultWatch: FaultWatch
+    /// Endpoints whose share was limited in the last epoch computed: when a limit ends, an epoch is due.
+    private var limitedInLastEpoch: Set<String> = []
     private var pendingFastPathReasons: [String: [String]] = [:]
     private var endpointIDs: Set<String>
     /// Indices in `endpoints` of the enabled endpoints, one list per model (the peers the outlier
@@ -35,6 +38,7 @@ public struct RankingEngine: Sendable {
             shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now,
             pastInStore: pastInStore)
         detector = FastPathDetector(rule: policy.fastPath)
+        faultWatch = FaultWatch(policy: policy, endpoints: endpoints)
         endpointIDs = Set(endpoints.map(\.id))
         var groups: [String: [Int]] = [:]
         for (index, endpoint) in self.endpoints.enumerated() where endpoint.enabled { groups[endpoint.model, default: []].append(index) }
@@ -46,6 +50,8 @@ public struct RankingEngine: Sendable {
         case accepted
         /// Tripped the fast path: the caller should compute and publish an epoch now.
         case fastPath(FastPathDetector.Trigger)
+        /// Lowered the endpoint's share (slowness, rate limit): an epoch should publish it now.
+        case shareLimited(FastPathDetector.Trigger)
         /// Older than the long window.
         case tooOld
         case unknownEndpoint
@@ -56,11 +62,61 @@ public struct RankingEngine: Sendable {
     public mutating func record(_ observation: Observation, persisted: Bool = false) -> RecordResult {
         guard endpointIDs.contains(observation.endpointID) else { return .unknownEndpoint }
         guard aggregator.record(observation, persist: !persisted) else { return .tooOld }
-        guard let trigger = detector.record(observation) else { return .accepted }
+        return watch(observation)
+    }
+
+    /// The fast path and the fault rules on one accepted observation.
+    private mutating func watch(_ observation: Observation) -> RecordResult {
+        var result = RecordResult.accepted
         // An endpoint already demoted gains nothing from a new epoch.
-        if demotions[observation.endpointID]?.isDemoted == true { return .accepted }
-        pendingFastPathReasons[observation.endpointID, default: []].append(trigger.reason)
-        return .fastPath(trigger)
+        let demoted = demotions[observation.endpointID]?.isDemoted == true
+        if let trigger = detector.record(observation), !demoted {
+            pendingFastPathReasons[observation.endpointID, default: []].append(trigger.reason)
+            result = .fastPath(trigger)
+        }
+        for event in faultWatch.record(observation) {
+            switch event {
+            case .demote(let trigger) where !demoted:
+                if !(pendingFastPathReasons[trigger.endpointID]?.contains(trigger.reason) ?? false) {
+                    pendingFastPathReasons[trigger.endpointID, default: []].append(trigger.reason)
+                }
+                if case .accepted = result { result = .fastPath(trigger) }
+            case .limit(let trigger) where !demoted:
+                if case .accepted = result { result = .shareLimited(trigger) }
+            default:
+                break
+            }
+        }
+        return result
+    }
+
+    /// A probe without a first token past `faults.latency.first_token_bound_seconds`: slow
+    /// evidence now. Returns a trigger when it lowers the endpoint's share.
+    public mutating func recordSlowProbe(endpointID: String, at time: Timestamp, waitedMilliseconds: Double) -> FastPathDetector.Trigger? {
+        guard demotions[endpointID]?.isDemoted != true,
+            case .limit(let trigger)? = faultWatch.recordSlowProbe(endpointID: endpointID, at: time, waitedMilliseconds: waitedMilliseconds)
+        else { return nil }
+        return trigger
+    }
+
+    /// Share limits in force at `now` (slowness, rate limits), by endpoint id.
+    public func shareLimits(at now: Timestamp) -> [String: ShareLimit] { faultWatch.limits(at: now) }
+
+    /// True when a share limit published in the last epoch has ended: an epoch should restore the share.
+    public func shareLimitEnded(at now: Timestamp) -> Bool {
+        guard !limitedInLastEpoch.isEmpty else { return false }
+        let limits = faultWatch.limits(at: now)
+        return limitedInLastEpoch.contains { limits[$0] == nil }
+    }
+
+    /// Endpoints the prober should re-probe soon: their known-answer test leans towards failure.
+    public var knownAnswerSuspects: Set<String> { faultWatch.knownAnswerSuspects }
+
+    /// The fault rules' statistics of one endpoint, for tests and diagnostics.
+    public func faultDiagnostics(_ endpointID: String)
+        -> (ttftBaseline: Double?, failureRate: Double, failureCUSUM: Double, knownAnswerCUSUM: Double)
+    {
+        faultWatch.diagnostics(endpointID)
     }
 
     /// Records a batch: tallies are folded per minute first and merged once per bucket (the
@@ -82,10 +138,7 @@ public struct RankingEngine: Sendable {
                 results[index] = .tooOld
                 continue
             }
-            guard let trigger = detector.record(observation) else { continue }
-            if demotions[observation.endpointID]?.isDemoted == true { continue }
-            pendingFastPathReasons[observation.endpointID, default: []].append(trigger.reason)
-            results[index] = .fastPath(trigger)
+            results[index] = watch(observation)
         }
         return results
     }
@@ -134,7 +187,8 @@ public struct RankingEngine: Sendable {
             epochID: lastEpochID + 1, now: now, trigger: trigger, policy: policy, endpoints: endpoints,
             windowStats: { aggregator.stats(for: $0) },
             benchmarks: benchmarks, demotions: demotions, fastPathReasons: pendingFastPathReasons,
-            overrides: Override.active(overrides, at: now))
+            overrides: Override.active(overrides, at: now), shareLimits: faultWatch.limits(at: now))
+        limitedInLastEpoch = Set(input.shareLimits.keys)
         overrides.removeAll { !$0.isActive(at: now) }
         let result = Scorer.score(input, parallelFromEndpoints: parallelFromEndpoints)
         demotions = result.demotions

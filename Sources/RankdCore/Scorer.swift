@@ -21,24 +21,28 @@ public struct ScoringInput: Sendable {
     public var fastPathReasons: [String: [String]]
     /// Operator overrides in force at `time`, by endpoint id.
     public var overrides: [String: Override]
+    /// Lowered shares in force at `time` (slowness, rate limits), by endpoint id.
+    public var shareLimits: [String: ShareLimit] = [:]
 
     /// An input with window totals given per endpoint id (a missing id means no observations).
     public init(
         epochID: Int64, now: Timestamp, trigger: EpochTrigger, policy: Policy, endpoints: [Endpoint],
         stats: [String: WindowStats], benchmarks: [String: Double] = [:], demotions: [String: DemotionState] = [:],
-        fastPathReasons: [String: [String]] = [:], overrides: [String: Override] = [:]
+        fastPathReasons: [String: [String]] = [:], overrides: [String: Override] = [:], shareLimits: [String: ShareLimit] = [:]
     ) {
         self.init(
             epochID: epochID, now: now, trigger: trigger, policy: policy, endpoints: endpoints, windowStats: { stats[$0] ?? WindowStats() },
-            benchmarks: benchmarks, demotions: demotions, fastPathReasons: fastPathReasons, overrides: overrides)
+            benchmarks: benchmarks, demotions: demotions, fastPathReasons: fastPathReasons, overrides: overrides, shareLimits: shareLimits)
     }
 
     /// An input that reads window totals as each model is scored (from the engine's windows).
     public init(
         epochID: Int64, now: Timestamp, trigger: EpochTrigger, policy: Policy, endpoints: [Endpoint],
         windowStats: @escaping @Sendable (String) -> WindowStats, benchmarks: [String: Double] = [:],
-        demotions: [String: DemotionState] = [:], fastPathReasons: [String: [String]] = [:], overrides: [String: Override] = [:]
+        demotions: [String: DemotionState] = [:], fastPathReasons: [String: [String]] = [:], overrides: [String: Override] = [:],
+        shareLimits: [String: ShareLimit] = [:]
     ) {
+        self.shareLimits = shareLimits
         self.overrides = overrides
         self.epochID = epochID
         self.time = now
@@ -208,12 +212,14 @@ public enum Scorer {
         }
 
         // Shares, then the rank order: pinned first, then by tier (ok and insufficient data
-        // together unless the policy puts the latter after), then the top quality tier before the
-        // endpoints known to be worse, then by routing score. Exact ties
+        // together unless the policy puts the latter after), then those with a lowered share
+        // (slow, rate-limited) after the others, then the top quality tier before the endpoints
+        // known to be worse, then by routing score. Exact ties
         // go to the cheaper endpoint, then the one with more evidence, then a draw seeded by the
         // epoch: never the endpoint's name, so no endpoint is first because of how it is spelled.
         let evidence = peers.map { TrafficShares.Evidence(stats[$0.id]!, policy: policy) }
-        let (routingScores, topTier) = TrafficShares.assign(&entries, evidence: evidence, policy: policy)
+        let limits = peers.map { input.shareLimits[$0.id] }
+        let (routingScores, topTier, limited) = TrafficShares.assign(&entries, evidence: evidence, limits: limits, policy: policy)
         let afterOK = policy.routing.insufficientData == .afterOK
         let keys = entries.indices.map { index in
             let entry = entries[index]
@@ -226,7 +232,7 @@ public enum Scorer {
             }
             var tieDraw = SplitMix64(seed: UInt64(bitPattern: input.epochID) ^ FNV1a.hash(entry.endpointID))
             return (
-                pinned: entry.override?.action == .pin, tier: tier, lowerQuality: tier < 2 && !topTier[index],
+                pinned: entry.override?.action == .pin, tier: tier, lowerQuality: tier < 2 && !topTier[index], limited: limited[index],
                 routing: routingScores[index], score: entry.score,
                 price: RoutePlanner.blendedPrice(peers[index].pricing),
                 evidence: evidence[index].toolCallRequests + evidence[index].reliabilityRequests,
@@ -237,6 +243,7 @@ public enum Scorer {
             let (lhs, rhs) = (keys[l], keys[r])
             if lhs.pinned != rhs.pinned { return lhs.pinned }
             if lhs.tier != rhs.tier { return lhs.tier < rhs.tier }
+            if lhs.limited != rhs.limited { return rhs.limited }
             if lhs.lowerQuality != rhs.lowerQuality { return rhs.lowerQuality }
             if lhs.routing != rhs.routing { return lhs.routing > rhs.routing }
             if lhs.score != rhs.score { return lhs.score > rhs.score }

@@ -38,9 +38,14 @@ enum TrafficShares {
 
     /// Sets every entry's `explanation.share`; returns the routing scores and whether each entry is
     /// in the top quality tier, by entry index.
+    ///
+    /// An endpoint with a share limit (`limits`, by entry index: slow, rate-limited) keeps its
+    /// status and gets the floor only, as long as another servable endpoint has no limit; with
+    /// every servable endpoint limited, the limits give way (never lower everyone).
     static func assign(
-        _ entries: inout [EndpointRanking], evidence: [Evidence], policy: Policy
-    ) -> (routingScores: [Double], topTier: [Bool]) {
+        _ entries: inout [EndpointRanking], evidence: [Evidence], limits: [ShareLimit?]? = nil, policy: Policy
+    ) -> (routingScores: [Double], topTier: [Bool], limited: [Bool]) {
+        let limits = limits ?? Array(repeating: nil, count: entries.count)
         let rule = policy.routing
         let servable = entries.indices.filter { entries[$0].status == .ok || entries[$0].status == .insufficientData }
         var routing = entries.map(\.score)
@@ -70,12 +75,21 @@ enum TrafficShares {
         // (with `after_ok`, insufficient-data endpoints only while no endpoint is ok).
         let pinned = servable.filter { entries[$0].override?.action == .pin }
         let anyOK = servable.contains { entries[$0].status == .ok }
-        let competing =
+        let unlimited = servable.filter { limits[$0] == nil }
+        let limited = entries.indices.map { index in
+            pinned.isEmpty && !unlimited.isEmpty && limits[index] != nil && servable.contains(index)
+        }
+        var competing =
             !pinned.isEmpty
             ? pinned
             : servable.filter {
-                inTopTier[$0] && !(rule.insufficientData == .afterOK && anyOK && entries[$0].status == .insufficientData)
+                inTopTier[$0] && !limited[$0]
+                    && !(rule.insufficientData == .afterOK && anyOK && entries[$0].status == .insufficientData)
             }
+        // The top tier all limited: the others share what is above the floors.
+        if competing.isEmpty && pinned.isEmpty {
+            competing = unlimited.filter { !(rule.insufficientData == .afterOK && anyOK && entries[$0].status == .insufficientData) }
+        }
         let bestRouting = competing.map { routing[$0] }.max() ?? 0
         var weight = Array(repeating: 0.0, count: entries.count)
         for index in competing { weight[index] = exp((routing[index] - bestRouting) / rule.temperature) }
@@ -90,6 +104,8 @@ enum TrafficShares {
             let basis: String
             if !isServable {
                 basis = entries[index].status == .demoted ? ShareBasis.demoted : ShareBasis.disabled
+            } else if limited[index], let limit = limits[index] {
+                basis = limit.reason
             } else if !pinned.isEmpty {
                 basis = pinned.contains(index) ? ShareBasis.operatorPinned : ShareBasis.floorOnly
             } else if !inTopTier[index] {
@@ -104,8 +120,13 @@ enum TrafficShares {
                 quality: quality[index].map { Scorer.rounded($0.mean) },
                 qualityMargin: quality[index].map { Scorer.rounded(z * $0.spread) },
                 floor: isServable ? Scorer.rounded(floor) : 0)
+            if limited[index], let limit = limits[index] {
+                entries[index].explanation.share?.limitedUntil = limit.until
+                entries[index].explanation.share?.limitDetail = limit.detail
+                entries[index].reasons.append(limit.reason)
+            }
         }
-        return (routing, inTopTier)
+        return (routing, inTopTier, limited)
     }
 
     /// Tool-call success and reliability blended by their weights, with the posterior standard
@@ -140,6 +161,10 @@ public enum ShareBasis {
     public static let floorOnly = "floor_only"
     /// Pinned by an operator: everything above the other endpoints' floors.
     public static let operatorPinned = "operator_pinned"
+    /// Status ok, share lowered to the floor: slow against its own past and its peers, until `limited_until`.
+    public static let latencyDegraded = "latency_degraded"
+    /// Status ok, share lowered to the floor: HTTP 429, until its Retry-After (`limited_until`).
+    public static let rateLimited = "rate_limited"
     public static let demoted = "demoted"
     public static let disabled = "disabled"
 }
@@ -159,6 +184,10 @@ public struct ShareExplanation: Hashable, Codable, Sendable {
     public var qualityMargin: Double?
     /// The exploration floor it got (0 when not served).
     public var floor: Double
+    /// With basis `latency_degraded` or `rate_limited`: the earliest end of the lowered share.
+    public var limitedUntil: Timestamp?
+    /// With a limit: the figures behind it.
+    public var limitDetail: String?
 
     public init(share: Double, basis: String, routingScore: Double, quality: Double?, qualityMargin: Double?, floor: Double) {
         self.share = share

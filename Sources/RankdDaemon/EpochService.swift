@@ -75,9 +75,13 @@ public struct EpochService: Service {
             if outlierCheckSeconds > 0 {
                 group.addTask { await repeatEvery(outlierCheckSeconds) { _ in await ranker.checkOutliersBetweenEpochs() } }
             }
-            // An override ends at its expiry, not at the next scheduled epoch.
+            // An override ends at its expiry, and a lowered share (slow, rate-limited) when its
+            // limit does, not at the next scheduled epoch.
             group.addTask {
-                await repeatEvery(1) { _ in if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) } }
+                await repeatEvery(1) { _ in
+                    if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) }
+                    if await ranker.shareLimitEnded() { ranker.requestEpoch(.fastPath) }
+                }
             }
             // Flush every flush interval; fold the journal at every foldEvery-th flush.
             let foldEvery = max(1, Int((foldIntervalSeconds / flushIntervalSeconds).rounded()))

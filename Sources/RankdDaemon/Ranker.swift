@@ -4,6 +4,7 @@ import RankdConfig
 import RankdCore
 import RankdServer
 import RankdStore
+import Synchronization
 
 /// The daemon's ranking state: the pure `RankingEngine` behind an actor, with the stores it
 /// persists to and the in-memory epoch the API serves. Every signal source (prober, telemetry,
@@ -33,6 +34,9 @@ public actor Ranker {
     /// Held by the ingest writer from a commit until it is recorded here, and here while the
     /// windows read back what leaves them (`advanceWindows`).
     public nonisolated let ingestGate = IngestGate()
+    /// Endpoints whose known-answer test leans towards failure, for the prober (updated as
+    /// observations are recorded).
+    public nonisolated let knownAnswerSuspects = Mutex<Set<String>>([])
 
     /// Opens (or creates) `state.db` and `rankings.db` in the data directory, rebuilds the windows
     /// from stored minute buckets, restores demotion memory, and serves the last epoch at once.
@@ -179,13 +183,47 @@ public actor Ranker {
                         "endpoint_id": .string(trigger.endpointID), "reason": .string(trigger.reason), "detail": .string(trigger.detail),
                     ])
                 triggerContinuation.yield(.fastPath)
+            case .shareLimited(let trigger):
+                summary.accepted += 1
+                result = "accepted"
+                shareLimited(trigger)
             }
             counts[observation.source.rawValue, default: [:]][result, default: 0] += 1
         }
+        let suspects = engine.knownAnswerSuspects
+        if knownAnswerSuspects.withLock({ $0 != suspects }) { knownAnswerSuspects.withLock { $0 = suspects } }
         for (source, results) in counts {
             for (result, count) in results { metrics.observations(source: source, result: result, count: count) }
         }
         return summary
+    }
+
+    /// A share limit began: logged, counted, and published by an epoch now.
+    private func shareLimited(_ trigger: FastPathDetector.Trigger) {
+        metrics.fastPathTrigger(reason: trigger.reason)
+        logger.warning(
+            "share lowered",
+            metadata: [
+                "endpoint_id": .string(trigger.endpointID), "reason": .string(trigger.reason), "detail": .string(trigger.detail),
+            ])
+        triggerContinuation.yield(.fastPath)
+    }
+
+    /// A probe without a first token past the policy's bound: slow evidence now.
+    public func recordSlowProbe(endpointID: String, at time: Timestamp, waitedMilliseconds: Double) {
+        if let trigger = engine.recordSlowProbe(endpointID: endpointID, at: time, waitedMilliseconds: waitedMilliseconds) {
+            shareLimited(trigger)
+        }
+    }
+
+    /// True when a share limit in the served epoch has ended: an epoch should restore the share.
+    public func shareLimitEnded() -> Bool { engine.shareLimitEnded(at: clock.now()) }
+
+    /// The fault rules' statistics of one endpoint, for tests and diagnostics.
+    public func faultDiagnostics(_ endpointID: String)
+        -> (ttftBaseline: Double?, failureRate: Double, failureCUSUM: Double, knownAnswerCUSUM: Double)
+    {
+        engine.faultDiagnostics(endpointID)
     }
 
     /// Asks the epoch loop for an epoch (used by the interval timer).

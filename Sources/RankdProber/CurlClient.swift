@@ -15,6 +15,10 @@ public struct ChatRequest: Sendable {
     public var totalTimeoutMilliseconds: Int
     /// Responses larger than this are cut and reported as a transport error.
     public var maxResponseBytes: Int
+    /// When set, `onNoFirstToken` is called once (on the transfer's thread) if no first token
+    /// (streams) or first byte has come this long after the request started.
+    public var firstTokenBoundMilliseconds: Int?
+    public var onNoFirstToken: (@Sendable (_ waitedMilliseconds: Double) -> Void)?
 
     public init(
         url: String, body: Data, stream: Bool, apiKey: String? = nil, connectTimeoutMilliseconds: Int = 5_000,
@@ -59,6 +63,10 @@ public struct CurlClient: Sendable {
     /// (the result is then `.failed("cancelled")`).
     public func send(_ request: ChatRequest) async -> ChatExchange {
         let transfer = Transfer(stream: request.stream, cap: request.maxResponseBytes)
+        if let bound = request.firstTokenBoundMilliseconds, let report = request.onNoFirstToken {
+            transfer.firstTokenBound = UInt64(max(0, bound)) * 1_000_000
+            transfer.onNoFirstToken = report
+        }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let thread = Thread {
@@ -120,7 +128,7 @@ public struct CurlClient: Sendable {
         rankd_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
         rankd_curl_setopt_xferinfo_function(handle) { pointer, _, _, _, _ in
             guard let pointer else { return 0 }
-            return Unmanaged<Transfer>.fromOpaque(pointer).takeUnretainedValue().cancelled.load(ordering: .relaxed) ? 1 : 0
+            return Unmanaged<Transfer>.fromOpaque(pointer).takeUnretainedValue().progress() ? 0 : 1
         }
         rankd_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
 
@@ -172,6 +180,8 @@ final class Transfer: @unchecked Sendable {
     var firstTokenAt: UInt64?
     var lastTokenAt: UInt64?
     var retryAfterSeconds: Double?
+    var firstTokenBound: UInt64?
+    var onNoFirstToken: (@Sendable (Double) -> Void)?
 
     init(stream: Bool, cap: Int) {
         self.stream = stream
@@ -196,6 +206,19 @@ final class Transfer: @unchecked Sendable {
             body.append(contentsOf: bytes)
         }
         return true
+    }
+
+    /// curl's progress callback (at least once a second): reports a first token past its bound
+    /// once; false aborts the transfer (cancelled).
+    func progress() -> Bool {
+        if let bound = firstTokenBound, start > 0, (stream ? firstTokenAt : firstByteAt) == nil {
+            let waited = monotonicNanoseconds() &- start
+            if waited >= bound {
+                firstTokenBound = nil
+                onNoFirstToken?(Double(waited) / 1e6)
+            }
+        }
+        return !cancelled.load(ordering: .relaxed)
     }
 
     func header(_ line: String) {

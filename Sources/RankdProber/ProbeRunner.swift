@@ -48,14 +48,21 @@ public struct ProbeRunner: Sendable {
     }
 
     /// Sends the case; `finishedAt` is asked for the observation's time after the answer arrives.
-    public func run(_ probe: ProbeCase, on endpoint: Endpoint, finishedAt: @Sendable () -> Timestamp) async -> Result {
+    /// - Parameter noFirstToken: when given, called once if no first token has come after
+    ///   `bound` milliseconds (slow evidence before the probe ends).
+    public func run(
+        _ probe: ProbeCase, on endpoint: Endpoint, noFirstToken: (bound: Int, report: @Sendable (Double) -> Void)? = nil,
+        finishedAt: @Sendable () -> Timestamp
+    ) async -> Result {
         let base = endpoint.baseURL.hasSuffix("/") ? String(endpoint.baseURL.dropLast()) : endpoint.baseURL
         let body = Data(probe.requestBody(model: endpoint.upstreamModel).jsonText.utf8)
-        let request = ChatRequest(
+        var request = ChatRequest(
             url: "\(base)/chat/completions", body: body, stream: probe.stream,
             apiKey: endpoint.apiKeyEnvironmentVariable.flatMap(environment),
             connectTimeoutMilliseconds: timeouts.connectMilliseconds, totalTimeoutMilliseconds: timeouts.totalMilliseconds,
             maxResponseBytes: timeouts.maxResponseBytes)
+        request.firstTokenBoundMilliseconds = noFirstToken?.bound
+        request.onNoFirstToken = noFirstToken?.report
         let exchange = await client.send(request)
         let verdict = ProbeValidator.classify(transport: exchange.transport, response: exchange.response, probe: probe)
         let answered = verdict.outcome == .ok || verdict.outcome.isToolCallFailure
@@ -64,7 +71,8 @@ public struct ProbeRunner: Sendable {
             toolsOffered: !probe.tools.isEmpty,
             ttftMilliseconds: answered ? exchange.ttftMilliseconds : nil,
             latencyMilliseconds: answered ? exchange.totalMilliseconds : nil,
-            outputTokensPerSecond: answered ? exchange.outputTokensPerSecond : nil)
+            outputTokensPerSecond: answered ? exchange.outputTokensPerSecond : nil,
+            retryAfterSeconds: { if case .completed(429, let seconds) = exchange.transport { seconds } else { nil } }())
         return Result(observation: observation, verdict: verdict, exchange: exchange, caseID: probe.id, requestBytes: body.count)
     }
 }

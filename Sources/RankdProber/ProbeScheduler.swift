@@ -18,6 +18,10 @@ public struct ProbeScheduler: Service {
     let accounted: @Sendable (Accounting) -> Void
     let probeSooner: @Sendable () -> Set<String>
     let probedEndpoints: @Sendable (Int) -> Void
+    let exposure: @Sendable () -> (version: Int64, values: [String: ProbePlanner.Exposure])
+    let knownAnswerSuspects: @Sendable () -> Set<String>
+    let faults: Policy.Faults
+    let slowProbe: @Sendable (_ endpointID: String, _ at: Timestamp, _ waitedMilliseconds: Double) async -> Void
     let logger: Logger
     let tick: Duration
 
@@ -28,13 +32,26 @@ public struct ProbeScheduler: Service {
     ///   - probedEndpoints: told how many distinct endpoints have finished a probe, until all have
     ///     (the daemon's cold start waits for that first round).
     ///   - accounted: told of every finished probe's outcome and cost (the daemon's metrics).
+    ///   - exposure: each endpoint's traffic share and live request rate, with a version that
+    ///     changes when they do (the daemon gives the latest epoch's).
+    ///   - knownAnswerSuspects: endpoints whose known-answer test leans towards failure.
+    ///   - slowProbe: told when a probe has no first token `faults.latency.first_token_bound_seconds`
+    ///     after it started (slow evidence before it ends).
     public init(
         endpoints: [Endpoint], suites: [ProbeSuite], runner: ProbeRunner, clock: any WallClock, rule: Policy.Probing, seed: UInt64,
         logger: Logger, tick: Duration = .milliseconds(100), probeSooner: @escaping @Sendable () -> Set<String> = { [] },
         probedEndpoints: @escaping @Sendable (Int) -> Void = { _ in },
+        exposure: @escaping @Sendable () -> (version: Int64, values: [String: ProbePlanner.Exposure]) = { (0, [:]) },
+        knownAnswerSuspects: @escaping @Sendable () -> Set<String> = { [] },
+        faults: Policy.Faults = Policy.Faults(),
+        slowProbe: @escaping @Sendable (String, Timestamp, Double) async -> Void = { _, _, _ in },
         accounted: @escaping @Sendable (Accounting) -> Void = { _ in },
         record: @escaping @Sendable (ProbeRunner.Result) async -> Void
     ) {
+        self.exposure = exposure
+        self.knownAnswerSuspects = knownAnswerSuspects
+        self.faults = faults
+        self.slowProbe = slowProbe
         self.endpoints = Dictionary(uniqueKeysWithValues: endpoints.filter(\.enabled).map { ($0.id, $0) })
         cases = suites.flatMap(\.cases)
         self.runner = runner
@@ -56,18 +73,32 @@ public struct ProbeScheduler: Service {
             return
         }
         let state = SchedulerState(
-            ProbePlanner(rule: rule, endpointIDs: Array(endpoints.keys), now: clock.now(), seed: seed), endpointIDs: endpoints.keys)
+            ProbePlanner(
+                rule: rule, knownAnswers: faults.knownAnswers, endpointIDs: Array(endpoints.keys), now: clock.now(), seed: seed),
+            endpointIDs: endpoints.keys)
+        var exposureVersion: Int64 = -1
+        var suspects: Set<String> = []
         logger.info(
             "prober started", metadata: ["endpoints": .stringConvertible(endpoints.count), "cases": .stringConvertible(cases.count)])
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let now = clock.now()
                 let sooner = probeSooner()
+                let (version, exposures) = exposure()
+                let newSuspects = knownAnswerSuspects()
                 let free = rule.concurrency - state.inFlight.load(ordering: .relaxed)
                 let due = state.planner.withLock { planner in
                     for id in sooner { planner.markDemoted(id, now: now) }
+                    if version != exposureVersion {
+                        for id in endpoints.keys { planner.setExposure(id, exposures[id] ?? ProbePlanner.Exposure(), now: now) }
+                    }
+                    if newSuspects != suspects {
+                        for id in suspects.union(newSuspects) { planner.setKnownAnswerSuspect(id, newSuspects.contains(id), now: now) }
+                    }
                     return planner.takeDue(now: now, limit: free)
                 }
+                exposureVersion = version
+                suspects = newSuspects
                 for (id, caseIndex) in due {
                     guard let endpoint = endpoints[id] else { continue }
                     let probe = cases[caseIndex % cases.count]
@@ -85,7 +116,11 @@ public struct ProbeScheduler: Service {
     }
 
     private func runOne(_ probe: ProbeCase, endpoint: Endpoint, state: SchedulerState, sooner: Bool) async {
-        let result = await runner.run(probe, on: endpoint) { clock.now() }
+        let bound = faults.latency.firstTokenBoundSeconds
+        let report: @Sendable (Double) -> Void = { [slowProbe, clock, id = endpoint.id] waited in
+            Task { await slowProbe(id, clock.now(), waited) }
+        }
+        let result = await runner.run(probe, on: endpoint, noFirstToken: bound > 0 ? (Int(bound * 1_000), report) : nil) { clock.now() }
         if case .failed("cancelled") = result.exchange.transport { return }
         let retryAfter: Double? = if case .completed(_, let seconds) = result.exchange.transport { seconds } else { nil }
         // About four bytes of JSON per prompt token: an estimate, as providers tokenize differently.

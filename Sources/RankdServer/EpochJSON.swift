@@ -59,6 +59,8 @@ enum EpochJSON {
             case share, basis, quality, floor
             case routingScore = "routing_score"
             case qualityMargin = "quality_margin"
+            case limitedUntil = "limited_until"
+            case limitDetail = "limit_detail"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -100,6 +102,8 @@ enum EpochJSON {
                 try h.encode(share.quality, forKey: .quality)
                 try h.encode(share.qualityMargin, forKey: .qualityMargin)
                 try h.encode(share.floor, forKey: .floor)
+                try h.encode(share.limitedUntil.map(RFC3339.format), forKey: .limitedUntil)
+                try h.encode(share.limitDetail, forKey: .limitDetail)
             } else {
                 try e.encodeNil(forKey: .share)
             }

@@ -26,12 +26,17 @@ import Testing
         return all
     }
 
-    /// The fast path reacts to runs and bursts in arrival order by design, so the order property
-    /// is checked on the epoch scorer with the fast path switched off.
+    /// The fast path and the fault rules react to runs, bursts, sequences and recent samples in
+    /// arrival order by design, so the order property is checked on the epoch scorer with them
+    /// switched off.
     static let withoutFastPath: Policy = {
         var policy = Policy.default
         policy.fastPath.consecutiveFailures = 0
         policy.fastPath.burstMinRequests = 0
+        policy.faults.failureChange.threshold = 0
+        policy.faults.knownAnswers.threshold = 0
+        policy.faults.latency.minSamples = 1_000_000
+        policy.faults.rateLimits.defaultRetryAfterSeconds = 0
         return policy
     }()
 

@@ -125,6 +125,15 @@ public enum GenAISpanReader {
             record.status = 0
             if record.errorType == nil { record.errorType = span.statusMessage.isEmpty ? "error" : String(span.statusMessage.prefix(128)) }
         }
+        // Retry-After as a number of seconds, or as the captured response header (HTTP semantic
+        // conventions record headers as string arrays); an HTTP date is not read.
+        if let seconds = value("rankd.retry_after_seconds")?.number
+            ?? (value("http.response.header.retry-after")?.strings.first ?? value("http.response.header.retry-after")?.string)
+            .flatMap({ Double(String($0.filter { $0 != " " })) }),
+            seconds >= 0, seconds <= 86_400
+        {
+            record.retryAfterSeconds = seconds
+        }
         record.toolCallValid = value("rankd.tool_call_valid")?.bool
         record.toolsOffered =
             value("rankd.tools_offered")?.bool

@@ -33,7 +33,7 @@ public enum TelemetryDecoder {
 
     public static let knownFields: [String] = [
         "request_id", "timestamp", "model", "provider", "endpoint_id", "status", "outcome", "ttft_ms", "latency_ms", "prompt_tokens",
-        "completion_tokens", "tools_offered", "tool_call_valid", "finish_reason", "error_type",
+        "completion_tokens", "tools_offered", "tool_call_valid", "finish_reason", "error_type", "retry_after_seconds",
     ]
 
     public static func decode(_ body: UnsafeBufferPointer<UInt8>, format: Format) throws(Malformed) -> Batch {
@@ -177,6 +177,13 @@ public enum TelemetryDecoder {
                 }
             case "finish_reason": record.finishReason = optionalText(key, value)
             case "error_type": record.errorType = optionalText(key, value)
+            case "retry_after_seconds":
+                if value == .null { break }
+                guard case .number(let seconds) = value, seconds >= 0, seconds <= 86_400 else {
+                    reject(key, "must be the Retry-After in seconds (0 to 86400), or null")
+                    break
+                }
+                record.retryAfterSeconds = seconds
             default:
                 if TelemetryDecoder.contentFields.contains(key) {
                     reject(key, "looks like prompt or completion text, which rankd refuses: send metadata only")

@@ -20,6 +20,8 @@ public struct TelemetryRecord: Hashable, Sendable {
     public var toolCallValid: Bool?
     public var finishReason: String?
     public var errorType: String?
+    /// With a 429: the provider's Retry-After, in seconds (the share stays lowered that long).
+    public var retryAfterSeconds: Double?
 
     public init(requestID: String, time: Timestamp) {
         self.requestID = requestID
@@ -62,7 +64,7 @@ public struct TelemetryRecord: Hashable, Sendable {
             endpointID: endpointID, time: time, source: .live, outcome: outcome,
             toolsOffered: toolsOffered ?? (toolCallValid != nil || outcome.isToolCallFailure),
             ttftMilliseconds: answered ? ttftMilliseconds : nil, latencyMilliseconds: latencyMilliseconds,
-            outputTokensPerSecond: throughput)
+            outputTokensPerSecond: throughput, retryAfterSeconds: retryAfterSeconds)
     }
 }
 

@@ -12,6 +12,12 @@ the end, one JSON report on the last line: per 10 s bucket the requests each pro
 was tried first for, and the user-visible failures; each provider's first live failure and first
 demotion (seconds from start); what each served after its demotion; the users' TTFT.
 
+Faults can be set on `rankd mock-provider` at given seconds of the loop's own clock
+(`--control URL --at SECONDS:PROVIDER:JSON`, repeatable), so the report's times and the faults'
+onsets share one clock; the report then also gives each provider's published share over time
+(`share_timeline`, at every change, polled twice a second) and first attempts per second
+(`first_per_second`).
+
 Standard library only. Bounded: it stops after `--duration` seconds or `--max-requests`.
 
     python3 scripts/gateway-loop.py --rankd http://127.0.0.1:8080 --token "$RANKD_INGEST_TOKEN" \\
@@ -21,6 +27,7 @@ Standard library only. Bounded: it stops after `--duration` seconds or `--max-re
 import argparse
 import http.client
 import json
+import os
 import queue
 import statistics
 import sys
@@ -82,10 +89,11 @@ class Connections:
                 path = parts.path + (("?" + parts.query) if parts.query else "")
                 connection.request(method, path, body=body, headers=headers or {})
                 return connection.getresponse()
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as error:
                 connection.close()
                 self.by_host.pop(key, None)
-                if attempt == 1:
+                # A timeout is the endpoint's answer (none in time), not a stale connection.
+                if attempt == 1 or isinstance(error, TimeoutError):
                     raise
 
     def drop(self, url):
@@ -115,6 +123,11 @@ def call_endpoint(connections, entry):
         return record, False
     record["status"] = response.status
     if response.status != 200:
+        if response.status == 429:
+            try:
+                record["retry_after_seconds"] = float(response.getheader("Retry-After", ""))
+            except ValueError:
+                pass
         response.read()
         record["latency_ms"] = (time.monotonic() - started) * 1000
         return record, False
@@ -207,6 +220,7 @@ class Poller(threading.Thread):
         self.stopping = threading.Event()
         self.demoted_at = {}
         self.shares = {}  # bucket -> {provider: share} (the last seen in the bucket)
+        self.timeline = {}  # provider -> [[seconds, share], ...] at every change
         self.statuses = {}
 
     def run(self):
@@ -222,11 +236,32 @@ class Poller(threading.Thread):
                     self.shares[int(now // 10)] = {e["provider"]: e.get("traffic_share", 0) for e in entries}
                     for entry in entries:
                         self.statuses[entry["provider"]] = entry["status"]
+                        share = entry.get("traffic_share", 0)
+                        changes = self.timeline.setdefault(entry["provider"], [])
+                        if not changes or changes[-1][1] != share:
+                            changes.append([round(now, 2), share])
                         if entry["status"] == "demoted" and entry["provider"] not in self.demoted_at:
                             self.demoted_at[entry["provider"]] = round(now, 2)
             except (OSError, http.client.HTTPException, ValueError, KeyError):
                 pass
-            self.stopping.wait(1.0)
+            self.stopping.wait(0.5)
+
+
+def apply_faults(control, steps, started, applied):
+    """PUTs each mock-provider profile at its second of the loop's clock."""
+    connections = Connections(timeout=5)
+    for at, provider, profile in sorted(steps, key=lambda step: step[0]):
+        delay = at - (time.monotonic() - started)
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            response = connections.request(
+                control.rstrip("/") + "/control/providers/" + urllib.parse.quote(provider), "PUT", profile,
+                {"Content-Type": "application/json"})
+            response.read()
+            applied.append({"at_seconds": round(time.monotonic() - started, 2), "provider": provider, "status": response.status})
+        except (OSError, http.client.HTTPException) as error:
+            applied.append({"at_seconds": round(time.monotonic() - started, 2), "provider": provider, "error": str(error)})
 
 
 def main():
@@ -239,7 +274,18 @@ def main():
     parser.add_argument("--max-requests", type=int, default=50_000)
     parser.add_argument("--max-attempts", type=int, default=3)
     parser.add_argument("--report-every", type=float, default=10)
+    parser.add_argument("--timeout", type=float, default=10, help="the gateway's timeout on a provider call, seconds")
+    parser.add_argument("--control", help="rankd mock-provider's base URL, for --at")
+    parser.add_argument("--at", action="append", default=[], metavar="SECONDS:PROVIDER:JSON",
+                        help="set a mock-provider profile at this second of the run (repeatable)")
     options = parser.parse_args()
+    steps = []
+    for step in options.at:
+        at, provider, profile = step.split(":", 2)
+        json.loads(profile)
+        steps.append((float(at), provider, profile))
+    if steps and not options.control:
+        parser.error("--at needs --control")
     rankd = options.rankd.rstrip("/")
 
     started = time.monotonic()
@@ -247,6 +293,9 @@ def main():
     poller = Poller(rankd, options.model, started)
     telemetry.start()
     poller.start()
+    applied = []
+    if steps:
+        threading.Thread(target=apply_faults, args=(options.control, steps, started, applied), daemon=True).start()
     lock = threading.Lock()
     requests = []  # (start seconds, first provider, served provider or None, user ttft ms)
     first_failure = {}
@@ -255,7 +304,7 @@ def main():
     counter = [0]
 
     def worker(index):
-        connections = Connections(timeout=10)
+        connections = Connections(timeout=options.timeout)
         number = 0
         while time.monotonic() - started < options.duration:
             with lock:
@@ -263,7 +312,8 @@ def main():
                     return
                 counter[0] += 1
             number += 1
-            request_id = f"gw-{index}-{number}"
+            # Unique across loops run at once: rankd counts a request id once.
+            request_id = f"gw-{os.getpid()}-{index}-{number}"
             began = time.monotonic()
             try:
                 response = connections.request(
@@ -343,6 +393,10 @@ def main():
             "requests": len(later), "served": sum(1 for r in later if r[2] == provider),
             "first": sum(1 for r in later if r[1] == provider)}
     ttfts = [r[3] for r in requests if r[3] is not None]
+    first_per_second = {}
+    for began, first, _, _ in requests:
+        counts = first_per_second.setdefault(first, {})
+        counts[str(int(began))] = counts.get(str(int(began)), 0) + 1
     report = {
         "requests": len(requests),
         "user_failures": sum(1 for r in requests if r[2] is None),
@@ -356,6 +410,9 @@ def main():
         "final_status": poller.statuses,
         "user_ttft_ms_p50": statistics.median(ttfts) if ttfts else None,
         "telemetry": telemetry.counts,
+        "share_timeline": poller.timeline,
+        "first_per_second": first_per_second,
+        "faults_applied": applied,
     }
     print(json.dumps(report, sort_keys=True))
 

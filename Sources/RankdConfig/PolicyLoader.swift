@@ -183,6 +183,8 @@ public enum PolicyLoader {
             "default_retry_after_seconds", default: policy.faults.rateLimits.defaultRetryAfterSeconds, range: 0...86_400, unit: "seconds")
         policy.faults.rateLimits.maxRetryAfterSeconds = limits.double(
             "max_retry_after_seconds", default: policy.faults.rateLimits.maxRetryAfterSeconds, range: 0...86_400, unit: "seconds")
+        policy.faults.rateLimits.minSeconds = limits.double(
+            "min_seconds", default: policy.faults.rateLimits.minSeconds, range: 0...86_400, unit: "seconds")
         limits.finish()
         faults.finish()
 

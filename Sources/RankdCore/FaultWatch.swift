@@ -19,7 +19,7 @@ public struct FaultWatch: Sendable {
     struct State: Sendable {
         var ttft = LogBaseline()
         var tokensPerSecond = LogBaseline()
-        /// Samples of the last `window_seconds`, oldest first.
+        /// The latest `min_samples` samples of the last `window_seconds`, oldest first.
         var recent: [Sample] = []
         var slowUntil: Timestamp?
         var slowDetail = ""
@@ -29,7 +29,13 @@ public struct FaultWatch: Sendable {
         var failureCUSUM = 0.0
         var probeFailures = RunningRate()
         var knownAnswerCUSUM = 0.0
+        /// Live requests, decayed with a one-minute time constant (`liveRequestsPerSecond`).
+        var liveCount = 0.0
+        var liveCountAt: Timestamp?
     }
+
+    /// Time constant of the live request rate, in seconds.
+    static let rateSeconds = 60.0
 
     struct Sample: Sendable {
         var time: Timestamp
@@ -93,6 +99,12 @@ public struct FaultWatch: Sendable {
         var events: [Event] = []
         var state = states[id] ?? State()
         let outcome = observation.outcome
+        if observation.source == .live {
+            let last = state.liveCountAt ?? observation.time
+            let elapsed = max(0, observation.time.seconds(since: last))
+            state.liveCount = state.liveCount * exp(-elapsed / Self.rateSeconds) + 1
+            if observation.time > last || state.liveCountAt == nil { state.liveCountAt = observation.time }
+        }
         if outcome == .http429 {
             if let event = rateLimit(&state, observation) { events.append(event) }
         } else if !policy.reliability.ignoredOutcomes.contains(outcome) || outcome.isToolCallFailure {
@@ -134,6 +146,18 @@ public struct FaultWatch: Sendable {
         return result
     }
 
+    /// Live requests a second of each endpoint with any, over about the last minute (the prober's
+    /// exposure).
+    public func liveRequestsPerSecond(at now: Timestamp) -> [String: Double] {
+        var rates: [String: Double] = [:]
+        for (id, state) in states {
+            guard let at = state.liveCountAt else { continue }
+            let rate = state.liveCount * exp(-max(0, now.seconds(since: at)) / Self.rateSeconds) / Self.rateSeconds
+            if rate >= 0.001 { rates[id] = rate }
+        }
+        return rates
+    }
+
     /// Endpoints whose known-answer test leans towards failure (a failed probe not yet outweighed):
     /// the prober re-probes them soon (`known_answers.reprobe_seconds`).
     public private(set) var knownAnswerSuspects: Set<String> = []
@@ -149,12 +173,13 @@ public struct FaultWatch: Sendable {
     private func rateLimit(_ state: inout State, _ observation: Observation) -> Event? {
         let rule = policy.faults.rateLimits
         let given = observation.retryAfterSeconds
-        let seconds = min(rule.maxRetryAfterSeconds, max(0, given ?? rule.defaultRetryAfterSeconds))
+        let retryAfter = min(rule.maxRetryAfterSeconds, max(0, given ?? rule.defaultRetryAfterSeconds))
+        let seconds = retryAfter > 0 ? max(retryAfter, rule.minSeconds) : 0
         let until = observation.time.adding(seconds: seconds)
         let wasLimited = state.rateLimitedUntil.map { $0 > observation.time } ?? false
         if state.rateLimitedUntil.map({ until > $0 }) ?? true { state.rateLimitedUntil = until }
         state.rateLimitDetail =
-            "HTTP 429 (\(observation.source.rawValue)), Retry-After \(Self.format(seconds)) s\(given == nil ? " (policy default)" : "")"
+            "HTTP 429 (\(observation.source.rawValue)), Retry-After \(Self.format(retryAfter)) s\(given == nil ? " (policy default)" : ""), lowered \(Self.format(seconds)) s"
         guard !wasLimited, seconds > 0 else { return nil }
         return .limit(
             FastPathDetector.Trigger(
@@ -222,8 +247,11 @@ public struct FaultWatch: Sendable {
         let rule = policy.faults.latency
         var state = states[id] ?? State()
         defer { states[id] = state }
-        state.recent.removeAll { sample.time.seconds(since: $0.time) > rule.windowSeconds }
+        // Only the latest `min_samples` are ever judged: keeping more would cost a busy endpoint
+        // thousands of samples per window.
         state.recent.append(sample)
+        if state.recent.count > rule.minSamples { state.recent.removeFirst(state.recent.count - rule.minSamples) }
+        state.recent.removeAll { sample.time.seconds(since: $0.time) > rule.windowSeconds }
 
         let ttftBaseline = state.ttft.count >= rule.baselineMinSamples ? state.ttft.value : nil
         let tpsBaseline = state.tokensPerSecond.count >= rule.baselineMinSamples ? state.tokensPerSecond.value : nil
@@ -253,7 +281,7 @@ public struct FaultWatch: Sendable {
         // The latest `min_samples` samples of the window are judged: older fast ones must not
         // hold a collapse back until they leave the window.
         var detail: String?
-        let ttfts = Array(state.recent.compactMap(\.ttft).suffix(rule.minSamples))
+        let ttfts = state.recent.compactMap(\.ttft)
         if let ttft = judgeAlone ? sample.ttft : (ttfts.count >= rule.minSamples ? OutlierRules.median(ttfts) : nil),
             let peer = bestPeerTTFT, ttft >= rule.peerRatio * peer,
             judgeAlone ? slowAlone : ttftBaseline.map({ ttft >= rule.slowdownRatio * $0 }) ?? false
@@ -264,7 +292,7 @@ public struct FaultWatch: Sendable {
                 : "TTFT median \(Self.format(ttft)) ms of the last \(ttfts.count) samples; "
                     + "own baseline \(Self.format(ttftBaseline ?? 0)) ms, fastest peer \(Self.format(peer)) ms"
         }
-        let rates = Array(state.recent.compactMap(\.tokensPerSecond).suffix(rule.minSamples))
+        let rates = state.recent.compactMap(\.tokensPerSecond)
         if detail == nil, rates.count >= rule.minSamples, let tps = OutlierRules.median(rates), let own = tpsBaseline,
             let peer = bestPeerTPS, tps * rule.slowdownRatio <= own, tps * rule.peerRatio <= peer
         {

@@ -277,6 +277,9 @@ public struct Policy: Hashable, Codable, Sendable {
         public var defaultRetryAfterSeconds = 10.0
         /// A longer Retry-After is cut to this. Default 300 s.
         public var maxRetryAfterSeconds = 300.0
+        /// The share stays lowered at least this long after a 429, so the few requests the floor
+        /// sends keep it lowered through a storm instead of letting the share flap back. Default 15 s.
+        public var minSeconds = 15.0
 
         public init() {}
     }

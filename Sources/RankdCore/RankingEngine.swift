@@ -109,6 +109,9 @@ public struct RankingEngine: Sendable {
         return limitedInLastEpoch.contains { limits[$0] == nil }
     }
 
+    /// Live requests a second of each endpoint over about the last minute (the prober's exposure).
+    public func liveRequestsPerSecond(at now: Timestamp) -> [String: Double] { faultWatch.liveRequestsPerSecond(at: now) }
+
     /// Endpoints the prober should re-probe soon: their known-answer test leans towards failure.
     public var knownAnswerSuspects: Set<String> { faultWatch.knownAnswerSuspects }
 

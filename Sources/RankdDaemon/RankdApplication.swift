@@ -109,7 +109,7 @@ extension RankdApplication {
         let holder = ranker.holder
         // The set is asked for at every tick of the loop: made again only when the epoch changes.
         let sooner = Mutex<(epochID: Int64, ids: Set<String>)>((-1, []))
-        let exposures = Mutex<(epochID: Int64, values: [String: ProbePlanner.Exposure])>((-1, [:]))
+        let exposures = Mutex<(epochID: Int64, ratesVersion: Int64, values: [String: ProbePlanner.Exposure])>((-1, -1, [:]))
         return ProbeScheduler(
             endpoints: ranker.registry, suites: loaded.probeSuites, runner: runner, clock: clock, rule: rule,
             seed: UInt64(clock.now().secondsSince1970.rounded()), logger: logger,
@@ -126,11 +126,12 @@ extension RankdApplication {
             probedEndpoints: { coldStart.probed($0) },
             exposure: {
                 guard let epoch = holder.epoch else { return (0, [:]) }
+                let (version, rates) = ranker.liveRates.withLock { $0 }
                 return exposures.withLock { cached in
-                    if cached.epochID != epoch.id {
-                        cached = (epoch.id, Self.exposures(epoch, shortWindowSeconds: loaded.policy.windows.shortSeconds))
+                    if cached.epochID != epoch.id || cached.ratesVersion != version {
+                        cached = (epoch.id, version, Self.exposures(epoch, liveRates: rates))
                     }
-                    return (cached.epochID, cached.values)
+                    return (cached.epochID &* 1_000_003 &+ cached.ratesVersion, cached.values)
                 }
             },
             knownAnswerSuspects: { ranker.knownAnswerSuspects.withLock { $0 } },
@@ -144,15 +145,14 @@ extension RankdApplication {
             record: { result in await ranker.record([result.observation]) })
     }
 
-    /// Each endpoint's exposure in an epoch: its traffic share, and that share of its model's
-    /// request rate over the short window (probes included: at the default ratio they add a few
-    /// percent to what they are paced by).
-    static func exposures(_ epoch: Epoch, shortWindowSeconds: Double) -> [String: ProbePlanner.Exposure] {
+    /// Each endpoint's exposure: its traffic share in the epoch and its live requests a second
+    /// over about the last minute.
+    static func exposures(_ epoch: Epoch, liveRates: [String: Double]) -> [String: ProbePlanner.Exposure] {
         var result: [String: ProbePlanner.Exposure] = [:]
         for model in epoch.models {
-            let rate = Double(model.endpoints.reduce(Int64(0)) { $0 + $1.explanation.stats.requests }) / max(1, shortWindowSeconds)
-            for entry in model.endpoints where entry.trafficShare > 0 {
-                result[entry.endpointID] = ProbePlanner.Exposure(share: entry.trafficShare, requestsPerSecond: entry.trafficShare * rate)
+            for entry in model.endpoints where entry.trafficShare > 0 || liveRates[entry.endpointID] != nil {
+                result[entry.endpointID] = ProbePlanner.Exposure(
+                    share: entry.trafficShare, requestsPerSecond: liveRates[entry.endpointID] ?? 0)
             }
         }
         return result

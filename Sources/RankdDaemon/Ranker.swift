@@ -37,6 +37,9 @@ public actor Ranker {
     /// Endpoints whose known-answer test leans towards failure, for the prober (updated as
     /// observations are recorded).
     public nonisolated let knownAnswerSuspects = Mutex<Set<String>>([])
+    /// Live requests a second per endpoint over about the last minute, with a version that grows
+    /// at each refresh (at every epoch and every outlier check): the prober's exposure.
+    public nonisolated let liveRates = Mutex<(version: Int64, rates: [String: Double])>((0, [:]))
 
     /// Opens (or creates) `state.db` and `rankings.db` in the data directory, rebuilds the windows
     /// from stored minute buckets, restores demotion memory, and serves the last epoch at once.
@@ -198,6 +201,11 @@ public actor Ranker {
         return summary
     }
 
+    private func refreshLiveRates() {
+        let rates = engine.liveRequestsPerSecond(at: clock.now())
+        liveRates.withLock { $0 = ($0.version + 1, rates) }
+    }
+
     /// A share limit began: logged, counted, and published by an epoch now.
     private func shareLimited(_ trigger: FastPathDetector.Trigger) {
         metrics.fastPathTrigger(reason: trigger.reason)
@@ -252,6 +260,7 @@ public actor Ranker {
         }
         let before = Set(engine.demotions.filter(\.value.isDemoted).keys)
         let epoch = engine.computeEpoch(now: now, trigger: trigger)
+        refreshLiveRates()
         metrics.windowTallies(minutes: engine.storedMinuteCount, spans: engine.storedSpanCount, totalBytes: engine.windowTotalBytes)
         do {
             try saveBuckets()
@@ -365,6 +374,7 @@ public actor Ranker {
             return [:]
         }
         let found = engine.outliersBetweenEpochs(now: clock.now())
+        refreshLiveRates()
         for (id, reasons) in found.sorted(by: { $0.key < $1.key }) {
             for reason in reasons { metrics.fastPathTrigger(reason: reason) }
             logger.warning(

@@ -113,14 +113,14 @@ import Testing
         let epoch = engine.computeEpoch(now: start.adding(seconds: 34), trigger: .fastPath)
         let busy = epoch.models[0].endpoints.first { $0.provider == "busy" }!
         #expect(busy.status == .ok && busy.rank == 2 && busy.explanation.share?.basis == ShareBasis.rateLimited)
-        #expect(busy.explanation.share?.limitedUntil == start.adding(seconds: 40))
+        #expect(busy.explanation.share?.limitedUntil == start.adding(seconds: 33 + 15), "at least min_seconds after the last 429")
         #expect(busy.components[.reliability] == reliability, "429s do not count against reliability")
-        #expect(!engine.shareLimitEnded(at: start.adding(seconds: 39.9)) && engine.shareLimitEnded(at: start.adding(seconds: 40)))
+        #expect(!engine.shareLimitEnded(at: start.adding(seconds: 47.9)) && engine.shareLimitEnded(at: start.adding(seconds: 48)))
         var bare = limited
         bare.time = start.adding(seconds: 100)
         bare.retryAfterSeconds = nil
         _ = engine.record(bare)
-        #expect(engine.shareLimits(at: start.adding(seconds: 100))[id("busy")]?.until == start.adding(seconds: 110))
+        #expect(engine.shareLimits(at: start.adding(seconds: 100))[id("busy")]?.until == start.adding(seconds: 115))
     }
 
     // MARK: Failure-rate change (CUSUM)
@@ -327,5 +327,43 @@ struct SimulatedFleet {
             fleet.run(until: 1_800)
             #expect(fleet.demotedAt.isEmpty && fleet.limitedAt.isEmpty, "seed \(seed): \(fleet.demotedAt) \(fleet.limitedAt)")
         }
+    }
+}
+
+/// Where a 429's Retry-After comes from: the telemetry field, the span's attributes.
+@Suite struct RetryAfterInputTests {
+    func decode(_ text: String) throws -> TelemetryDecoder.Batch {
+        let bytes = Array(text.utf8)
+        return try bytes.withUnsafeBufferPointer { try TelemetryDecoder.decode($0, format: .ndjson) }
+    }
+
+    @Test func theTelemetryFieldIsReadCheckedAndCarriedToTheObservation() throws {
+        let batch = try decode(
+            """
+            {"request_id":"a","timestamp":"2026-01-01T00:00:00Z","model":"m","provider":"p","status":429,"retry_after_seconds":12}
+            {"request_id":"b","timestamp":"2026-01-01T00:00:00Z","model":"m","provider":"p","status":429,"retry_after_seconds":-1}
+            {"request_id":"c","timestamp":"2026-01-01T00:00:00Z","model":"m","provider":"p","status":429,"retry_after_seconds":null}
+            """)
+        #expect(batch.records.count == 2 && batch.rejected.map(\.field) == ["retry_after_seconds"])
+        #expect(batch.rejected.first?.reason.contains("Retry-After in seconds") == true)
+        let first = batch.records[0].record.observation(endpointID: "p:m")
+        #expect(first.outcome == .http429 && first.retryAfterSeconds == 12)
+        #expect(batch.records[1].record.retryAfterSeconds == nil)
+    }
+
+    @Test func spansGiveItByAttributeOrCapturedHeader() {
+        func read(_ extra: [String: OTLPValue]) -> Double? {
+            var attributes: [String: OTLPValue] = [
+                "gen_ai.request.model": .string("m"), "gen_ai.provider.name": .string("p"), "http.response.status_code": .int(429),
+            ]
+            for (key, value) in extra { attributes[key] = value }
+            let span = OTLPSpan(traceID: "01", spanID: "02", startNanos: 1_000, endNanos: 2_000, attributes: attributes)
+            guard case .record(let record) = GenAISpanReader.read(span) else { return -1 }
+            return record.retryAfterSeconds
+        }
+        #expect(read(["rankd.retry_after_seconds": .double(7)]) == 7)
+        #expect(read(["http.response.header.retry-after": .array([.string("30")])]) == 30)
+        #expect(read(["http.response.header.retry-after": .array([.string("Wed, 21 Oct 2026 07:28:00 GMT")])]) == nil)
+        #expect(read([:]) == nil)
     }
 }

@@ -39,3 +39,43 @@ import Testing
         }
     }
 }
+
+/// A probe still without a first token at the policy's bound is reported at once, before it ends,
+/// and only once; one whose first token comes in time is not reported.
+@Suite struct FirstTokenBoundTests {
+    @Test func aProbeWithoutAFirstTokenIsReportedAtTheBoundNotAtItsEnd() async throws {
+        try await withMock([
+            "sluggish": profile { $0.ttftMs = 2_500 },
+            "prompt": profile { $0.ttftMs = 100 },
+        ]) { base, _ in
+            let runner = ProbeRunner()
+            let reports = ReportLog()
+            let started = ContinuousClock.now
+            let slow = await runner.run(
+                probeCase("weather-paris", stream: true), on: endpoint("sluggish", base: base),
+                noFirstToken: (bound: 1_000, report: { waited in reports.add(waited, at: ContinuousClock.now - started) })
+            ) { Timestamp(secondsSince1970: 0) }
+            let finished = ContinuousClock.now - started
+            #expect(slow.verdict.outcome == .ok)
+            let seen = reports.all
+            #expect(seen.count == 1, "reported once: \(seen)")
+            if let (waited, at) = seen.first {
+                #expect(waited >= 1_000 && waited < 2_400, "reported after \(waited) ms, before the first token at 2,500 ms")
+                #expect(at < finished - .milliseconds(500), "reported at \(at), the probe ended at \(finished)")
+            }
+            let quick = ReportLog()
+            let fast = await runner.run(
+                probeCase("weather-paris", stream: true), on: endpoint("prompt", base: base),
+                noFirstToken: (bound: 1_000, report: { waited in quick.add(waited, at: .zero) })
+            ) { Timestamp(secondsSince1970: 0) }
+            #expect(fast.verdict.outcome == .ok && quick.all.isEmpty)
+        }
+    }
+}
+
+final class ReportLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [(Double, Duration)] = []
+    func add(_ waited: Double, at: Duration) { lock.withLock { entries.append((waited, at)) } }
+    var all: [(Double, Duration)] { lock.withLock { entries } }
+}

@@ -12,9 +12,14 @@ import Foundation
 ///   the peers' probe failure rate. Demotes.
 public struct FaultWatch: Sendable {
     public let policy: Policy
-    private var states: [String: State] = [:]
-    /// Every enabled endpoint's peers (the other enabled endpoints of its model).
-    private let peers: [String: [String]]
+    /// Enabled endpoints' ids, their positions, their peers' positions (the other enabled
+    /// endpoints of their model) and their state, by position: one dictionary lookup per
+    /// observation, and each state changed in place (a copy out of a dictionary and back copied
+    /// its sample array at every observation).
+    private let ids: [String]
+    private let positions: [String: Int]
+    private let peers: [[Int]]
+    private var states: [State]
 
     struct State: Sendable {
         var ttft = LogBaseline()
@@ -47,8 +52,8 @@ public struct FaultWatch: Sendable {
     struct LogBaseline: Sendable {
         var mean = 0.0
         var count = 0
-
-        var value: Double? { count > 0 ? exp(mean) : nil }
+        /// exp(mean), kept as it changes: read far more often than written.
+        private(set) var value = 0.0
 
         /// Samples judged slow move it 16 times less, so a fault does not become the baseline
         /// within the minutes it lasts, and a lasting change still does.
@@ -57,6 +62,7 @@ public struct FaultWatch: Sendable {
             count += 1
             let weight = max(1 / Double(count), 1 / 64) / (slow ? 16 : 1)
             mean += weight * (log(sample) - mean)
+            value = exp(mean)
         }
     }
 
@@ -80,67 +86,66 @@ public struct FaultWatch: Sendable {
         case limit(FastPathDetector.Trigger)
     }
 
+    /// What one observation set off: at most a demotion and a limit (no allocation per observation).
+    public struct Events: Sendable {
+        public var demote: FastPathDetector.Trigger?
+        public var limit: FastPathDetector.Trigger?
+
+        public var all: [Event] { [demote.map(Event.demote), limit.map(Event.limit)].compactMap { $0 } }
+    }
+
     /// - Parameter endpoints: the registry; disabled endpoints are nobody's peers.
     public init(policy: Policy, endpoints: [Endpoint]) {
         self.policy = policy
-        var byModel: [String: [String]] = [:]
-        for endpoint in endpoints where endpoint.enabled { byModel[endpoint.model, default: []].append(endpoint.id) }
-        var peers: [String: [String]] = [:]
-        for ids in byModel.values {
-            for id in ids { peers[id] = ids.filter { $0 != id } }
+        let enabled = endpoints.filter(\.enabled)
+        ids = enabled.map(\.id)
+        positions = Dictionary(enabled.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var byModel: [String: [Int]] = [:]
+        for (index, endpoint) in enabled.enumerated() { byModel[endpoint.model, default: []].append(index) }
+        var peers = Array(repeating: [Int](), count: enabled.count)
+        for members in byModel.values {
+            for index in members { peers[index] = members.filter { $0 != index } }
         }
         self.peers = peers
+        states = Array(repeating: State(), count: enabled.count)
     }
 
     /// Counts one observation; returns what it set off.
-    public mutating func record(_ observation: Observation) -> [Event] {
-        guard peers[observation.endpointID] != nil else { return [] }
-        let id = observation.endpointID
-        var events: [Event] = []
-        var state = states[id] ?? State()
+    public mutating func record(_ observation: Observation) -> Events {
+        guard let index = positions[observation.endpointID] else { return Events() }
+        var events = Events()
         let outcome = observation.outcome
-        if observation.source == .live {
-            let last = state.liveCountAt ?? observation.time
-            let elapsed = max(0, observation.time.seconds(since: last))
-            state.liveCount = state.liveCount * exp(-elapsed / Self.rateSeconds) + 1
-            if observation.time > last || state.liveCountAt == nil { state.liveCountAt = observation.time }
-        }
+        if observation.source == .live { Self.countLive(&states[index], at: observation.time) }
         if outcome == .http429 {
-            if let event = rateLimit(&state, observation) { events.append(event) }
+            events.limit = Self.rateLimit(&states[index], observation, rule: policy.faults.rateLimits)
         } else if !policy.reliability.ignoredOutcomes.contains(outcome) || outcome.isToolCallFailure {
-            if let event = failureChange(&state, observation) { events.append(event) }
+            events.demote = Self.failureChange(&states[index], observation, rule: policy.faults.failureChange)
         }
         if observation.source == .probe, outcome == .ok || outcome.isToolCallFailure {
-            if let event = knownAnswer(&state, observation, id: id) { events.append(event) }
+            if let trigger = knownAnswer(index, observation) { events.demote = trigger }
         }
-        if observation.ttftMilliseconds != nil || observation.outputTokensPerSecond != nil {
-            states[id] = state
-            if let event = latency(
-                id, Sample(time: observation.time, ttft: observation.ttftMilliseconds, tokensPerSecond: observation.outputTokensPerSecond))
-            {
-                events.append(event)
-            }
-            return events
+        if observation.ttftMilliseconds != nil || observation.outputTokensPerSecond != nil, events.limit == nil {
+            events.limit = latency(
+                index, Sample(time: observation.time, ttft: observation.ttftMilliseconds, tokensPerSecond: observation.outputTokensPerSecond))
         }
-        states[id] = state
         return events
     }
 
     /// A probe still without a first token `waitedMilliseconds` after it started: slow evidence
     /// now, not when it times out.
     public mutating func recordSlowProbe(endpointID: String, at time: Timestamp, waitedMilliseconds: Double) -> Event? {
-        guard peers[endpointID] != nil else { return nil }
-        return latency(endpointID, Sample(time: time, ttft: waitedMilliseconds, tokensPerSecond: nil), judgeAlone: true)
+        guard let index = positions[endpointID] else { return nil }
+        return latency(index, Sample(time: time, ttft: waitedMilliseconds, tokensPerSecond: nil), judgeAlone: true).map(Event.limit)
     }
 
     /// Share limits in force at `now`, by endpoint id (slowness before rate limits when both are).
     public func limits(at now: Timestamp) -> [String: ShareLimit] {
         var result: [String: ShareLimit] = [:]
-        for (id, state) in states {
+        for (index, state) in states.enumerated() {
             if let until = state.slowUntil, until > now {
-                result[id] = ShareLimit(reason: ReasonCode.latencyDegraded, until: until, detail: state.slowDetail)
+                result[ids[index]] = ShareLimit(reason: ReasonCode.latencyDegraded, until: until, detail: state.slowDetail)
             } else if let until = state.rateLimitedUntil, until > now {
-                result[id] = ShareLimit(reason: ReasonCode.rateLimited, until: until, detail: state.rateLimitDetail)
+                result[ids[index]] = ShareLimit(reason: ReasonCode.rateLimited, until: until, detail: state.rateLimitDetail)
             }
         }
         return result
@@ -150,10 +155,10 @@ public struct FaultWatch: Sendable {
     /// exposure).
     public func liveRequestsPerSecond(at now: Timestamp) -> [String: Double] {
         var rates: [String: Double] = [:]
-        for (id, state) in states {
+        for (index, state) in states.enumerated() {
             guard let at = state.liveCountAt else { continue }
             let rate = state.liveCount * exp(-max(0, now.seconds(since: at)) / Self.rateSeconds) / Self.rateSeconds
-            if rate >= 0.001 { rates[id] = rate }
+            if rate >= 0.001 { rates[ids[index]] = rate }
         }
         return rates
     }
@@ -164,14 +169,19 @@ public struct FaultWatch: Sendable {
 
     /// The statistics behind the rules, for tests and diagnostics.
     public func diagnostics(_ endpointID: String) -> (ttftBaseline: Double?, failureRate: Double, failureCUSUM: Double, knownAnswerCUSUM: Double) {
-        let state = states[endpointID] ?? State()
+        let state = positions[endpointID].map { states[$0] } ?? State()
         return (state.ttft.count > 0 ? state.ttft.value : nil, state.failures.rate, state.failureCUSUM, state.knownAnswerCUSUM)
     }
 
     // MARK: Rules
 
-    private func rateLimit(_ state: inout State, _ observation: Observation) -> Event? {
-        let rule = policy.faults.rateLimits
+    private static func countLive(_ state: inout State, at time: Timestamp) {
+        let last = state.liveCountAt ?? time
+        state.liveCount = state.liveCount * exp(-max(0, time.seconds(since: last)) / rateSeconds) + 1
+        if time > last || state.liveCountAt == nil { state.liveCountAt = time }
+    }
+
+    private static func rateLimit(_ state: inout State, _ observation: Observation, rule: Policy.RateLimits) -> FastPathDetector.Trigger? {
         let given = observation.retryAfterSeconds
         let retryAfter = min(rule.maxRetryAfterSeconds, max(0, given ?? rule.defaultRetryAfterSeconds))
         let seconds = retryAfter > 0 ? max(retryAfter, rule.minSeconds) : 0
@@ -179,11 +189,10 @@ public struct FaultWatch: Sendable {
         let wasLimited = state.rateLimitedUntil.map { $0 > observation.time } ?? false
         if state.rateLimitedUntil.map({ until > $0 }) ?? true { state.rateLimitedUntil = until }
         state.rateLimitDetail =
-            "HTTP 429 (\(observation.source.rawValue)), Retry-After \(Self.format(retryAfter)) s\(given == nil ? " (policy default)" : ""), lowered \(Self.format(seconds)) s"
+            "HTTP 429 (\(observation.source.rawValue)), Retry-After \(format(retryAfter)) s\(given == nil ? " (policy default)" : ""), lowered \(format(seconds)) s"
         guard !wasLimited, seconds > 0 else { return nil }
-        return .limit(
-            FastPathDetector.Trigger(
-                endpointID: observation.endpointID, reason: ReasonCode.rateLimited, at: observation.time, detail: state.rateLimitDetail))
+        return FastPathDetector.Trigger(
+            endpointID: observation.endpointID, reason: ReasonCode.rateLimited, at: observation.time, detail: state.rateLimitDetail)
     }
 
     /// One CUSUM step of log-likelihood ratios between the rate `p0` and the shifted rate the rule
@@ -195,23 +204,20 @@ public struct FaultWatch: Sendable {
         return max(0, statistic + step)
     }
 
-    private func failureChange(_ state: inout State, _ observation: Observation) -> Event? {
-        let rule = policy.faults.failureChange
+    private static func failureChange(_ state: inout State, _ observation: Observation, rule: Policy.FailureChange) -> FastPathDetector.Trigger? {
         let failed = observation.outcome != .ok && (observation.outcome.isRequestFailure || observation.outcome.isToolCallFailure)
         defer { state.failures.add(failed: failed) }
         guard rule.threshold > 0, state.failures.count >= rule.minRequests else { return nil }
         let baseline = max(rule.baselineFloor, state.failures.rate)
-        state.failureCUSUM = Self.cusumStep(
-            state.failureCUSUM, failed: failed, baseline: baseline, shiftRatio: rule.shiftRatio, minShift: rule.minShift)
+        state.failureCUSUM = cusumStep(state.failureCUSUM, failed: failed, baseline: baseline, shiftRatio: rule.shiftRatio, minShift: rule.minShift)
         guard state.failureCUSUM >= rule.threshold else { return nil }
         state.failureCUSUM = 0
-        return .demote(
-            FastPathDetector.Trigger(
-                endpointID: observation.endpointID, reason: ReasonCode.failureRateChange, at: observation.time,
-                detail: "failures jumped above the endpoint's own rate \(Self.format(baseline * 100))% (CUSUM)"))
+        return FastPathDetector.Trigger(
+            endpointID: observation.endpointID, reason: ReasonCode.failureRateChange, at: observation.time,
+            detail: "failures jumped above the endpoint's own rate \(format(baseline * 100))% (CUSUM)")
     }
 
-    private mutating func knownAnswer(_ state: inout State, _ observation: Observation, id: String) -> Event? {
+    private mutating func knownAnswer(_ index: Int, _ observation: Observation) -> FastPathDetector.Trigger? {
         let rule = policy.faults.knownAnswers
         let failed = observation.outcome.isToolCallFailure
         // The peers' running probe failure rate, pooled by their probe counts and shrunk towards
@@ -219,34 +225,79 @@ public struct FaultWatch: Sendable {
         // unlucky failure among them must not make the test blind to a real fault.
         var peerFailures = 100 * rule.baselineFloor
         var peerProbes = 100.0
-        for peer in peers[id] ?? [] {
-            guard let rate = states[peer]?.probeFailures, rate.count > 0 else { continue }
+        for peer in peers[index] {
+            let rate = states[peer].probeFailures
+            guard rate.count > 0 else { continue }
             let weight = Double(min(rate.count, 1_000))
             peerFailures += rate.rate * weight
             peerProbes += weight
         }
-        state.probeFailures.add(failed: failed)
+        states[index].probeFailures.add(failed: failed)
         guard rule.threshold > 0 else { return nil }
         let baseline = max(rule.baselineFloor, peerFailures / peerProbes)
-        state.knownAnswerCUSUM = Self.cusumStep(
-            state.knownAnswerCUSUM, failed: failed, baseline: baseline, shiftRatio: rule.shiftRatio, minShift: rule.minShift)
-        if state.knownAnswerCUSUM > 0 { knownAnswerSuspects.insert(id) } else { knownAnswerSuspects.remove(id) }
-        guard state.knownAnswerCUSUM >= rule.threshold else { return nil }
-        state.knownAnswerCUSUM = 0
-        knownAnswerSuspects.remove(id)
-        return .demote(
-            FastPathDetector.Trigger(
-                endpointID: id, reason: ReasonCode.knownAnswerFailures, at: observation.time,
-                detail: "known-answer probes fail above the peers' rate \(Self.format(baseline * 100))% (CUSUM)"))
+        let statistic = Self.cusumStep(
+            states[index].knownAnswerCUSUM, failed: failed, baseline: baseline, shiftRatio: rule.shiftRatio, minShift: rule.minShift)
+        let id = ids[index]
+        let fired = statistic >= rule.threshold
+        states[index].knownAnswerCUSUM = fired ? 0 : statistic
+        if states[index].knownAnswerCUSUM > 0 { knownAnswerSuspects.insert(id) } else { knownAnswerSuspects.remove(id) }
+        guard fired else { return nil }
+        return FastPathDetector.Trigger(
+            endpointID: id, reason: ReasonCode.knownAnswerFailures, at: observation.time,
+            detail: "known-answer probes fail above the peers' rate \(Self.format(baseline * 100))% (CUSUM)")
     }
 
     /// Adds a sample to the endpoint's recent window and baselines and judges it.
     /// - Parameter judgeAlone: the sample is slow evidence by itself (a probe past the first-token
     ///   bound): it does not wait for `min_samples`.
-    private mutating func latency(_ id: String, _ sample: Sample, judgeAlone: Bool = false) -> Event? {
+    private mutating func latency(_ index: Int, _ sample: Sample, judgeAlone: Bool = false) -> FastPathDetector.Trigger? {
         let rule = policy.faults.latency
-        var state = states[id] ?? State()
-        defer { states[id] = state }
+        // The peers are read only when the endpoint is slow against its own baseline: almost never.
+        guard let candidate = Self.slowAgainstItself(&states[index], sample, judgeAlone: judgeAlone, rule: rule) else { return nil }
+        // The fastest peer that is not slow itself: there must be somewhere better to send traffic.
+        var bestPeerTTFT: Double?
+        var bestPeerTPS: Double?
+        for peer in peers[index] {
+            let other = states[peer]
+            guard other.slowUntil.map({ $0 <= sample.time }) ?? true else { continue }
+            if other.ttft.count >= rule.baselineMinSamples { bestPeerTTFT = min(bestPeerTTFT ?? other.ttft.value, other.ttft.value) }
+            if other.tokensPerSecond.count >= rule.baselineMinSamples {
+                bestPeerTPS = max(bestPeerTPS ?? other.tokensPerSecond.value, other.tokensPerSecond.value)
+            }
+        }
+        var detail: String?
+        if let ttft = candidate.ttft, let peer = bestPeerTTFT, ttft >= rule.peerRatio * peer {
+            detail =
+                judgeAlone
+                ? "probe without a first token after \(Self.format(ttft)) ms; fastest peer's TTFT \(Self.format(peer)) ms"
+                : "TTFT median \(Self.format(ttft)) ms of the last \(rule.minSamples) samples; "
+                    + "own baseline \(Self.format(candidate.ttftBaseline ?? 0)) ms, fastest peer \(Self.format(peer)) ms"
+        } else if let tps = candidate.tokensPerSecond, let peer = bestPeerTPS, tps * rule.peerRatio <= peer {
+            detail =
+                "output \(Self.format(tps)) tokens/s median of the last \(rule.minSamples) samples; "
+                + "own baseline \(Self.format(candidate.tpsBaseline ?? 0)), fastest peer \(Self.format(peer))"
+        }
+        guard let detail else { return nil }
+        states[index].slowUntil = sample.time.adding(seconds: rule.holdSeconds)
+        states[index].slowDetail = detail
+        return FastPathDetector.Trigger(endpointID: ids[index], reason: ReasonCode.latencyDegraded, at: sample.time, detail: detail)
+    }
+
+    /// What the peers must be compared with: the recent medians that are slow against the
+    /// endpoint's own baseline (a probe past the first-token bound by itself).
+    struct SlowCandidate {
+        var ttft: Double?
+        var tokensPerSecond: Double?
+        var ttftBaseline: Double?
+        var tpsBaseline: Double?
+    }
+
+    /// Adds the sample to the endpoint's recent samples and baselines; while its share is
+    /// lowered, a slow sample keeps it lowered for another hold. Returns the medians to compare
+    /// with the peers when they are slow against the endpoint's own baseline, else nil.
+    private static func slowAgainstItself(
+        _ state: inout State, _ sample: Sample, judgeAlone: Bool, rule: Policy.LatencyDegradation
+    ) -> SlowCandidate? {
         // Only the latest `min_samples` are ever judged: keeping more would cost a busy endpoint
         // thousands of samples per window.
         state.recent.append(sample)
@@ -261,49 +312,25 @@ public struct FaultWatch: Sendable {
         if let ttft = sample.ttft, !judgeAlone { state.ttft.add(ttft, slow: slowTTFT) }
         if let tps = sample.tokensPerSecond { state.tokensPerSecond.add(tps, slow: slowTPS) }
 
-        // The fastest peer that is not slow itself: there must be somewhere better to send traffic.
-        var bestPeerTTFT: Double?
-        var bestPeerTPS: Double?
-        for peer in peers[id] ?? [] {
-            guard let other = states[peer], other.slowUntil.map({ $0 <= sample.time }) ?? true else { continue }
-            if other.ttft.count >= rule.baselineMinSamples, let value = other.ttft.value { bestPeerTTFT = min(bestPeerTTFT ?? value, value) }
-            if other.tokensPerSecond.count >= rule.baselineMinSamples, let value = other.tokensPerSecond.value {
-                bestPeerTPS = max(bestPeerTPS ?? value, value)
-            }
-        }
-        let limited = state.slowUntil.map { $0 > sample.time } ?? false
-        // While lowered, each slow sample keeps it lowered for another hold.
-        if limited {
+        if state.slowUntil.map({ $0 > sample.time }) ?? false {
             if slowTTFT || slowTPS || slowAlone { state.slowUntil = sample.time.adding(seconds: rule.holdSeconds) }
             return nil
         }
-
-        // The latest `min_samples` samples of the window are judged: older fast ones must not
-        // hold a collapse back until they leave the window.
-        var detail: String?
-        let ttfts = state.recent.compactMap(\.ttft)
-        if let ttft = judgeAlone ? sample.ttft : (ttfts.count >= rule.minSamples ? OutlierRules.median(ttfts) : nil),
-            let peer = bestPeerTTFT, ttft >= rule.peerRatio * peer,
-            judgeAlone ? slowAlone : ttftBaseline.map({ ttft >= rule.slowdownRatio * $0 }) ?? false
-        {
-            detail =
-                judgeAlone
-                ? "probe without a first token after \(Self.format(ttft)) ms; fastest peer's TTFT \(Self.format(peer)) ms"
-                : "TTFT median \(Self.format(ttft)) ms of the last \(ttfts.count) samples; "
-                    + "own baseline \(Self.format(ttftBaseline ?? 0)) ms, fastest peer \(Self.format(peer)) ms"
+        if judgeAlone { return slowAlone ? SlowCandidate(ttft: sample.ttft, ttftBaseline: ttftBaseline) : nil }
+        var candidate = SlowCandidate(ttftBaseline: ttftBaseline, tpsBaseline: tpsBaseline)
+        if let own = ttftBaseline, state.recent.count >= rule.minSamples {
+            let ttfts = state.recent.compactMap(\.ttft)
+            if ttfts.count >= rule.minSamples, let median = OutlierRules.median(ttfts), median >= rule.slowdownRatio * own {
+                candidate.ttft = median
+            }
         }
-        let rates = state.recent.compactMap(\.tokensPerSecond)
-        if detail == nil, rates.count >= rule.minSamples, let tps = OutlierRules.median(rates), let own = tpsBaseline,
-            let peer = bestPeerTPS, tps * rule.slowdownRatio <= own, tps * rule.peerRatio <= peer
-        {
-            detail =
-                "output \(Self.format(tps)) tokens/s median of the last \(rates.count) samples; own baseline \(Self.format(own)), "
-                + "fastest peer \(Self.format(peer))"
+        if let own = tpsBaseline, state.recent.count >= rule.minSamples {
+            let rates = state.recent.compactMap(\.tokensPerSecond)
+            if rates.count >= rule.minSamples, let median = OutlierRules.median(rates), median * rule.slowdownRatio <= own {
+                candidate.tokensPerSecond = median
+            }
         }
-        guard let detail else { return nil }
-        state.slowUntil = sample.time.adding(seconds: rule.holdSeconds)
-        state.slowDetail = detail
-        return .limit(FastPathDetector.Trigger(endpointID: id, reason: ReasonCode.latencyDegraded, at: sample.time, detail: detail))
+        return candidate.ttft != nil || candidate.tokensPerSecond != nil ? candidate : nil
     }
 
     static func format(_ value: Double) -> String {

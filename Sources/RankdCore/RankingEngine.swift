@@ -65,36 +65,30 @@ public struct RankingEngine: Sendable {
         return watch(observation)
     }
 
-    /// The fast path and the fault rules on one accepted observation.
+    /// The fast path and the fault rules on one accepted observation. The demotion memory is
+    /// read only when a rule fires: an endpoint already demoted gains nothing from a new epoch.
     private mutating func watch(_ observation: Observation) -> RecordResult {
         var result = RecordResult.accepted
-        // An endpoint already demoted gains nothing from a new epoch.
-        let demoted = demotions[observation.endpointID]?.isDemoted == true
-        if let trigger = detector.record(observation), !demoted {
-            pendingFastPathReasons[observation.endpointID, default: []].append(trigger.reason)
-            result = .fastPath(trigger)
-        }
-        for event in faultWatch.record(observation) {
-            switch event {
-            case .demote(let trigger) where !demoted:
-                if !(pendingFastPathReasons[trigger.endpointID]?.contains(trigger.reason) ?? false) {
-                    pendingFastPathReasons[trigger.endpointID, default: []].append(trigger.reason)
-                }
-                if case .accepted = result { result = .fastPath(trigger) }
-            case .limit(let trigger) where !demoted:
-                if case .accepted = result { result = .shareLimited(trigger) }
-            default:
-                break
+        let trigger = detector.record(observation)
+        let events = faultWatch.record(observation)
+        guard trigger != nil || events.demote != nil || events.limit != nil,
+            demotions[observation.endpointID]?.isDemoted != true
+        else { return result }
+        for fired in [trigger, events.demote].compactMap({ $0 }) {
+            if !(pendingFastPathReasons[fired.endpointID]?.contains(fired.reason) ?? false) {
+                pendingFastPathReasons[fired.endpointID, default: []].append(fired.reason)
             }
+            if case .accepted = result { result = .fastPath(fired) }
         }
+        if let limit = events.limit, case .accepted = result { result = .shareLimited(limit) }
         return result
     }
 
     /// A probe without a first token past `faults.latency.first_token_bound_seconds`: slow
     /// evidence now. Returns a trigger when it lowers the endpoint's share.
     public mutating func recordSlowProbe(endpointID: String, at time: Timestamp, waitedMilliseconds: Double) -> FastPathDetector.Trigger? {
-        guard demotions[endpointID]?.isDemoted != true,
-            case .limit(let trigger)? = faultWatch.recordSlowProbe(endpointID: endpointID, at: time, waitedMilliseconds: waitedMilliseconds)
+        guard case .limit(let trigger)? = faultWatch.recordSlowProbe(endpointID: endpointID, at: time, waitedMilliseconds: waitedMilliseconds),
+            demotions[endpointID]?.isDemoted != true
         else { return nil }
         return trigger
     }

@@ -135,7 +135,8 @@ import Testing
             return watch.record(
                 Observation(
                     endpointID: id("x"), time: start.adding(seconds: time), source: .live, outcome: failed ? .wrongTool : .ok,
-                    ttftMilliseconds: 300))
+                    ttftMilliseconds: 300)
+            ).all
         }
         for _ in 0..<2_000 { #expect(step(0.02).isEmpty) }
         var requests = 0

@@ -184,6 +184,16 @@ import Testing
         let demoted = (reports["wrong"]?["demoted_at_seconds"] as? [String: Double])?["wrong-fast"]
         #expect(demoted.map { $0 - onset("wrong") <= 90 } ?? false, "wrong: demoted at \(String(describing: demoted))")
         summary.append("wrong: demoted at \(demoted.map { String(format: "+%.1f", $0 - onset("wrong")) } ?? "never") s")
+        // What users got meanwhile: the requests the faulty provider served from the fault's
+        // 10 s bucket to its demotion's (about a fifth of them carried a wrong value).
+        let buckets = (reports["wrong"]?["buckets"] as? [[String: Any]]) ?? []
+        let exposed = buckets.filter {
+            guard let start = $0["start_seconds"] as? Int else { return false }
+            return Double(start) >= onset("wrong") - 10 && Double(start) <= (demoted ?? 150)
+        }
+        let servedByIt = exposed.reduce(0) { $0 + (($1["served"] as? [String: Int])?["wrong-fast"] ?? 0) }
+        let servedAll = exposed.reduce(0) { $0 + ($1["requests"] as? Int ?? 0) }
+        summary.append("wrong: wrong-fast served \(servedByIt) of \(servedAll) requests from the fault's bucket to its demotion")
         print("fault reaction e2e:\n  " + summary.joined(separator: "\n  "))
     }
 }

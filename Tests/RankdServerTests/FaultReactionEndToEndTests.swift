@@ -189,7 +189,7 @@ import Testing
         let buckets = (reports["wrong"]?["buckets"] as? [[String: Any]]) ?? []
         let exposed = buckets.filter {
             guard let start = $0["start_seconds"] as? Int else { return false }
-            return Double(start) >= onset("wrong") - 10 && Double(start) <= (demoted ?? 150)
+            return Double(start + 10) > onset("wrong") && Double(start) <= (demoted ?? 150)
         }
         let servedByIt = exposed.reduce(0) { $0 + (($1["served"] as? [String: Int])?["wrong-fast"] ?? 0) }
         let servedAll = exposed.reduce(0) { $0 + ($1["requests"] as? Int ?? 0) }

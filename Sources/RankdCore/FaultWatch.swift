@@ -18,7 +18,11 @@ public struct FaultWatch: Sendable {
     /// its sample array at every observation).
     private let ids: [String]
     private let positions: [String: Int]
-    private let peers: [[Int]]
+    private let enabled: [Bool]
+    /// Each endpoint's model group, and each group's members (one array per model, not per
+    /// endpoint: 20,000 arrays of peers were 3.7 MB).
+    private let groupOf: [Int32]
+    private let groups: [[Int]]
     private var states: [State]
 
     struct State: Sendable {
@@ -32,12 +36,20 @@ public struct FaultWatch: Sendable {
         var rateLimitDetail = ""
         var failures = RunningRate()
         var failureCUSUM = 0.0
+        /// The failure CUSUM's steps for the baseline they were computed at (recomputed when the
+        /// baseline moves by more than 1% of itself: two `log`s per observation otherwise).
+        var failureSteps = (baseline: -1.0, fail: 0.0, pass: 0.0)
         var probeFailures = RunningRate()
         var knownAnswerCUSUM = 0.0
-        /// Live requests, decayed with a one-minute time constant (`liveRequestsPerSecond`).
+        /// Live requests, decayed with a one-minute time constant per whole second
+        /// (`liveRequestsPerSecond`).
         var liveCount = 0.0
+        var liveSecond: Int64 = .min
         var liveCountAt: Timestamp?
     }
+
+    /// One second's decay of the live count.
+    static let secondDecay = exp(-1 / rateSeconds)
 
     /// Time constant of the live request rate, in seconds.
     static let rateSeconds = 60.0
@@ -49,20 +61,20 @@ public struct FaultWatch: Sendable {
     }
 
     /// A running mean of log values: a geometric-mean baseline that a few outliers barely move.
+    /// Compared in log space, so a sample costs one `log` and no `exp`.
     struct LogBaseline: Sendable {
         var mean = 0.0
         var count = 0
-        /// exp(mean), kept as it changes: read far more often than written.
-        private(set) var value = 0.0
+
+        /// The baseline itself (rare paths: peers, details).
+        var value: Double { exp(mean) }
 
         /// Samples judged slow move it 16 times less, so a fault does not become the baseline
         /// within the minutes it lasts, and a lasting change still does.
-        mutating func add(_ sample: Double, slow: Bool) {
-            guard sample > 0 else { return }
+        mutating func add(log sample: Double, slow: Bool) {
             count += 1
             let weight = max(1 / Double(count), 1 / 64) / (slow ? 16 : 1)
-            mean += weight * (log(sample) - mean)
-            value = exp(mean)
+            mean += weight * (sample - mean)
         }
     }
 
@@ -94,25 +106,39 @@ public struct FaultWatch: Sendable {
         public var all: [Event] { [demote.map(Event.demote), limit.map(Event.limit)].compactMap { $0 } }
     }
 
-    /// - Parameter endpoints: the registry; disabled endpoints are nobody's peers.
+    /// - Parameter endpoints: the registry, in the order `record(_:position:)` counts positions
+    ///   in; disabled endpoints are watched by no rule and are nobody's peers.
     public init(policy: Policy, endpoints: [Endpoint]) {
         self.policy = policy
-        let enabled = endpoints.filter(\.enabled)
-        ids = enabled.map(\.id)
-        positions = Dictionary(enabled.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var byModel: [String: [Int]] = [:]
-        for (index, endpoint) in enabled.enumerated() { byModel[endpoint.model, default: []].append(index) }
-        var peers = Array(repeating: [Int](), count: enabled.count)
-        for members in byModel.values {
-            for index in members { peers[index] = members.filter { $0 != index } }
+        ids = endpoints.map(\.id)
+        positions = Dictionary(endpoints.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        enabled = endpoints.map(\.enabled)
+        var byModel: [String: Int] = [:]
+        var groups: [[Int]] = []
+        var groupOf = [Int32](repeating: -1, count: endpoints.count)
+        for (index, endpoint) in endpoints.enumerated() where endpoint.enabled {
+            let group = byModel[endpoint.model] ?? groups.count
+            if group == groups.count {
+                byModel[endpoint.model] = group
+                groups.append([])
+            }
+            groups[group].append(index)
+            groupOf[index] = Int32(group)
         }
-        self.peers = peers
-        states = Array(repeating: State(), count: enabled.count)
+        self.groups = groups
+        self.groupOf = groupOf
+        states = Array(repeating: State(), count: endpoints.count)
     }
 
     /// Counts one observation; returns what it set off.
     public mutating func record(_ observation: Observation) -> Events {
         guard let index = positions[observation.endpointID] else { return Events() }
+        return record(observation, position: index)
+    }
+
+    /// Counts one observation of the endpoint at `position` in the registry given at init.
+    public mutating func record(_ observation: Observation, position index: Int) -> Events {
+        guard index >= 0, index < states.count, enabled[index] else { return Events() }
         var events = Events()
         let outcome = observation.outcome
         if observation.source == .live { Self.countLive(&states[index], at: observation.time) }
@@ -134,7 +160,7 @@ public struct FaultWatch: Sendable {
     /// A probe still without a first token `waitedMilliseconds` after it started: slow evidence
     /// now, not when it times out.
     public mutating func recordSlowProbe(endpointID: String, at time: Timestamp, waitedMilliseconds: Double) -> Event? {
-        guard let index = positions[endpointID] else { return nil }
+        guard let index = positions[endpointID], enabled[index] else { return nil }
         return latency(index, Sample(time: time, ttft: waitedMilliseconds, tokensPerSecond: nil), judgeAlone: true).map(Event.limit)
     }
 
@@ -173,12 +199,24 @@ public struct FaultWatch: Sendable {
         return (state.ttft.count > 0 ? state.ttft.value : nil, state.failures.rate, state.failureCUSUM, state.knownAnswerCUSUM)
     }
 
+    /// The other enabled endpoints of the endpoint's model.
+    private func peers(of index: Int) -> [Int] {
+        groupOf[index] < 0 ? [] : groups[Int(groupOf[index])].filter { $0 != index }
+    }
+
     // MARK: Rules
 
     private static func countLive(_ state: inout State, at time: Timestamp) {
-        let last = state.liveCountAt ?? time
-        state.liveCount = state.liveCount * exp(-max(0, time.seconds(since: last)) / rateSeconds) + 1
-        if time > last || state.liveCountAt == nil { state.liveCountAt = time }
+        let second = time.second
+        if state.liveSecond == .min {
+            state.liveSecond = second
+        } else if second > state.liveSecond {
+            let elapsed = second - state.liveSecond
+            state.liveCount *= elapsed == 1 ? secondDecay : exp(-Double(elapsed) / rateSeconds)
+            state.liveSecond = second
+        }
+        state.liveCount += 1
+        state.liveCountAt = Timestamp(secondsSince1970: Double(state.liveSecond))
     }
 
     private static func rateLimit(_ state: inout State, _ observation: Observation, rule: Policy.RateLimits) -> FastPathDetector.Trigger? {
@@ -198,10 +236,15 @@ public struct FaultWatch: Sendable {
     /// One CUSUM step of log-likelihood ratios between the rate `p0` and the shifted rate the rule
     /// looks for; returns the new statistic (never below 0).
     public static func cusumStep(_ statistic: Double, failed: Bool, baseline: Double, shiftRatio: Double, minShift: Double) -> Double {
+        let (fail, pass) = cusumSteps(baseline: baseline, shiftRatio: shiftRatio, minShift: minShift)
+        return max(0, statistic + (failed ? fail : pass))
+    }
+
+    /// The log-likelihood ratios a failure and a success add.
+    static func cusumSteps(baseline: Double, shiftRatio: Double, minShift: Double) -> (fail: Double, pass: Double) {
         let p0 = min(max(baseline, 1e-6), 0.98)
         let p1 = min(max(p0 * shiftRatio, p0 + minShift), 0.99)
-        let step = failed ? log(p1 / p0) : log((1 - p1) / (1 - p0))
-        return max(0, statistic + step)
+        return (log(p1 / p0), log((1 - p1) / (1 - p0)))
     }
 
     private static func failureChange(_ state: inout State, _ observation: Observation, rule: Policy.FailureChange) -> FastPathDetector.Trigger? {
@@ -209,7 +252,11 @@ public struct FaultWatch: Sendable {
         defer { state.failures.add(failed: failed) }
         guard rule.threshold > 0, state.failures.count >= rule.minRequests else { return nil }
         let baseline = max(rule.baselineFloor, state.failures.rate)
-        state.failureCUSUM = cusumStep(state.failureCUSUM, failed: failed, baseline: baseline, shiftRatio: rule.shiftRatio, minShift: rule.minShift)
+        if abs(baseline - state.failureSteps.baseline) > 0.01 * baseline {
+            let (fail, pass) = cusumSteps(baseline: baseline, shiftRatio: rule.shiftRatio, minShift: rule.minShift)
+            state.failureSteps = (baseline, fail, pass)
+        }
+        state.failureCUSUM = max(0, state.failureCUSUM + (failed ? state.failureSteps.fail : state.failureSteps.pass))
         guard state.failureCUSUM >= rule.threshold else { return nil }
         state.failureCUSUM = 0
         return FastPathDetector.Trigger(
@@ -225,7 +272,7 @@ public struct FaultWatch: Sendable {
         // unlucky failure among them must not make the test blind to a real fault.
         var peerFailures = 100 * rule.baselineFloor
         var peerProbes = 100.0
-        for peer in peers[index] {
+        for peer in peers(of: index) {
             let rate = states[peer].probeFailures
             guard rate.count > 0 else { continue }
             let weight = Double(min(rate.count, 1_000))
@@ -257,7 +304,7 @@ public struct FaultWatch: Sendable {
         // The fastest peer that is not slow itself: there must be somewhere better to send traffic.
         var bestPeerTTFT: Double?
         var bestPeerTPS: Double?
-        for peer in peers[index] {
+        for peer in peers(of: index) {
             let other = states[peer]
             guard other.slowUntil.map({ $0 <= sample.time }) ?? true else { continue }
             if other.ttft.count >= rule.baselineMinSamples { bestPeerTTFT = min(bestPeerTTFT ?? other.ttft.value, other.ttft.value) }
@@ -300,31 +347,49 @@ public struct FaultWatch: Sendable {
     ) -> SlowCandidate? {
         // Only the latest `min_samples` are ever judged: keeping more would cost a busy endpoint
         // thousands of samples per window.
+        if state.recent.count >= rule.minSamples { state.recent.removeFirst(state.recent.count - rule.minSamples + 1) }
         state.recent.append(sample)
-        if state.recent.count > rule.minSamples { state.recent.removeFirst(state.recent.count - rule.minSamples) }
-        state.recent.removeAll { sample.time.seconds(since: $0.time) > rule.windowSeconds }
+        while let first = state.recent.first, sample.time.seconds(since: first.time) > rule.windowSeconds { state.recent.removeFirst() }
 
-        let ttftBaseline = state.ttft.count >= rule.baselineMinSamples ? state.ttft.value : nil
-        let tpsBaseline = state.tokensPerSecond.count >= rule.baselineMinSamples ? state.tokensPerSecond.value : nil
-        let slowTTFT = sample.ttft.map { value in ttftBaseline.map { value >= rule.slowdownRatio * $0 } ?? false } ?? false
-        let slowTPS = sample.tokensPerSecond.map { value in tpsBaseline.map { value * rule.slowdownRatio <= $0 } ?? false } ?? false
-        let slowAlone = judgeAlone && (ttftBaseline == nil || slowTTFT)
-        if let ttft = sample.ttft, !judgeAlone { state.ttft.add(ttft, slow: slowTTFT) }
-        if let tps = sample.tokensPerSecond { state.tokensPerSecond.add(tps, slow: slowTPS) }
+        // In log space: a sample costs one `log` per figure, no `exp`.
+        let logRatio = log(rule.slowdownRatio)
+        let ttftKnown = state.ttft.count >= rule.baselineMinSamples
+        let tpsKnown = state.tokensPerSecond.count >= rule.baselineMinSamples
+        let logTTFT = sample.ttft.flatMap { $0 > 0 ? log($0) : nil }
+        let logTPS = sample.tokensPerSecond.flatMap { $0 > 0 ? log($0) : nil }
+        let slowTTFT = ttftKnown && logTTFT.map { $0 >= state.ttft.mean + logRatio } ?? false
+        let slowTPS = tpsKnown && logTPS.map { $0 + logRatio <= state.tokensPerSecond.mean } ?? false
+        let slowAlone = judgeAlone && (!ttftKnown || slowTTFT)
+        if let logTTFT, !judgeAlone { state.ttft.add(log: logTTFT, slow: slowTTFT) }
+        if let logTPS { state.tokensPerSecond.add(log: logTPS, slow: slowTPS) }
 
         if state.slowUntil.map({ $0 > sample.time }) ?? false {
             if slowTTFT || slowTPS || slowAlone { state.slowUntil = sample.time.adding(seconds: rule.holdSeconds) }
             return nil
         }
+        // Only a slow sample can make the latest ones slow: the others are judged no further.
+        guard slowTTFT || slowTPS || slowAlone else { return nil }
+        let ttftBaseline = ttftKnown ? state.ttft.value : nil
+        let tpsBaseline = tpsKnown ? state.tokensPerSecond.value : nil
         if judgeAlone { return slowAlone ? SlowCandidate(ttft: sample.ttft, ttftBaseline: ttftBaseline) : nil }
+        // Most samples are not slow: counted first, without allocating; the medians only when at
+        // least half the recent samples are past the threshold.
+        guard state.recent.count >= rule.minSamples else { return nil }
+        var slowTTFTs = 0
+        var slowRates = 0
+        for recent in state.recent {
+            if let value = recent.ttft, let own = ttftBaseline, value >= rule.slowdownRatio * own { slowTTFTs += 1 }
+            if let value = recent.tokensPerSecond, let own = tpsBaseline, value * rule.slowdownRatio <= own { slowRates += 1 }
+        }
+        guard 2 * slowTTFTs >= rule.minSamples || 2 * slowRates >= rule.minSamples else { return nil }
         var candidate = SlowCandidate(ttftBaseline: ttftBaseline, tpsBaseline: tpsBaseline)
-        if let own = ttftBaseline, state.recent.count >= rule.minSamples {
+        if let own = ttftBaseline {
             let ttfts = state.recent.compactMap(\.ttft)
             if ttfts.count >= rule.minSamples, let median = OutlierRules.median(ttfts), median >= rule.slowdownRatio * own {
                 candidate.ttft = median
             }
         }
-        if let own = tpsBaseline, state.recent.count >= rule.minSamples {
+        if let own = tpsBaseline {
             let rates = state.recent.compactMap(\.tokensPerSecond)
             if rates.count >= rule.minSamples, let median = OutlierRules.median(rates), median * rule.slowdownRatio <= own {
                 candidate.tokensPerSecond = median

@@ -14,7 +14,8 @@ public struct RankingEngine: Sendable {
     /// Endpoints whose share was limited in the last epoch computed: when a limit ends, an epoch is due.
     private var limitedInLastEpoch: Set<String> = []
     private var pendingFastPathReasons: [String: [String]] = [:]
-    private var endpointIDs: Set<String>
+    /// Each endpoint's position in `endpoints`: one lookup per observation, shared with the fault rules.
+    private var positions: [String: Int]
     /// Indices in `endpoints` of the enabled endpoints, one list per model (the peers the outlier
     /// rules compare), so the check between epochs does not regroup the registry each time.
     private let enabledPeerGroups: [[Int]]
@@ -38,8 +39,8 @@ public struct RankingEngine: Sendable {
             shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now,
             pastInStore: pastInStore)
         detector = FastPathDetector(rule: policy.fastPath)
-        faultWatch = FaultWatch(policy: policy, endpoints: endpoints)
-        endpointIDs = Set(endpoints.map(\.id))
+        faultWatch = FaultWatch(policy: policy, endpoints: self.endpoints)
+        positions = Dictionary(self.endpoints.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         var groups: [String: [Int]] = [:]
         for (index, endpoint) in self.endpoints.enumerated() where endpoint.enabled { groups[endpoint.model, default: []].append(index) }
         enabledPeerGroups = groups.keys.sorted().map { groups[$0]! }
@@ -60,17 +61,17 @@ public struct RankingEngine: Sendable {
     /// - Parameter persisted: the observation's minute bucket is already in the store (live
     ///   telemetry commits it before acknowledging), so it is not queued for writing again.
     public mutating func record(_ observation: Observation, persisted: Bool = false) -> RecordResult {
-        guard endpointIDs.contains(observation.endpointID) else { return .unknownEndpoint }
+        guard let position = positions[observation.endpointID] else { return .unknownEndpoint }
         guard aggregator.record(observation, persist: !persisted) else { return .tooOld }
-        return watch(observation)
+        return watch(observation, position: position)
     }
 
     /// The fast path and the fault rules on one accepted observation. The demotion memory is
     /// read only when a rule fires: an endpoint already demoted gains nothing from a new epoch.
-    private mutating func watch(_ observation: Observation) -> RecordResult {
+    private mutating func watch(_ observation: Observation, position: Int) -> RecordResult {
         var result = RecordResult.accepted
         let trigger = detector.record(observation)
-        let events = faultWatch.record(observation)
+        let events = faultWatch.record(observation, position: position)
         guard trigger != nil || events.demote != nil || events.limit != nil,
             demotions[observation.endpointID]?.isDemoted != true
         else { return result }
@@ -123,8 +124,14 @@ public struct RankingEngine: Sendable {
         var results = [RecordResult](repeating: .accepted, count: observations.count)
         var known: [Observation] = []
         known.reserveCapacity(observations.count)
+        var found = [Int](repeating: -1, count: observations.count)
         for (index, observation) in observations.enumerated() {
-            if endpointIDs.contains(observation.endpointID) { known.append(observation) } else { results[index] = .unknownEndpoint }
+            if let position = positions[observation.endpointID] {
+                known.append(observation)
+                found[index] = position
+            } else {
+                results[index] = .unknownEndpoint
+            }
         }
         var tooOldMinutes: Set<Int64> = []
         for bucket in MinuteBucket.fold(known, sorted: false) where !aggregator.record(bucket, persist: !persisted) {
@@ -135,7 +142,7 @@ public struct RankingEngine: Sendable {
                 results[index] = .tooOld
                 continue
             }
-            results[index] = watch(observation)
+            results[index] = watch(observation, position: found[index])
         }
         return results
     }
@@ -169,7 +176,7 @@ public struct RankingEngine: Sendable {
     /// Restores one stored bucket (start-up reads them one at a time); call `finishLoading()`
     /// after the last.
     public mutating func load(_ bucket: MinuteBucket) {
-        if endpointIDs.contains(bucket.endpointID) { aggregator.load(bucket) }
+        if positions[bucket.endpointID] != nil { aggregator.load(bucket) }
     }
 
     /// Packs what the loads left unpacked (`WindowAggregator.packPast`).

@@ -16,14 +16,14 @@ public struct FaultWatch: Sendable {
     /// endpoints of their model) and their state, by position: one dictionary lookup per
     /// observation, and each state changed in place (a copy out of a dictionary and back copied
     /// its sample array at every observation).
-    private let ids: [String]
+    let ids: [String]
     private let positions: [String: Int]
     private let enabled: [Bool]
-    /// Each endpoint's model group, and each group's members (one array per model, not per
-    /// endpoint: 20,000 arrays of peers were 3.7 MB).
+    /// Each endpoint's model group, and each group's members: one array per model, not one per
+    /// endpoint (an array each is megabytes at scale).
     private let groupOf: [Int32]
     private let groups: [[Int]]
-    private var states: [State]
+    var states: [State]
 
     struct State: Sendable {
         var ttft = LogBaseline()
@@ -152,7 +152,8 @@ public struct FaultWatch: Sendable {
         }
         if observation.ttftMilliseconds != nil || observation.outputTokensPerSecond != nil, events.limit == nil {
             events.limit = latency(
-                index, Sample(time: observation.time, ttft: observation.ttftMilliseconds, tokensPerSecond: observation.outputTokensPerSecond))
+                index,
+                Sample(time: observation.time, ttft: observation.ttftMilliseconds, tokensPerSecond: observation.outputTokensPerSecond))
         }
         return events
     }
@@ -193,14 +194,8 @@ public struct FaultWatch: Sendable {
     /// the prober re-probes them soon (`known_answers.reprobe_seconds`).
     public private(set) var knownAnswerSuspects: Set<String> = []
 
-    /// The statistics behind the rules, for tests and diagnostics.
-    public func diagnostics(_ endpointID: String) -> (ttftBaseline: Double?, failureRate: Double, failureCUSUM: Double, knownAnswerCUSUM: Double) {
-        let state = positions[endpointID].map { states[$0] } ?? State()
-        return (state.ttft.count > 0 ? state.ttft.value : nil, state.failures.rate, state.failureCUSUM, state.knownAnswerCUSUM)
-    }
-
     /// The other enabled endpoints of the endpoint's model.
-    private func peers(of index: Int) -> [Int] {
+    func peers(of index: Int) -> [Int] {
         groupOf[index] < 0 ? [] : groups[Int(groupOf[index])].filter { $0 != index }
     }
 
@@ -247,7 +242,9 @@ public struct FaultWatch: Sendable {
         return (log(p1 / p0), log((1 - p1) / (1 - p0)))
     }
 
-    private static func failureChange(_ state: inout State, _ observation: Observation, rule: Policy.FailureChange) -> FastPathDetector.Trigger? {
+    private static func failureChange(_ state: inout State, _ observation: Observation, rule: Policy.FailureChange) -> FastPathDetector
+        .Trigger?
+    {
         let failed = observation.outcome != .ok && (observation.outcome.isRequestFailure || observation.outcome.isToolCallFailure)
         defer { state.failures.add(failed: failed) }
         guard rule.threshold > 0, state.failures.count >= rule.minRequests else { return nil }
@@ -294,127 +291,7 @@ public struct FaultWatch: Sendable {
             detail: "known-answer probes fail above the peers' rate \(Self.format(baseline * 100))% (CUSUM)")
     }
 
-    /// Adds a sample to the endpoint's recent window and baselines and judges it.
-    /// - Parameter judgeAlone: the sample is slow evidence by itself (a probe past the first-token
-    ///   bound): it does not wait for `min_samples`.
-    private mutating func latency(_ index: Int, _ sample: Sample, judgeAlone: Bool = false) -> FastPathDetector.Trigger? {
-        let rule = policy.faults.latency
-        // The peers are read only when the endpoint is slow against its own baseline: almost never.
-        guard let candidate = Self.slowAgainstItself(&states[index], sample, judgeAlone: judgeAlone, rule: rule) else { return nil }
-        // The fastest peer that is not slow itself: there must be somewhere better to send traffic.
-        var bestPeerTTFT: Double?
-        var bestPeerTPS: Double?
-        for peer in peers(of: index) {
-            let other = states[peer]
-            guard other.slowUntil.map({ $0 <= sample.time }) ?? true else { continue }
-            if other.ttft.count >= rule.baselineMinSamples { bestPeerTTFT = min(bestPeerTTFT ?? other.ttft.value, other.ttft.value) }
-            if other.tokensPerSecond.count >= rule.baselineMinSamples {
-                bestPeerTPS = max(bestPeerTPS ?? other.tokensPerSecond.value, other.tokensPerSecond.value)
-            }
-        }
-        var detail: String?
-        if let ttft = candidate.ttft, let peer = bestPeerTTFT, ttft >= rule.peerRatio * peer {
-            detail =
-                judgeAlone
-                ? "probe without a first token after \(Self.format(ttft)) ms; fastest peer's TTFT \(Self.format(peer)) ms"
-                : "TTFT median \(Self.format(ttft)) ms of the last \(rule.minSamples) samples; "
-                    + "own baseline \(Self.format(candidate.ttftBaseline ?? 0)) ms, fastest peer \(Self.format(peer)) ms"
-        } else if let tps = candidate.tokensPerSecond, let peer = bestPeerTPS, tps * rule.peerRatio <= peer {
-            detail =
-                "output \(Self.format(tps)) tokens/s median of the last \(rule.minSamples) samples; "
-                + "own baseline \(Self.format(candidate.tpsBaseline ?? 0)), fastest peer \(Self.format(peer))"
-        }
-        guard let detail else { return nil }
-        states[index].slowUntil = sample.time.adding(seconds: rule.holdSeconds)
-        states[index].slowDetail = detail
-        return FastPathDetector.Trigger(endpointID: ids[index], reason: ReasonCode.latencyDegraded, at: sample.time, detail: detail)
-    }
-
-    /// What the peers must be compared with: the recent medians that are slow against the
-    /// endpoint's own baseline (a probe past the first-token bound by itself).
-    struct SlowCandidate {
-        var ttft: Double?
-        var tokensPerSecond: Double?
-        var ttftBaseline: Double?
-        var tpsBaseline: Double?
-    }
-
-    /// Adds the sample to the endpoint's recent samples and baselines; while its share is
-    /// lowered, a slow sample keeps it lowered for another hold. Returns the medians to compare
-    /// with the peers when they are slow against the endpoint's own baseline, else nil.
-    private static func slowAgainstItself(
-        _ state: inout State, _ sample: Sample, judgeAlone: Bool, rule: Policy.LatencyDegradation
-    ) -> SlowCandidate? {
-        // Only the latest `min_samples` are ever judged: keeping more would cost a busy endpoint
-        // thousands of samples per window.
-        if state.recent.count >= rule.minSamples { state.recent.removeFirst(state.recent.count - rule.minSamples + 1) }
-        state.recent.append(sample)
-        while let first = state.recent.first, sample.time.seconds(since: first.time) > rule.windowSeconds { state.recent.removeFirst() }
-
-        // In log space: a sample costs one `log` per figure, no `exp`.
-        let logRatio = log(rule.slowdownRatio)
-        let ttftKnown = state.ttft.count >= rule.baselineMinSamples
-        let tpsKnown = state.tokensPerSecond.count >= rule.baselineMinSamples
-        let logTTFT = sample.ttft.flatMap { $0 > 0 ? log($0) : nil }
-        let logTPS = sample.tokensPerSecond.flatMap { $0 > 0 ? log($0) : nil }
-        let slowTTFT = ttftKnown && logTTFT.map { $0 >= state.ttft.mean + logRatio } ?? false
-        let slowTPS = tpsKnown && logTPS.map { $0 + logRatio <= state.tokensPerSecond.mean } ?? false
-        let slowAlone = judgeAlone && (!ttftKnown || slowTTFT)
-        if let logTTFT, !judgeAlone { state.ttft.add(log: logTTFT, slow: slowTTFT) }
-        if let logTPS { state.tokensPerSecond.add(log: logTPS, slow: slowTPS) }
-
-        if state.slowUntil.map({ $0 > sample.time }) ?? false {
-            if slowTTFT || slowTPS || slowAlone { state.slowUntil = sample.time.adding(seconds: rule.holdSeconds) }
-            return nil
-        }
-        // Only a slow sample can make the latest ones slow: the others are judged no further.
-        guard slowTTFT || slowTPS || slowAlone else { return nil }
-        let ttftBaseline = ttftKnown ? state.ttft.value : nil
-        let tpsBaseline = tpsKnown ? state.tokensPerSecond.value : nil
-        if judgeAlone { return slowAlone ? SlowCandidate(ttft: sample.ttft, ttftBaseline: ttftBaseline) : nil }
-        // Most samples are not slow: counted first, without allocating; the medians only when at
-        // least half the recent samples are past the threshold.
-        guard state.recent.count >= rule.minSamples else { return nil }
-        var slowTTFTs = 0
-        var slowRates = 0
-        for recent in state.recent {
-            if let value = recent.ttft, let own = ttftBaseline, value >= rule.slowdownRatio * own { slowTTFTs += 1 }
-            if let value = recent.tokensPerSecond, let own = tpsBaseline, value * rule.slowdownRatio <= own { slowRates += 1 }
-        }
-        guard 2 * slowTTFTs >= rule.minSamples || 2 * slowRates >= rule.minSamples else { return nil }
-        var candidate = SlowCandidate(ttftBaseline: ttftBaseline, tpsBaseline: tpsBaseline)
-        if let own = ttftBaseline {
-            let ttfts = state.recent.compactMap(\.ttft)
-            if ttfts.count >= rule.minSamples, let median = OutlierRules.median(ttfts), median >= rule.slowdownRatio * own {
-                candidate.ttft = median
-            }
-        }
-        if let own = tpsBaseline {
-            let rates = state.recent.compactMap(\.tokensPerSecond)
-            if rates.count >= rule.minSamples, let median = OutlierRules.median(rates), median * rule.slowdownRatio <= own {
-                candidate.tokensPerSecond = median
-            }
-        }
-        return candidate.ttft != nil || candidate.tokensPerSecond != nil ? candidate : nil
-    }
-
     static func format(_ value: Double) -> String {
         value >= 100 ? String(Int(value.rounded())) : String(format: "%.1f", value)
-    }
-}
-
-/// A lowered traffic share in force for an endpoint whose status stays ok: the floor only, until
-/// `until` (slowness, rate limits).
-public struct ShareLimit: Hashable, Codable, Sendable {
-    /// `latency_degraded` or `rate_limited`.
-    public var reason: String
-    public var until: Timestamp
-    /// The figures behind it, for the explanation.
-    public var detail: String
-
-    public init(reason: String, until: Timestamp, detail: String) {
-        self.reason = reason
-        self.until = until
-        self.detail = detail
     }
 }

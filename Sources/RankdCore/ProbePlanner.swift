@@ -164,12 +164,6 @@ public struct ProbePlanner: Sendable {
         states[endpointID] = state
     }
 
-    /// Probe starts of an endpoint in the last minute, and its cap (for tests and diagnostics).
-    public func startsInLastMinute(_ endpointID: String, now: Timestamp) -> (starts: Int, cap: Int) {
-        guard let state = states[endpointID] else { return (0, 0) }
-        return (state.recentStarts.filter { now.seconds(since: $0) < 60 }.count, cap(state))
-    }
-
     /// Marks an endpoint demoted in the latest epoch, so its next probe comes sooner.
     public mutating func markDemoted(_ endpointID: String, now: Timestamp) {
         guard var state = states[endpointID], !state.suspicious else { return }

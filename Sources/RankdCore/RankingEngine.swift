@@ -110,13 +110,6 @@ public struct RankingEngine: Sendable {
     /// Endpoints the prober should re-probe soon: their known-answer test leans towards failure.
     public var knownAnswerSuspects: Set<String> { faultWatch.knownAnswerSuspects }
 
-    /// The fault rules' statistics of one endpoint, for tests and diagnostics.
-    public func faultDiagnostics(_ endpointID: String)
-        -> (ttftBaseline: Double?, failureRate: Double, failureCUSUM: Double, knownAnswerCUSUM: Double)
-    {
-        faultWatch.diagnostics(endpointID)
-    }
-
     /// Records a batch: tallies are folded per minute first and merged once per bucket (the
     /// windows cost per bucket, not per observation); the fast path still sees every observation
     /// in order. Results are per observation, as `record(_:persisted:)` gives them.

@@ -227,13 +227,6 @@ public actor Ranker {
     /// True when a share limit in the served epoch has ended: an epoch should restore the share.
     public func shareLimitEnded() -> Bool { engine.shareLimitEnded(at: clock.now()) }
 
-    /// The fault rules' statistics of one endpoint, for tests and diagnostics.
-    public func faultDiagnostics(_ endpointID: String)
-        -> (ttftBaseline: Double?, failureRate: Double, failureCUSUM: Double, knownAnswerCUSUM: Double)
-    {
-        engine.faultDiagnostics(endpointID)
-    }
-
     /// Asks the epoch loop for an epoch (used by the interval timer).
     public nonisolated func requestEpoch(_ trigger: EpochTrigger) {
         triggerContinuation.yield(trigger)

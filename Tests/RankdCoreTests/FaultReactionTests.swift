@@ -85,7 +85,8 @@ import Testing
         }
         let trigger = engine.recordSlowProbe(endpointID: id("fast"), at: start.adding(seconds: 40), waitedMilliseconds: 10_000)
         #expect(trigger?.reason == ReasonCode.latencyDegraded && trigger?.detail.contains("without a first token") == true)
-        #expect(engine.recordSlowProbe(endpointID: id("peer"), at: start.adding(seconds: 40), waitedMilliseconds: 10_000) == nil,
+        #expect(
+            engine.recordSlowProbe(endpointID: id("peer"), at: start.adding(seconds: 40), waitedMilliseconds: 10_000) == nil,
             "the peer's fastest peer is lowered: nowhere faster to go")
     }
 
@@ -152,7 +153,9 @@ import Testing
     /// The false-alarm rates the docs give, by Monte Carlo over the CUSUM step the rules use:
     /// healthy endpoints (known-answer probes passing 99%; live failures at 1%) in seeded runs.
     @Test func falseAlarmsOfHealthyEndpointsAreRare() {
-        func alarms(steps: Int, rate: Double, baseline: Double, rule: (ratio: Double, shift: Double, threshold: Double), seed: UInt64) -> Int {
+        func alarms(steps: Int, rate: Double, baseline: Double, rule: (ratio: Double, shift: Double, threshold: Double), seed: UInt64)
+            -> Int
+        {
             var rng = SplitMix64(seed: seed)
             var statistic = 0.0
             var count = 0
@@ -288,7 +291,8 @@ struct SimulatedFleet {
                     let provider = entry.provider
                     shares[provider] = entry.trafficShare
                     planner.setExposure(
-                        entry.endpointID, ProbePlanner.Exposure(share: entry.trafficShare, requestsPerSecond: entry.trafficShare * modelRate),
+                        entry.endpointID,
+                        ProbePlanner.Exposure(share: entry.trafficShare, requestsPerSecond: entry.trafficShare * modelRate),
                         now: time)
                 }
             }
@@ -314,7 +318,9 @@ struct SimulatedFleet {
             delays.append(fleet.demotedAt["fast"].map { $0 - 600 } ?? .infinity)
         }
         let within = delays.filter { $0 <= 60 }.count
-        print("wrong values at 20%: demoted after " + delays.map { $0.isFinite ? String(format: "%.1f s", $0) : "never" }.joined(separator: ", "))
+        print(
+            "wrong values at 20%: demoted after "
+                + delays.map { $0.isFinite ? String(format: "%.1f s", $0) : "never" }.joined(separator: ", "))
         #expect(within >= 9, "demoted within 60 s in \(within) of 10 runs: \(delays)")
     }
 

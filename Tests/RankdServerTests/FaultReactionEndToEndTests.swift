@@ -34,7 +34,8 @@ import Testing
             recovery: nil, timeout: 3, workers: 6),
         Kind(
             name: "mixed",
-            fault: #"{"ttft_ms": 150, "tokens_per_second": 200, "jitter": 0.1, "wrong_tool": 0.07, "schema_violation": 0.07, "truncated": 0.06}"#,
+            fault:
+                #"{"ttft_ms": 150, "tokens_per_second": 200, "jitter": 0.1, "wrong_tool": 0.07, "schema_violation": 0.07, "truncated": 0.06}"#,
             recovery: nil, timeout: 5),
         Kind(
             name: "limit", fault: #"{"ttft_ms": 150, "tokens_per_second": 200, "jitter": 0.1, "http_429": 0.9, "retry_after_seconds": 5}"#,
@@ -90,7 +91,8 @@ import Testing
                 for kind in Self.kinds {
                     var arguments = [
                         RepositoryFiles.path("scripts/gateway-loop.py"), "--rankd", daemon.baseURL, "--token", token, "--model",
-                        "acme/\(kind.name)", "--duration", "150", "--workers", String(kind.workers), "--timeout", String(kind.timeout), "--control",
+                        "acme/\(kind.name)", "--duration", "150", "--workers", String(kind.workers), "--timeout", String(kind.timeout),
+                        "--control",
                         mock.baseURL, "--at", "60:\(kind.name)-fast:\(kind.fault)",
                     ]
                     if let recovery = kind.recovery { arguments += ["--at", "90:\(kind.name)-fast:\(recovery)"] }
@@ -177,7 +179,8 @@ import Testing
         let limitBack = firstTime("limit", from: 90) { $0 > 0.1 }
         #expect(limitBack.map { $0 <= 120 } ?? false, "limit: share back above 10% at \(String(describing: limitBack))")
         summary.append(
-            "limit: first attempts \(storm.mine) of \(storm.all) during the storm; share back at \(limitBack.map { String(format: "+%.1f", $0 - 90) } ?? "never") s")
+            "limit: first attempts \(storm.mine) of \(storm.all) during the storm; share back at \(limitBack.map { String(format: "+%.1f", $0 - 90) } ?? "never") s"
+        )
 
         // The goal, demoted within 60 s in 9 of 10 runs, is checked over ten seeds by
         // `SimulatedFleetTests`; one live run may be the tenth, so this run is held to 90 s.

@@ -1,6 +1,7 @@
-/// The ranking state machine: window aggregates, fast-path counters and demotion memory, fed
-/// observations and asked for epochs. Pure: time comes in as arguments, nothing is read or written
-/// outside it. The daemon wraps one in a lock and persists what it drains.
+/// The ranking state machine: fast-path counters, fault rules, overrides and demotion memory, fed
+/// observations (once the windows have counted them) and asked for epochs over the windows'
+/// totals. Pure: time and the windows come in as arguments, nothing is read or written outside
+/// it. The daemon's `Ranker` actor holds one; the windows are the `WindowLedger`'s.
 public struct RankingEngine: Sendable {
     public private(set) var policy: Policy
     public private(set) var endpoints: [Endpoint]
@@ -8,7 +9,6 @@ public struct RankingEngine: Sendable {
     public private(set) var demotions: [String: DemotionState]
     /// Id of the latest epoch computed or restored.
     public private(set) var lastEpochID: Int64
-    private var aggregator: WindowAggregator
     private var detector: FastPathDetector
     private var faultWatch: FaultWatch
     /// Endpoints whose share was limited in the last epoch computed: when a limit ends, an epoch is due.
@@ -26,7 +26,7 @@ public struct RankingEngine: Sendable {
 
     public init(
         policy: Policy, endpoints: [Endpoint], benchmarks: [String: Double] = [:], now: Timestamp,
-        lastEpochID: Int64 = 0, demotions: [String: DemotionState] = [:], pastInStore: Bool = false
+        lastEpochID: Int64 = 0, demotions: [String: DemotionState] = [:]
     ) {
         self.policy = policy
         // An array already in id order is kept as it is (shared, not copied: 4 MB at 20,000 endpoints).
@@ -35,9 +35,6 @@ public struct RankingEngine: Sendable {
         self.benchmarks = benchmarks
         self.demotions = demotions
         self.lastEpochID = lastEpochID
-        aggregator = WindowAggregator(
-            shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now,
-            pastInStore: pastInStore)
         detector = FastPathDetector(rule: policy.fastPath)
         faultWatch = FaultWatch(policy: policy, endpoints: self.endpoints)
         positions = Dictionary(self.endpoints.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -58,12 +55,9 @@ public struct RankingEngine: Sendable {
         case unknownEndpoint
     }
 
-    /// - Parameter persisted: the observation's minute bucket is already in the store (live
-    ///   telemetry commits it before acknowledging), so it is not queued for writing again.
-    public mutating func record(_ observation: Observation, persisted: Bool = false) -> RecordResult {
-        guard let position = positions[observation.endpointID] else { return .unknownEndpoint }
-        guard aggregator.record(observation, persist: !persisted) else { return .tooOld }
-        return watch(observation, position: position)
+    /// The windows for this engine's policy, starting at `now` (their owner keeps them).
+    public static func windows(for policy: Policy, now: Timestamp) -> WindowAggregator {
+        WindowAggregator(shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now)
     }
 
     /// The fast path and the fault rules on one accepted observation. The demotion memory is
@@ -110,47 +104,39 @@ public struct RankingEngine: Sendable {
     /// Endpoints the prober should re-probe soon: their known-answer test leans towards failure.
     public var knownAnswerSuspects: Set<String> { faultWatch.knownAnswerSuspects }
 
-    /// Records a batch: tallies are folded per minute first and merged once per bucket (the
-    /// windows cost per bucket, not per observation); the fast path still sees every observation
-    /// in order. Results are per observation, as `record(_:persisted:)` gives them.
-    public mutating func record(batch observations: [Observation], persisted: Bool) -> [RecordResult] {
+    /// Feeds a batch the windows have admitted (`WindowAggregator.record(batch:persist:isKnown:)`)
+    /// to the fast path and the fault rules, in order. Results are per observation.
+    public mutating func record(_ observations: [Observation], admissions: [WindowAggregator.Admission]) -> [RecordResult] {
+        precondition(observations.count == admissions.count, "one admission per observation")
         var results = [RecordResult](repeating: .accepted, count: observations.count)
-        var known: [Observation] = []
-        known.reserveCapacity(observations.count)
-        var found = [Int](repeating: -1, count: observations.count)
         for (index, observation) in observations.enumerated() {
-            if let position = positions[observation.endpointID] {
-                known.append(observation)
-                found[index] = position
-            } else {
-                results[index] = .unknownEndpoint
+            switch admissions[index] {
+            case .tooOld: results[index] = .tooOld
+            case .unknownEndpoint: results[index] = .unknownEndpoint
+            case .counted:
+                guard let position = positions[observation.endpointID] else {
+                    results[index] = .unknownEndpoint
+                    continue
+                }
+                results[index] = watch(observation, position: position)
             }
-        }
-        var tooOldMinutes: Set<Int64> = []
-        for bucket in MinuteBucket.fold(known, sorted: false) where !aggregator.record(bucket, persist: !persisted) {
-            tooOldMinutes.insert(bucket.minute)
-        }
-        for (index, observation) in observations.enumerated() where results[index] == .accepted {
-            if tooOldMinutes.contains(observation.time.minute) {
-                results[index] = .tooOld
-                continue
-            }
-            results[index] = watch(observation, position: found[index])
         }
         return results
     }
 
+    /// Whether `endpointID` is in the registry (the windows count only these).
+    public func isKnown(_ endpointID: String) -> Bool { positions[endpointID] != nil }
+
     /// Endpoints not demoted now whose failure-outlier rules (tool-call or error rate) fire on
-    /// the in-memory short window: an epoch should be computed now rather than at the next interval.
-    public mutating func outliersBetweenEpochs(now: Timestamp) -> [String: [String]] {
-        // Minutes recorded since the last epoch enter the windows only when time advances.
-        aggregator.advance(to: now)
+    /// the short window: an epoch should be computed now rather than at the next interval.
+    /// `windows`: the totals with the windows advanced to `now`.
+    public func outliersBetweenEpochs(now: Timestamp, windows: WindowTotals) -> [String: [String]] {
         var result: [String: [String]] = [:]
         // One model at a time: a dictionary of every endpoint's window totals was the largest
         // transient allocation of a daemon under ingest (19 MB at 20,000 endpoints, every 5 s by default).
         for group in enabledPeerGroups {
             let peers = group.map { endpoints[$0] }
-            let stats = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, aggregator.stats(for: $0.id)) })
+            let stats = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, windows.stats(for: $0.id)) })
             let firing = OutlierDetection.firingReasons(for: peers, stats: stats, policy: policy, fastPath: [:])
             for (id, reasons) in firing where demotions[id]?.isDemoted != true {
                 let failureReasons = reasons.filter { $0 == ReasonCode.toolCallFailureOutlier || $0 == ReasonCode.errorRateOutlier }
@@ -160,29 +146,13 @@ public struct RankingEngine: Sendable {
         return result
     }
 
-    /// Restores stored minute buckets (at start-up).
-    public mutating func load(_ buckets: [MinuteBucket]) {
-        for bucket in buckets { load(bucket) }
-        finishLoading()
-    }
-
-    /// Restores one stored bucket (start-up reads them one at a time); call `finishLoading()`
-    /// after the last.
-    public mutating func load(_ bucket: MinuteBucket) {
-        if positions[bucket.endpointID] != nil { aggregator.load(bucket) }
-    }
-
-    /// Packs what the loads left unpacked (`WindowAggregator.packPast`).
-    public mutating func finishLoading() { aggregator.packPast() }
-
-    /// Computes the next epoch at `now` and carries its demotion memory forward.
-    public mutating func computeEpoch(now: Timestamp, trigger: EpochTrigger) -> Epoch {
-        aggregator.advance(to: now)
+    /// Computes the next epoch at `now` over `windows` (advanced to `now` by their owner) and
+    /// carries its demotion memory forward.
+    public mutating func computeEpoch(now: Timestamp, trigger: EpochTrigger, windows: WindowTotals) -> Epoch {
         // The scorer reads each model's totals as it scores it, from this (shared, not copied) value.
-        let aggregator = aggregator
         let input = ScoringInput(
             epochID: lastEpochID + 1, now: now, trigger: trigger, policy: policy, endpoints: endpoints,
-            windowStats: { aggregator.stats(for: $0) },
+            windowStats: { windows.stats(for: $0) },
             benchmarks: benchmarks, demotions: demotions, fastPathReasons: pendingFastPathReasons,
             overrides: Override.active(overrides, at: now), shareLimits: faultWatch.limits(at: now))
         limitedInLastEpoch = Set(input.shareLimits.keys)
@@ -192,37 +162,6 @@ public struct RankingEngine: Sendable {
         pendingFastPathReasons.removeAll()
         lastEpochID = result.epoch.id
         return result.epoch
-    }
-
-    /// Advances windows whose past tallies are in the store, reading what leaves them
-    /// (`WindowAggregator.advance(to:reading:)`); if `reading` throws, nothing changes.
-    public mutating func advanceWindows(
-        to now: Timestamp, reading: (WindowAggregator.Departures, _ subtract: (MinuteBucket, WindowAggregator.Departure) -> Void) throws -> Void
-    ) rethrows {
-        try aggregator.advance(to: now, reading: reading)
-    }
-
-    /// The minute the windows end in.
-    public var windowsCurrentMinute: Int64 { aggregator.currentMinute }
-
-    /// Window totals of one endpoint as of the last `computeEpoch`.
-    public func stats(for endpointID: String) -> WindowStats { aggregator.stats(for: endpointID) }
-
-    /// Minute tallies recorded since the last call, for the store.
-    public mutating func drainPendingBuckets() -> [MinuteBucket] { aggregator.drainPendingBuckets() }
-
-    /// Minute tallies held in memory (the short window's).
-    public var storedMinuteCount: Int { aggregator.storedMinuteCount }
-
-    /// Span tallies held in memory (the rest of the long window, an hour each by default).
-    public var storedSpanCount: Int { aggregator.storedSpanCount }
-
-    /// Bytes of the windows' packed running totals.
-    public var windowTotalBytes: Int { aggregator.packedTotalBytes }
-
-    /// The window lengths in whole minutes, as the aggregator counts them, and the long window's span.
-    public var windowMinutes: (short: Int64, long: Int64, spanMinutes: Int64) {
-        (aggregator.shortWindowMinutes, aggregator.longWindowMinutes, aggregator.coarseMinutes)
     }
 
     /// Replaces the operator overrides the next epochs apply (ended ones are ignored).

@@ -16,14 +16,14 @@
 /// `coarseMinutes - 1` older minutes (24 h to 24 h 59 min by default). A record is accepted while
 /// the span of its minute overlaps the long window.
 ///
-/// **Past tallies in the store** (`pastInStore`, what the daemon uses): the windows hold their
-/// running totals and the current (and future-dated) minutes only. What leaves a window is read
-/// back from `state.db`, which holds every tally the windows counted (live telemetry is committed
-/// before it is counted, probe tallies are written before each advance): the caller hands
-/// `advance(to:reading:)` the rows of `departures(to:)`. Held in memory, a busy endpoint's 15
-/// minutes and 24 hour spans were most of a 20,000-endpoint daemon's memory after a day. An advance
-/// whose reading fails leaves the windows as they were, so a storage error delays the windows but
-/// never makes them drift.
+/// **The past is in the store**: the windows hold their running totals and the current (and
+/// future-dated) minutes only. What leaves a window is read back, once a minute, from a
+/// `WindowPast` (the daemon's `state.db`, an in-memory one in tests), which holds every tally the
+/// windows counted: `advance(to:past:)`. Held in memory, a busy endpoint's minutes and hour spans
+/// were most of a 20,000-endpoint daemon's memory after a day. An advance whose reading fails
+/// leaves the windows as they were, so a storage error delays the windows but never makes them
+/// drift. Keeping the past equal to what was counted is the owner's rule (the daemon's
+/// `WindowLedger`): every tally handed to `record` is written to the past before the next advance.
 public struct WindowAggregator: Sendable {
     /// Window lengths in whole minutes (the current, partial minute counts as one).
     public let shortWindowMinutes: Int64
@@ -35,8 +35,6 @@ public struct WindowAggregator: Sendable {
 
     /// Minute the windows end in (inclusive). Observations after it are counted once time advances.
     public internal(set) var currentMinute: Int64
-    /// Past minutes and spans are read back from the store when they leave a window, not held.
-    public let pastInStore: Bool
 
     var endpoints: [String: EndpointWindows] = [:]
     /// Minute tallies recorded since the last `drainPendingBuckets()`, for the store to persist.
@@ -96,12 +94,11 @@ public struct WindowAggregator: Sendable {
         }
     }
 
-    public init(shortWindowSeconds: Double, longWindowSeconds: Double, now: Timestamp, pastInStore: Bool = false) {
+    public init(shortWindowSeconds: Double, longWindowSeconds: Double, now: Timestamp) {
         shortWindowMinutes = max(1, Int64((shortWindowSeconds / 60).rounded(.up)))
         longWindowMinutes = max(shortWindowMinutes, Int64((longWindowSeconds / 60).rounded(.up)))
         coarseMinutes = Self.coarseSpan(longWindowMinutes: longWindowMinutes)
         currentMinute = now.minute
-        self.pastInStore = pastInStore
     }
 
     /// The largest divisor of 60 that is at most a 24th of the long window (at least 1).
@@ -186,12 +183,11 @@ public struct WindowAggregator: Sendable {
         let span = spanStart(of: bucket.minute)
         // The current minute is read from `minutes` itself; records for earlier minutes are late.
         let late = current && !(inMinutes && bucket.minute == currentMinute)
-        let holdsPast = !pastInStore
         // Mutated in place through the dictionary: copying the windows out and back would copy
         // the endpoint's dictionaries on every add (quadratic at start-up).
         Self.mutate(&endpoints[bucket.endpointID, default: EndpointWindows()]) { windows in
-            if !holdsPast && late {
-                // Only the running totals take it: the store holds the minute for when it leaves.
+            if late {
+                // Only the running totals take it: the past holds the minute for when it leaves.
             } else if inMinutes {
                 windows.minutes.add(bucket.tally, source: bucket.source, at: bucket.minute)
             } else {
@@ -204,75 +200,6 @@ public struct WindowAggregator: Sendable {
                 bucket.tally)
         }
         return true
-    }
-
-    /// Moves the windows' end to `now`: minutes that left the short window are subtracted from it
-    /// and folded into their span, future-dated minutes that became current are added, and spans
-    /// that left the long window are subtracted from it and forgotten. An endpoint costs its ~40
-    /// tallies at most, never the minutes of a whole window.
-    ///
-    /// With past tallies in the store it does nothing: every advance has a minute leaving the
-    /// short window, whose rows the caller hands `advance(to:reading:)`.
-    public mutating func advance(to now: Timestamp) {
-        if pastInStore { return }
-        let newMinute = now.minute
-        guard newMinute > currentMinute else { return }
-        let oldMinute = currentMinute
-        currentMinute = newMinute
-        let shortStart = shortStart
-        let longStart = longStart
-        let span = coarseMinutes
-        // Walked by index, not `for index in endpoints.indices`: the indices collection holds a
-        // reference to the dictionary's storage, so the first write copied the whole dictionary
-        // (7 MB at 20,000 endpoints, once a minute).
-        var index = endpoints.startIndex
-        while index != endpoints.endIndex {
-            defer { endpoints.formIndex(after: &index) }
-            Self.mutate(&endpoints.values[index]) { windows in
-                // Minute tallies that left the short window, or became current: a dozen or so.
-                // Keys first: removing entries while iterating the dictionary would copy it.
-                let moving = windows.minutes.keys.filter { $0 < shortStart || ($0 > oldMinute && $0 <= newMinute) }
-                let leaving = windows.spans.keys.filter { $0 + span - 1 < longStart }
-                // The totals change only if a minute passed with records in it, late records came,
-                // or a tally moves: an endpoint with no traffic lately is not unpacked at all.
-                guard windows.minutes[oldMinute] != nil || !windows.late.isEmpty || !moving.isEmpty || !leaving.isEmpty else {
-                    windows.minutes.pack(before: newMinute)
-                    windows.spans.pack()
-                    return
-                }
-                var (short, long) = windows.totals(current: oldMinute)
-                for minute in moving {
-                    let wasCounted = minute <= oldMinute
-                    if !wasCounted && minute >= shortStart {
-                        // A future-dated minute that became current: it enters both windows and stays.
-                        guard let tallies = windows.minutes[minute] else { continue }
-                        long.add(tallies)
-                        short.add(tallies)
-                        continue
-                    }
-                    guard let tallies = windows.minutes.removeValue(forKey: minute) else { continue }
-                    if wasCounted {
-                        short.subtract(tallies)
-                    } else {
-                        long.add(tallies)
-                    }
-                    // Kept while the span holding the minute overlaps the long window.
-                    let start = Self.spanStart(of: minute, span: span)
-                    if start + span - 1 >= longStart {
-                        windows.spans.add(tallies, at: start)
-                    } else {
-                        long.subtract(tallies)
-                    }
-                }
-                for start in leaving {
-                    if let tallies = windows.spans.removeValue(forKey: start) { long.subtract(tallies) }
-                }
-                windows.store(short: short, long: long, current: newMinute)
-                // Only the current minute (and future-dated ones) keep changing: pack the rest.
-                windows.minutes.pack(before: newMinute)
-                windows.spans.pack()
-            }
-        }
     }
 
     /// Runs `body` on `value` in place (an `inout` access keeps a dictionary entry uniquely referenced).
@@ -297,9 +224,12 @@ public struct WindowAggregator: Sendable {
     /// Number of minute tallies held in memory (the short window's, and future-dated ones).
     public var storedMinuteCount: Int { endpoints.values.reduce(0) { $0 + $1.minutes.count } }
 
-    /// Minute and span tallies held unpacked: the current minute's and future-dated ones, and
-    /// those a late record touched since the last advance (the rest are `PackedTallies`).
-    public var unpackedTallyCount: Int { endpoints.values.reduce(0) { $0 + $1.minutes.unpackedCount + $1.spans.unpackedCount } }
+    /// Tallies held unpacked: the current minute's and future-dated ones, and per endpoint the
+    /// late records (and loads) since the last advance or pack, counted as one (the rest are
+    /// `PackedTallies`).
+    public var unpackedTallyCount: Int {
+        endpoints.values.reduce(0) { $0 + $1.minutes.unpackedCount + $1.spans.unpackedCount + ($1.late.isEmpty ? 0 : 1) }
+    }
 
     /// Number of span tallies held in memory (the long window beyond the short one).
     public var storedSpanCount: Int { endpoints.values.reduce(0) { $0 + $1.spans.count } }

@@ -4,14 +4,15 @@ import RankdServer
 import ServiceLifecycle
 
 /// The epoch loop: one epoch at start, then one every interval and whenever the fast path asks.
-/// Probe minute buckets are written to `state.db` every `flushIntervalSeconds` in between, so a
-/// crash loses seconds of probe observations, not an epoch's worth. The live journal (already
-/// durable) is folded into the minute buckets every `foldIntervalSeconds`: each fold rewrites
-/// every bucket the journal touches, so at 20,000 busy endpoints a fold every 10 s rewrote each
-/// bucket six times a minute and took 15% of the daemon's CPU (`perf record`, stop 20). On
-/// graceful shutdown it finishes the epoch in progress, flushes buckets and returns.
+/// The ledger writes probe minute buckets to `state.db` every `flushIntervalSeconds` in between,
+/// so a crash loses seconds of probe observations, not an epoch's worth. The live journal
+/// (already durable) is folded into the minute buckets every `foldIntervalSeconds`: each fold
+/// rewrites every bucket the journal touches, so folding often costs much of a busy daemon's CPU.
+/// On graceful shutdown it finishes the epoch in progress, flushes buckets and returns.
 public struct EpochService: Service {
     let ranker: Ranker
+    let ledger: WindowLedger
+    let storage: StorageHealth
     let intervalSeconds: Double
     let flushIntervalSeconds: Double
     let foldIntervalSeconds: Double
@@ -26,13 +27,15 @@ public struct EpochService: Service {
     ///     epochs out of schedule.
     ///   - coldStart: when given, the first informed epoch follows the first probe round.
     public init(
-        ranker: Ranker, intervalSeconds: Double, flushIntervalSeconds: Double = 10, foldIntervalSeconds: Double = 60,
+        ranker: Ranker, ledger: WindowLedger, storage: StorageHealth, intervalSeconds: Double, flushIntervalSeconds: Double = 10, foldIntervalSeconds: Double = 60,
         outlierCheckSeconds: Double = 0, routing: Policy.Routing = Policy.Routing(), coldStart: ColdStart? = nil, logger: Logger
     ) {
         self.routing = routing
         self.coldStart = coldStart
         self.outlierCheckSeconds = outlierCheckSeconds
         self.ranker = ranker
+        self.ledger = ledger
+        self.storage = storage
         self.intervalSeconds = intervalSeconds
         self.flushIntervalSeconds = flushIntervalSeconds
         self.foldIntervalSeconds = foldIntervalSeconds
@@ -43,7 +46,7 @@ public struct EpochService: Service {
         // The windows first (start-up served the last epoch without waiting for them); on a
         // storage error the first epoch retries and reports it.
         do {
-            try await ranker.rebuildWindows()
+            try await ledger.rebuild()
         } catch {
             logger.error("could not rebuild the windows from state.db", metadata: ["error": .string("\(error)")])
         }
@@ -51,6 +54,8 @@ public struct EpochService: Service {
         await compute(.startup)
         await withDiscardingTaskGroup { group in
             let ranker = self.ranker
+            let ledger = self.ledger
+            let storage = self.storage
             let logger = self.logger
             if let coldStart {
                 group.addTask { await Self.awaitFirstRound(coldStart, ranker: ranker, logger: logger) }
@@ -88,13 +93,13 @@ public struct EpochService: Service {
             group.addTask {
                 await repeatEvery(flushIntervalSeconds) { tick in
                     do {
-                        try await ranker.flush()
-                        if tick % foldEvery == 0 { try await ranker.foldJournal() }
-                        ranker.holder.storage.succeeded("buckets")
+                        try await ledger.flush()
+                        if tick % foldEvery == 0 { try await ledger.foldJournal() }
+                        storage.succeeded("buckets")
                     } catch {
                         // Kept in memory and written at the next flush that succeeds.
                         logger.error("could not write minute buckets", metadata: ["error": .string("\(error)")])
-                        ranker.holder.storage.failed("buckets", error)
+                        storage.failed("buckets", error)
                     }
                 }
             }
@@ -116,10 +121,10 @@ public struct EpochService: Service {
             // Not cancelled with this task: at a graceful shutdown the service's task is
             // cancelled, and GRDB's async write of the journal fold refuses a cancelled task
             // (CancellationError): every shutdown logged an error and left the fold to the next start.
-            let ranker = self.ranker
+            let ledger = self.ledger
             try await Task.detached {
-                try await ranker.flush()
-                try await ranker.foldJournal()
+                try await ledger.flush()
+                try await ledger.foldJournal()
             }.value
         } catch {
             logger.error("could not flush minute buckets at shutdown", metadata: ["error": .string("\(error)")])

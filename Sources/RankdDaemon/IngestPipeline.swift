@@ -7,8 +7,9 @@ import ServiceLifecycle
 import Synchronization
 
 /// Live telemetry from the HTTP handlers to `state.db` and the ranker: a bounded queue in front of
-/// one writer that commits whatever is waiting in one transaction (group commit), deduplicating by
-/// `request_id` in the same transaction, and only then acknowledges, so a `2xx` means committed.
+/// one writer that has the `WindowLedger` commit whatever is waiting in one transaction (group
+/// commit), deduplicating by `request_id` in the same transaction, and only then acknowledges, so
+/// a `2xx` means committed. It also keeps the dedupe keys within their window and cap.
 /// A full queue refuses at once (the handler answers 429), so memory stays bounded.
 public final class IngestPipeline: Service, Sendable {
     struct Pending {
@@ -26,8 +27,12 @@ public final class IngestPipeline: Service, Sendable {
         var horizonMinute: Int64 = .min
     }
 
+    /// For the dedupe keys' counts, horizon and pruning.
     let store: StateStore
+    let ledger: WindowLedger
     let ranker: Ranker
+    let storage: StorageHealth
+    let metrics: RankdMetrics
     let clock: any WallClock
     let rule: Policy.Ingest
     let logger: Logger
@@ -40,11 +45,14 @@ public final class IngestPipeline: Service, Sendable {
     private let wakes: AsyncStream<Void>
 
     public init(
-        store: StateStore, ranker: Ranker, clock: any WallClock, rule: Policy.Ingest, capacity: Int = 100_000, maxGroup: Int = 20_000,
-        logger: Logger
+        store: StateStore, ledger: WindowLedger, ranker: Ranker, storage: StorageHealth, metrics: RankdMetrics, clock: any WallClock,
+        rule: Policy.Ingest, capacity: Int = 100_000, maxGroup: Int = 20_000, logger: Logger
     ) throws {
         self.store = store
+        self.ledger = ledger
         self.ranker = ranker
+        self.storage = storage
+        self.metrics = metrics
         self.clock = clock
         self.rule = rule
         self.capacity = capacity
@@ -114,8 +122,7 @@ public final class IngestPipeline: Service, Sendable {
 
     /// Commits everything waiting, in groups of at most `maxGroup` records. A group is recorded
     /// by the ranker, then acknowledged, while the next one commits: the store's writer and the
-    /// ranker work side by side, one group apart (at 20,000 endpoints the commit and the recording
-    /// took 15.8% and 13.0% of the daemon's CPU, one after the other before stop 20).
+    /// ranker work side by side, one group apart.
     func drain() async {
         var recording: Task<Void, Never>?
         while true {
@@ -135,21 +142,18 @@ public final class IngestPipeline: Service, Sendable {
     }
 
     /// Commits `group`, then waits until `previous` is recorded and returns the task that records
-    /// this group, acknowledges it and frees its hold on the gate. So at most one committed group
-    /// waits for the ranker while the next one commits.
+    /// this group and acknowledges it. So at most one committed group waits for the ranker while
+    /// the next one commits (the ledger holds the ingest gate for each from commit to count).
     private func commit(_ group: [Pending], after previous: Task<Void, Never>?) async -> Task<Void, Never>? {
-        // Shared, from the commit until the ranker has counted it (see `IngestGate`).
-        await ranker.ingestGate.lockShared()
         let records = group.flatMap(\.records)
         let started = ContinuousClock.now
-        let fresh: [Bool]
+        let committed: WindowLedger.LiveGroup
         do {
-            fresh = try await store.commitLiveAsync(records)
+            committed = try await ledger.commitLive(records)
         } catch {
-            ranker.ingestGate.unlockShared()
             state.withLock { $0.queuedRecords -= records.count }
             logger.error("telemetry not committed", metadata: ["records": .stringConvertible(records.count), "error": .string("\(error)")])
-            if ranker.holder.storage.failed("telemetry", error) {
+            if storage.failed("telemetry", error) {
                 logger.critical(
                     "cannot write state.db (disk full, read-only or failing?): telemetry is refused with 503 and nothing is acknowledged until a commit succeeds; /readyz is false",
                     metadata: ["error": .string("\(error)")])
@@ -157,32 +161,27 @@ public final class IngestPipeline: Service, Sendable {
             for pending in group { pending.continuation.resume(throwing: IngestRefusal.storage("\(error)")) }
             return previous
         }
-        if ranker.holder.storage.succeeded("telemetry") {
+        if storage.succeeded("telemetry") {
             logger.notice("state.db writable again: telemetry is committed and acknowledged")
         }
-        ranker.metrics.ingestCommit(duration: ContinuousClock.now - started, records: records.count)
-        var accepted: [Observation] = []
+        metrics.ingestCommit(duration: ContinuousClock.now - started, records: records.count)
         var perMinute: [Int64: Int] = [:]
-        for (index, isNew) in fresh.enumerated() where isNew {
-            accepted.append(records[index].observation)
-            perMinute[records[index].observation.time.minute, default: 0] += 1
-        }
+        for observation in committed.accepted { perMinute[observation.time.minute, default: 0] += 1 }
         let (queued, keys) = state.withLock { state in
             state.queuedRecords -= records.count
             for (minute, count) in perMinute { state.keysPerMinute[minute, default: 0] += count }
             return (state.queuedRecords, state.keysPerMinute.values.reduce(0, +))
         }
         await previous?.value
-        return Task { [ranker, accepted, clock] in
-            await ranker.record(accepted, persisted: true)
-            ranker.metrics.ingestState(
+        return Task { [ranker, metrics, clock] in
+            await ranker.record(committed)
+            metrics.ingestState(
                 queuedRecords: queued, dedupeKeys: keys, dedupeWindowSeconds: currentRule(now: clock.now()).dedupeWindowSeconds)
             var offset = 0
             for pending in group {
-                pending.continuation.resume(returning: Array(fresh[offset..<offset + pending.records.count]))
+                pending.continuation.resume(returning: Array(committed.fresh[offset..<offset + pending.records.count]))
                 offset += pending.records.count
             }
-            ranker.ingestGate.unlockShared()
         }
     }
 

@@ -25,6 +25,18 @@ public enum RankdApplication {
         extraServices: @Sendable (Ranker) -> [any Service] = { _ in [] },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> (app: App, ranker: Ranker) {
+        let built = try assemble(
+            loaded, clock: clock, logger: logger, epochLoop: epochLoop, probing: probing, extraServices: extraServices,
+            onServerRunning: onServerRunning)
+        return (built.app, built.daemon.ranker)
+    }
+
+    /// `build`, giving the whole daemon state (stores and window ledger too).
+    public static func assemble(
+        _ loaded: LoadedConfiguration, clock: any WallClock = SystemClock(), logger: Logger, epochLoop: Bool = true, probing: Bool = true,
+        extraServices: @Sendable (Ranker) -> [any Service] = { _ in [] },
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> (app: App, daemon: DaemonState) {
         switch Malloc.prepare() {
         case .jemalloc(let version):
             logger.info("allocator is jemalloc", metadata: ["version": .string(version)])
@@ -38,10 +50,11 @@ public enum RankdApplication {
         // them and could not raise it again (an unprivileged process can only lower it).
         _ = WorkerPriority.base
         _ = MultiThreadedEventLoopGroup.singleton
-        let ranker = try Ranker(loaded: loaded, clock: clock, logger: logger)
+        let daemon = try DaemonState.open(loaded, clock: clock, logger: logger)
+        let ranker = daemon.ranker
         let pipeline = try IngestPipeline(
-            store: ranker.history, ranker: ranker, clock: clock, rule: loaded.policy.ingest, capacity: configuration.ingest.queueRecords,
-            logger: logger)
+            store: daemon.stores.state, ledger: daemon.ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics,
+            clock: clock, rule: loaded.policy.ingest, capacity: configuration.ingest.queueRecords, logger: logger)
         // The ranker's registry (the engine's array, in id order) is shared, not the configuration's:
         // the serve command lets the loaded configuration go once the application is built.
         let resolver = TelemetryResolver(endpoints: ranker.registry)
@@ -53,8 +66,8 @@ public enum RankdApplication {
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
                 history: HistorySource(
-                    epochs: { since, until, limit in try ranker.history.epochs(since: since, until: until, limit: limit) },
-                    epoch: { id in try ranker.history.epoch(id: id) }),
+                    epochs: { [history = daemon.stores.state] since, until, limit in try history.epochs(since: since, until: until, limit: limit) },
+                    epoch: { [history = daemon.stores.state] id in try history.epoch(id: id) }),
                 overrides: OverrideSource(
                     apply: { request in try await ranker.applyOverride(request) },
                     revoke: { id, note in try await ranker.revokeOverride(id: id, note: note) },
@@ -86,7 +99,7 @@ public enum RankdApplication {
         if epochLoop {
             app.addServices(
                 EpochService(
-                    ranker: ranker, intervalSeconds: configuration.epochIntervalSeconds,
+                    ranker: ranker, ledger: daemon.ledger, storage: ranker.holder.storage, intervalSeconds: configuration.epochIntervalSeconds,
                     outlierCheckSeconds: loaded.policy.fastPath.outlierCheckSeconds, routing: loaded.policy.routing,
                     coldStart: coldStart, logger: logger))
         }
@@ -94,7 +107,7 @@ public enum RankdApplication {
             app.addServices(makeProber(loaded, ranker: ranker, clock: clock, coldStart: coldStart, logger: logger))
         }
         for service in extraServices(ranker) { app.addServices(service) }
-        return (app, ranker)
+        return (app, daemon)
     }
 }
 

@@ -6,34 +6,26 @@ import RankdServer
 import RankdStore
 import Synchronization
 
-/// The daemon's ranking state: the pure `RankingEngine` behind an actor, with the stores it
-/// persists to and the in-memory epoch the API serves. Every signal source (prober, telemetry,
-/// demo traffic) calls `record`; the epoch loop and the admin API call `computeAndPublish`.
+/// The daemon's ranking state: the pure `RankingEngine` behind an actor, the in-memory epoch the
+/// API serves, and what it needs to publish. Every signal source (prober, telemetry, demo
+/// traffic) records through it: the `WindowLedger` counts, then the engine's fast path and fault
+/// rules look. The epoch loop and the admin API call `computeAndPublish`, which asks the ledger
+/// to advance and scores its totals.
 public actor Ranker {
     public nonisolated let holder: EpochHolder
     public nonisolated let metrics: RankdMetrics
     let clock: any WallClock
     let logger: Logger
-    let state: StateStore
-    /// Read-only use of the state store for history answers (GRDB's pool reads concurrently).
-    public nonisolated var history: StateStore { state }
-    let published: PublishedStore
-    let retention: RankdConfiguration.Retention
-    let dataDirectory: String
+    private let ledger: WindowLedger
+    /// Overrides live in `state.db` (the only part of it the ranker writes, besides publication).
+    private let state: StateStore
     private var engine: RankingEngine
     /// The registry in id order: the engine's own array, for others to share rather than copy.
     public nonisolated let registry: [Endpoint]
-    /// Set until the windows are rebuilt from `state.db` (`rebuildWindows`): the time they were
-    /// opened at. Start-up serves the last epoch without waiting for them.
-    private var windowsStartedAt: Timestamp?
     private let publisher: EpochPublisher
-    private var unsavedBuckets: [MinuteBucket] = []
     private let triggerContinuation: AsyncStream<EpochTrigger>.Continuation
     /// Requests for an epoch out of schedule (fast path); coalesced: one pending is enough.
     public nonisolated let triggers: AsyncStream<EpochTrigger>
-    /// Held by the ingest writer from a commit until it is recorded here, and here while the
-    /// windows read back what leaves them (`advanceWindows`).
-    public nonisolated let ingestGate = IngestGate()
     /// Endpoints whose known-answer test leans towards failure, for the prober (updated as
     /// observations are recorded).
     public nonisolated let knownAnswerSuspects = Mutex<Set<String>>([])
@@ -41,15 +33,15 @@ public actor Ranker {
     /// at each refresh (at every epoch and every outlier check): the prober's exposure.
     public nonisolated let liveRates = Mutex<(version: Int64, rates: [String: Double])>((0, [:]))
 
-    /// Opens (or creates) `state.db` and `rankings.db` in the data directory, rebuilds the windows
-    /// from stored minute buckets, restores demotion memory, and serves the last epoch at once.
-    public init(
-        loaded: LoadedConfiguration, clock: any WallClock, holder: EpochHolder = EpochHolder(), metrics: RankdMetrics = RankdMetrics(),
-        logger: Logger
+    /// Restores demotion memory and overrides from `state.db` and serves the last epoch at once
+    /// (catching `rankings.db` up if a crash left it one epoch behind). `phases`: start-up phases
+    /// timed so far, for the "state restored" line.
+    init(
+        loaded: LoadedConfiguration, stores: DaemonStores, ledger: WindowLedger, clock: any WallClock, holder: EpochHolder,
+        metrics: RankdMetrics, logger: Logger, phases: [(String, Double)]
     ) throws {
         let configuration = loaded.configuration
-        // Start-up phases are timed for the "state restored" line (what start-up time goes to).
-        var phases: [(String, Double)] = []
+        var phases = phases
         var phaseStart = ContinuousClock.now
         func phase(_ name: String) {
             let now = ContinuousClock.now
@@ -61,35 +53,26 @@ public actor Ranker {
         self.metrics = metrics
         metrics.epochInterval(seconds: Double(loaded.configuration.epochIntervalSeconds))
         self.logger = logger
-        retention = configuration.retention
-        dataDirectory = configuration.dataDirectory
-        state = try StateStore(path: "\(configuration.dataDirectory)/state.db")
-        published = try PublishedStore(path: "\(configuration.dataDirectory)/rankings.db")
-        phase("open_ms")
+        self.ledger = ledger
+        state = stores.state
         let now = clock.now()
-        try state.saveRegistry(configuration.endpoints, at: now)
-        phase("registry_ms")
-        let last = try state.latestEpoch()
+        let last = try stores.state.latestEpoch()
         phase("last_epoch_ms")
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
-            lastEpochID: last?.id ?? 0, demotions: try state.loadDemotions(), pastInStore: true)
+            lastEpochID: last?.id ?? 0, demotions: try stores.state.loadDemotions())
         registry = engine.endpoints
-        // Live telemetry acknowledged before a crash may still be in the journal: fold it now,
-        // before any new record is journalled, so the windows' rebuild reads it exactly once.
-        try state.foldJournal()
-        phase("journal_ms")
-        windowsStartedAt = now
-        engine.setOverrides(try state.activeOverrides(at: now))
+        engine.setOverrides(try stores.state.activeOverrides(at: now))
         publisher = EpochPublisher(
-            state: state, published: published, holder: holder, metrics: metrics, retention: retention,
+            state: stores.state, published: stores.published, holder: holder, metrics: metrics, retention: configuration.retention,
             dataDirectory: configuration.dataDirectory, newestPublishedID: last?.id ?? 0, logger: logger)
         (triggers, triggerContinuation) = AsyncStream.makeStream(of: EpochTrigger.self, bufferingPolicy: .bufferingNewest(1))
         if let last {
             // A crash between history and publication leaves rankings.db one epoch behind: catch up.
-            if try published.currentEpochID() != last.id {
-                try published.publish(
-                    last, endpoints: configuration.endpoints, at: now, retentionSeconds: retention.publishedEpochsHours * 3600)
+            if try stores.published.currentEpochID() != last.id {
+                try stores.published.publish(
+                    last, endpoints: configuration.endpoints, at: now,
+                    retentionSeconds: configuration.retention.publishedEpochsHours * 3600)
             }
             phase("catch_up_ms")
             try holder.publish(last)
@@ -102,40 +85,6 @@ public actor Ranker {
         ]
         for (name, milliseconds) in phases { metadata[name] = .string(String(format: "%.1f", milliseconds)) }
         logger.info("state restored", metadata: metadata)
-    }
-
-    /// Rebuilds the windows from the stored buckets (hour rows and the short window's minutes), once.
-    ///
-    /// Start-up does not wait for this: `/readyz` is true as soon as the last epoch is served, and
-    /// the epoch loop calls this first, before it computes an epoch, writes a bucket or folds the
-    /// journal (every other caller that needs the windows calls it too). Nothing is counted twice:
-    /// what is recorded meanwhile is in memory and in the journal or the pending buckets, none of
-    /// which this reads. Returns the buckets loaded (0 when already done).
-    @discardableResult
-    public func rebuildWindows() throws -> Int {
-        guard let openedAt = windowsStartedAt else { return 0 }
-        let started = ContinuousClock.now
-        let windows = engine.windowMinutes
-        // Loaded as they are read (an array of every bucket was hundreds of megabytes at 20,000
-        // busy endpoints). A read that fails half-way must not leave half the buckets loaded (the
-        // next attempt would count them twice): they go into a copy, kept only when all were read.
-        var engine = engine
-        // From the first span of the long window: the windows read back whole spans when they
-        // leave, so they must hold whole spans (hour rows only if a span is an hour).
-        let span = windows.spanMinutes
-        let count = try state.forEachWindowBucket(
-            sinceMinute: WindowAggregator.spanStart(of: openedAt.minute - windows.long + 1, span: span),
-            shortWindowStartMinute: openedAt.minute - windows.short + 1, hourRows: span == 60
-        ) { engine.load($0) }
-        engine.finishLoading()
-        self.engine = engine
-        windowsStartedAt = nil
-        logger.info(
-            "windows rebuilt",
-            metadata: [
-                "buckets": .stringConvertible(count), "read_and_load_ms": .string(String(format: "%.1f", (ContinuousClock.now - started).milliseconds)),
-            ])
-        return count
     }
 
     /// Summary of one `record` call.
@@ -153,16 +102,28 @@ public actor Ranker {
         }
     }
 
-    /// Feeds observations to the windows and the fast path. A fast-path trigger asks the epoch
-    /// loop for an epoch now.
-    /// - Parameter persisted: the observations' buckets are already committed (live telemetry).
+    /// Counts observations not yet in the store (probes, demo traffic) and feeds them to the
+    /// fast path and the fault rules. A fast-path trigger asks the epoch loop for an epoch now.
     @discardableResult
-    public func record(_ observations: [Observation], persisted: Bool = false) -> RecordSummary {
+    public func record(_ observations: [Observation]) async -> RecordSummary {
+        let admissions = await ledger.count(observations)
+        return watch(observations, admissions: admissions)
+    }
+
+    /// Counts a committed live group (releasing its hold on the ingest gate) and feeds it to
+    /// the fast path and the fault rules.
+    @discardableResult
+    public func record(_ group: WindowLedger.LiveGroup) async -> RecordSummary {
+        let admissions = await ledger.count(group)
+        return watch(group.accepted, admissions: admissions)
+    }
+
+    private func watch(_ observations: [Observation], admissions: [WindowAggregator.Admission]) -> RecordSummary {
         WorkerPriority.lower()
         var summary = RecordSummary()
         // (source, result) -> count, so metrics are updated once per batch, not per observation.
         var counts: [String: [String: Int]] = [:]
-        let results = engine.record(batch: observations, persisted: persisted)
+        let results = engine.record(observations, admissions: admissions)
         for (observation, outcome) in zip(observations, results) {
             let result: String
             switch outcome {
@@ -243,8 +204,9 @@ public actor Ranker {
         WorkerPriority.lower()
         let started = ContinuousClock.now
         let now = clock.now()
+        let windows: WindowTotals
         do {
-            try await advanceWindows(to: now)
+            windows = try await ledger.advance(to: now)
         } catch {
             metrics.publishFailure()
             logger.error("epoch not computed: the windows could not read back what left them", metadata: ["error": .string("\(error)")])
@@ -252,11 +214,12 @@ public actor Ranker {
             throw error
         }
         let before = Set(engine.demotions.filter(\.value.isDemoted).keys)
-        let epoch = engine.computeEpoch(now: now, trigger: trigger)
+        let epoch = engine.computeEpoch(now: now, trigger: trigger, windows: windows)
         refreshLiveRates()
-        metrics.windowTallies(minutes: engine.storedMinuteCount, spans: engine.storedSpanCount, totalBytes: engine.windowTotalBytes)
+        let memory = await ledger.memory
+        metrics.windowTallies(minutes: memory.minutes, spans: memory.spans, totalBytes: memory.totalBytes)
         do {
-            try saveBuckets()
+            try await ledger.flush()
         } catch {
             metrics.publishFailure()
             logger.error("epoch not published", metadata: ["epoch_id": .stringConvertible(epoch.id), "error": .string("\(error)")])
@@ -266,60 +229,10 @@ public actor Ranker {
         try await publisher.publish(
             EpochPublisher.Computed(
                 epoch: epoch, trigger: trigger, now: now, demotedBefore: before, demotionsAfter: engine.demotions,
-                endpoints: engine.endpoints, shortWindowStartMinute: now.minute - engine.windowMinutes.short + 1,
-                keepBucketsFromMinute: WindowAggregator.spanStart(
-                    of: now.minute - engine.windowMinutes.long + 1, span: engine.windowMinutes.spanMinutes) - 60,
+                endpoints: engine.endpoints, shortWindowStartMinute: now.minute - ledger.lengths.short + 1,
+                keepBucketsFromMinute: WindowAggregator.spanStart(of: now.minute - ledger.lengths.long + 1, span: ledger.lengths.spanMinutes) - 60,
                 started: started))
         return epoch
-    }
-
-    /// Moves the windows to `now`, reading back from `state.db` what leaves them (once a minute):
-    /// holding the ingest gate, so that no committed record is still on its way here, with the
-    /// probe tallies written first, so the rows read hold everything the windows counted. On a
-    /// storage error the windows stay where they were (they lag, they do not drift) and the error
-    /// is thrown; the next call catches up.
-    func advanceWindows(to now: Timestamp) async throws {
-        try rebuildWindows()
-        guard now.minute > engine.windowsCurrentMinute else { return }
-        await ingestGate.lock()
-        defer { ingestGate.unlock() }
-        try saveBuckets()
-        let started = ContinuousClock.now
-        var rows = 0
-        try engine.advanceWindows(to: now) { departures, subtract in
-            rows = try state.readDepartures(departures, subtract)
-        }
-        logger.debug(
-            "windows advanced",
-            metadata: [
-                "minute": .stringConvertible(now.minute), "rows_read": .stringConvertible(rows),
-                "ms": .string(String(format: "%.1f", (ContinuousClock.now - started).milliseconds)),
-            ])
-    }
-
-    /// Writes what is still in memory (minute buckets) to `state.db`; called on shutdown.
-    public func flush() throws {
-        try rebuildWindows()
-        try saveBuckets()
-    }
-
-    /// Folds the live journal into the minute buckets (see `StateStore.foldJournal`), on the
-    /// store's writer, so observations go on being recorded meanwhile. The windows are rebuilt
-    /// first if they were not yet: the rebuild reads the minute buckets without the journal, so a
-    /// fold before it would count the journalled records twice. Returns the records folded.
-    @discardableResult
-    public func foldJournal() async throws -> Int {
-        try rebuildWindows()
-        return try await state.foldJournalAsync()
-    }
-
-    /// Writes pending minute buckets in one transaction; on failure they are kept for the next
-    /// attempt (nothing was committed, so nothing is counted twice).
-    private func saveBuckets() throws {
-        unsavedBuckets += engine.drainPendingBuckets()
-        guard !unsavedBuckets.isEmpty else { return }
-        try state.addBuckets(unsavedBuckets)
-        unsavedBuckets.removeAll()
     }
 
     // MARK: Operator overrides
@@ -360,13 +273,15 @@ public actor Ranker {
     /// an epoch when one fires for an endpoint not yet demoted. Returns the endpoints it found.
     @discardableResult
     public func checkOutliersBetweenEpochs() async -> [String: [String]] {
+        let now = clock.now()
+        let windows: WindowTotals
         do {
-            try await advanceWindows(to: clock.now())
+            windows = try await ledger.advance(to: now)
         } catch {
             logger.error("outlier check skipped: the windows could not read back what left them", metadata: ["error": .string("\(error)")])
             return [:]
         }
-        let found = engine.outliersBetweenEpochs(now: clock.now())
+        let found = engine.outliersBetweenEpochs(now: now, windows: windows)
         refreshLiveRates()
         for (id, reasons) in found.sorted(by: { $0.key < $1.key }) {
             for reason in reasons { metrics.fastPathTrigger(reason: reason) }
@@ -383,11 +298,6 @@ public actor Ranker {
         return clock.now() >= next
     }
 
-    /// Window totals of one endpoint, for tests and diagnostics.
-    public func stats(for endpointID: String) -> WindowStats {
-        _ = try? rebuildWindows()
-        return engine.stats(for: endpointID)
-    }
 }
 
 extension Duration {

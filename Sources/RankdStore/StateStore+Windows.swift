@@ -1,7 +1,7 @@
 import GRDB
 import RankdCore
 
-extension StateStore {
+extension StateStore: WindowPast {
     /// Hands `body` every stored row of what leaves the windows (`WindowAggregator.Departures`),
     /// each with the window it leaves, ordered by endpoint: the minute rows of the minutes that
     /// leave the short window, and for the spans that leave the long window their hour rows
@@ -9,9 +9,10 @@ extension StateStore {
     ///
     /// The live journal is folded first, in the same transaction on the writer: the windows have
     /// counted every acknowledged record, so the rows read must hold them all. The caller keeps
-    /// new records from being counted meanwhile (`Ranker` holds the ingest gate). Returns the rows read.
+    /// new records from being counted meanwhile (the daemon's `WindowLedger` holds its ingest
+    /// gate). Returns the rows read.
     @discardableResult
-    public func readDepartures(
+    public func forEachDeparted(
         _ departures: WindowAggregator.Departures, _ body: (MinuteBucket, WindowAggregator.Departure) -> Void
     ) throws -> Int {
         guard !departures.isEmpty else { return 0 }

@@ -126,28 +126,31 @@ func milliseconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
 }
 
-/// rankd's way: the engine loaded with the minute buckets, then timed epochs.
+/// rankd's way: the windows loaded with the minute buckets as the daemon's window ledger rebuilds
+/// them, then timed epochs over their totals (at the windows' own minute: no advance to read back).
 func rankdEpochs(_ registry: [Endpoint], oneThread: Bool = false) -> (setup: Double, times: [Double], epoch: Epoch) {
     var engine = RankingEngine(policy: policy, endpoints: registry, now: now)
+    var windows = RankingEngine.windows(for: policy, now: now)
     if oneThread { engine.parallelFromEndpoints = .max }
     let setup = milliseconds {
         for (index, endpoint) in registry.enumerated() {
             for minute in 0..<minutes {
-                engine.load(
+                windows.load(
                     MinuteBucket(
                         endpointID: endpoint.id, minute: firstMinute + Int64(minute), source: .live,
                         tally: templateTallies[template(endpoint: index, minute: minute)]))
             }
         }
-        engine.finishLoading()
+        windows.packPast()
     }
+    let totals = windows.totals
     // As in the daemon, the previous epoch is freed after the next one is computed (not timed).
     var previous: Epoch?
     var times: [Double] = []
     for _ in 0..<options.repetitions {
         var fresh = engine  // same state each time: no demotion memory carried between timed epochs
         var epoch: Epoch?
-        times.append(milliseconds { epoch = fresh.computeEpoch(now: now, trigger: .scheduled) })
+        times.append(milliseconds { epoch = fresh.computeEpoch(now: now, trigger: .scheduled, windows: totals) })
         previous = epoch
     }
     return (setup, times, previous!)

@@ -75,6 +75,8 @@ let firstMinute = lastMinute - Int64(bucketHours * 60) + 1
 let variants = 8
 var buckets = 0
 var engine = RankingEngine(policy: .default, endpoints: registry, now: now)
+// Loaded as the daemon's window ledger rebuilds its windows (the epoch is computed at `now`: no advance).
+var windows = RankingEngine.windows(for: .default, now: now)
 let longStart = now.adding(seconds: -Policy.default.windows.longSeconds).minute
 for (index, endpoint) in registry.enumerated() {
     let live = (0..<variants).map { tally(index, Int64($0), source: .live) }
@@ -86,14 +88,15 @@ for (index, endpoint) in registry.enumerated() {
         if minute % 15 == 0 { batch.append(MinuteBucket(endpointID: endpoint.id, minute: minute, source: .probe, tally: probe[k])) }
     }
     try store.addBuckets(batch)
-    engine.load(batch.filter { $0.minute >= longStart })
+    for bucket in batch where bucket.minute >= longStart { windows.load(bucket) }
     buckets += batch.count
 }
 // The daemon rolls every whole hour before its short window up into hour_buckets at each epoch.
 let rollUpStarted = Date()
-let hourRows = try store.rollUp(beforeMinute: now.minute - engine.windowMinutes.short + 1)
+windows.packPast()
+let hourRows = try store.rollUp(beforeMinute: now.minute - windows.shortWindowMinutes + 1)
 print(String(format: "rolled up %d hour rows in %.1f s", hourRows, Date().timeIntervalSince(rollUpStarted)))
-let epoch = engine.computeEpoch(now: now, trigger: .scheduled)
+let epoch = engine.computeEpoch(now: now, trigger: .scheduled, windows: windows.totals)
 let history = days * 24 * 12
 let historyEpoch = Epoch(id: Int64(history), computedAt: now, policyHash: epoch.policyHash, trigger: .scheduled, models: epoch.models)
 try store.saveEpoch(historyEpoch, demotions: engine.demotions)

@@ -9,7 +9,7 @@ import Testing
     func id(_ provider: String) -> String { "\(provider):\(Build.model)" }
 
     /// Feeds one minute of traffic per endpoint (20 requests each), `bad` failing half its tool calls.
-    func feedMinute(_ engine: inout RankingEngine, ending end: Timestamp, bad: Bool) {
+    func feedMinute(_ engine: inout MemoryRanking, ending end: Timestamp, bad: Bool) {
         for provider in providers {
             let failEvery = provider == "fast" && bad ? 2 : 0
             for o in Build.observations(id(provider), count: 20, end: end, spanSeconds: 59, failEvery: failEvery) {
@@ -24,7 +24,7 @@ import Testing
 
     /// Runs minutes of traffic, computing an epoch every minute; returns the minute offsets at
     /// which `fast` was demoted.
-    func run(_ engine: inout RankingEngine, minutes: Range<Int>, badWhile isBad: (Int) -> Bool) -> [Int] {
+    func run(_ engine: inout MemoryRanking, minutes: Range<Int>, badWhile isBad: (Int) -> Bool) -> [Int] {
         var demotedAt: [Int] = []
         for minute in minutes {
             let end = start.adding(seconds: Double(minute + 1) * 60 - 1)
@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func recoveredEndpointComesBackOnlyAfterHysteresis() {
-        var engine = RankingEngine(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
         // Bad for 10 minutes, then clean.
         let demoted = run(&engine, minutes: 0..<60) { $0 < 10 }
         #expect(demoted.first! < 10, "demoted while failing")
@@ -95,7 +95,7 @@ import Testing
     }
 
     @Test func fastPathDemotesBetweenEpochsOnConsecutiveHardFailures() {
-        var engine = RankingEngine(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
         var results: [RankingEngine.RecordResult] = []
         for second in 0..<5 {
             results.append(
@@ -237,7 +237,7 @@ import Testing
     /// The check between epochs sees minutes recorded after the last epoch (time advances first),
     /// fires only for endpoints not yet demoted, and stays quiet for healthy peers.
     @Test func outlierCheckBetweenEpochsSeesNewMinutes() {
-        var engine = RankingEngine(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
         _ = engine.computeEpoch(now: start, trigger: .startup)
         let later = start.adding(seconds: 150)
         for provider in providers {

@@ -19,7 +19,7 @@ import Testing
     // MARK: Slowness
 
     @Test func aSlowdownAgainstItsOwnPastAndItsPeersLowersTheShareAndKeepsTheStatus() {
-        var engine = RankingEngine(policy: .default, endpoints: ["fast", "peer"].map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: ["fast", "peer"].map { Build.endpoint($0) }, now: start)
         for second in 0..<60 {
             _ = engine.record(ok("fast", at: Double(second), ttft: 150))
             _ = engine.record(ok("peer", at: Double(second) + 0.5, ttft: 400))
@@ -55,7 +55,7 @@ import Testing
     /// When the whole model slows down there is nowhere faster to go: nothing is lowered. With one
     /// endpoint left, it is never lowered.
     @Test func aSlowdownOfEveryEndpointOrOfTheOnlyOneLowersNothing() {
-        var engine = RankingEngine(policy: .default, endpoints: ["a", "b"].map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: ["a", "b"].map { Build.endpoint($0) }, now: start)
         for second in 0..<60 {
             _ = engine.record(ok("a", at: Double(second), ttft: 200))
             _ = engine.record(ok("b", at: Double(second), ttft: 220))
@@ -71,14 +71,14 @@ import Testing
         let shares = epoch.models[0].endpoints.map(\.trafficShare)
         #expect(abs(shares.reduce(0, +) - 1) < 1e-5)
 
-        var alone = RankingEngine(policy: .default, endpoints: [Build.endpoint("solo")], now: start)
+        var alone = MemoryRanking(policy: .default, endpoints: [Build.endpoint("solo")], now: start)
         for second in 0..<60 { _ = alone.record(ok("solo", at: Double(second), ttft: 200)) }
         for second in 60..<70 { #expect(alone.record(ok("solo", at: Double(second), ttft: 5_000)) == .accepted) }
         #expect(alone.computeEpoch(now: start.adding(seconds: 70), trigger: .fastPath).models[0].endpoints[0].trafficShare == 1)
     }
 
     @Test func aProbeWithoutAFirstTokenIsSlowEvidenceAtOnce() {
-        var engine = RankingEngine(policy: .default, endpoints: ["fast", "peer"].map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: ["fast", "peer"].map { Build.endpoint($0) }, now: start)
         for second in 0..<30 {
             _ = engine.record(ok("fast", at: Double(second), ttft: 150))
             _ = engine.record(ok("peer", at: Double(second), ttft: 400))
@@ -93,7 +93,7 @@ import Testing
     // MARK: Rate limits
 
     @Test func a429LowersTheShareUntilItsRetryAfterWithoutCountingAgainstReliability() {
-        var engine = RankingEngine(policy: .default, endpoints: ["busy", "peer"].map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: ["busy", "peer"].map { Build.endpoint($0) }, now: start)
         for second in 0..<30 {
             _ = engine.record(ok("busy", at: Double(second), ttft: 200))
             _ = engine.record(ok("peer", at: Double(second), ttft: 200))
@@ -196,7 +196,7 @@ import Testing
 /// published shares, probes run as the planner paces them, time advanced in 100 ms steps.
 struct SimulatedFleet {
     let start = Timestamp(secondsSince1970: 1_767_225_600)
-    var engine: RankingEngine
+    var engine: MemoryRanking
     var planner: ProbePlanner
     var rng: SplitMix64
     var now = 0.0
@@ -214,7 +214,7 @@ struct SimulatedFleet {
         behaviour: @escaping (String, Double) -> (ttft: Double, liveFailure: Double, probeFailure: Double)
     ) {
         let endpoints = providers.map { Build.endpoint($0) }
-        engine = RankingEngine(policy: .default, endpoints: endpoints, now: start)
+        engine = MemoryRanking(policy: .default, endpoints: endpoints, now: start)
         planner = ProbePlanner(
             rule: Policy.default.probing, knownAnswers: Policy.default.faults.knownAnswers, endpointIDs: endpoints.map(\.id), now: start,
             seed: seed)

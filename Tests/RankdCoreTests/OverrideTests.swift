@@ -12,8 +12,8 @@ import Testing
 
     /// An engine with 10 minutes of traffic: `beta` is the best scorer, `gamma` fails half its tool
     /// calls (so the rules demote it).
-    func engine() -> RankingEngine {
-        var engine = RankingEngine(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
+    func engine() -> MemoryRanking {
+        var engine = MemoryRanking(policy: .default, endpoints: providers.map { Build.endpoint($0) }, now: start)
         let end = start.adding(seconds: 599)
         for provider in providers {
             let observations = Build.observations(
@@ -161,7 +161,7 @@ import Testing
 
     @Test func rulesAloneNeverDemoteEveryoneEvenBesideAnOperatorDemotion() {
         // Two endpoints: the operator demotes one, the rules the other; the rules' one is published ok.
-        var engine = RankingEngine(policy: .default, endpoints: ["alpha", "beta", "gamma"].map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: ["alpha", "beta", "gamma"].map { Build.endpoint($0) }, now: start)
         for provider in ["alpha", "beta", "gamma"] {
             let failEvery = provider == "gamma" ? 2 : 0
             for observation in Build.observations(id(provider), count: 200, end: start.adding(seconds: 599), failEvery: failEvery) {

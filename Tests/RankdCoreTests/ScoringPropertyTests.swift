@@ -41,7 +41,7 @@ import Testing
     }()
 
     func epoch(_ observations: [Observation], policy: Policy = .default) -> Epoch {
-        var engine = RankingEngine(policy: policy, endpoints: providers.map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: policy, endpoints: providers.map { Build.endpoint($0) }, now: start)
         for observation in observations { _ = engine.record(observation) }
         return engine.computeEpoch(now: start.adding(seconds: 600), trigger: .scheduled)
     }
@@ -62,12 +62,12 @@ import Testing
                 failEvery: failEvery, failure: failures.randomElement(using: &rng)!, ttftMilliseconds: Double.random(in: 100...3_000, using: &rng),
                 tokensPerSecond: Double.random(in: 20...250, using: &rng))
         }
-        var serial = RankingEngine(policy: .default, endpoints: endpoints, now: start)
+        var serial = MemoryRanking(policy: .default, endpoints: endpoints, now: start)
         serial.parallelFromEndpoints = .max
-        var parallel = RankingEngine(policy: .default, endpoints: endpoints, now: start)
+        var parallel = MemoryRanking(policy: .default, endpoints: endpoints, now: start)
         parallel.parallelFromEndpoints = 0
-        _ = serial.record(batch: observations, persisted: false)
-        _ = parallel.record(batch: observations, persisted: false)
+        _ = serial.record(batch: observations)
+        _ = parallel.record(batch: observations)
         #expect(endpoints.count >= Scorer.parallelFromEndpoints)
         for minutes in [10.0, 20.0] {
             let one = serial.computeEpoch(now: start.adding(seconds: minutes * 60), trigger: .scheduled)

@@ -11,7 +11,7 @@ import Testing
         _ observations: [Observation], endpoints: [Endpoint] = ["fast", "steady", "slow", "backup"].map { Build.endpoint($0) },
         at now: Timestamp? = nil, policy: Policy = .default
     ) -> Epoch {
-        var engine = RankingEngine(policy: policy, endpoints: endpoints, now: start)
+        var engine = MemoryRanking(policy: policy, endpoints: endpoints, now: start)
         for observation in observations { _ = engine.record(observation) }
         return engine.computeEpoch(now: now ?? start.adding(seconds: 600), trigger: .scheduled)
     }
@@ -91,7 +91,7 @@ import Testing
         let observations =
             Build.observations(id("fast"), count: 100, end: end, failEvery: 3)
             + Build.observations(id("steady"), count: 100, end: end, failEvery: 2)
-        var engine = RankingEngine(policy: .default, endpoints: [Build.endpoint("fast")], now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: [Build.endpoint("fast")], now: start)
         for observation in observations where observation.endpointID == id("fast") { _ = engine.record(observation) }
         let single = engine.computeEpoch(now: end, trigger: .scheduled).ranking(for: Build.model)!
         #expect(single.endpoints[0].status == .ok)
@@ -137,7 +137,7 @@ import Testing
 
     @Test func benchmarkScoreEntersTheScore() {
         let end = start.adding(seconds: 600)
-        var engine = RankingEngine(
+        var engine = MemoryRanking(
             policy: .default, endpoints: [Build.endpoint("fast"), Build.endpoint("steady")],
             benchmarks: [id("fast"): 0.2, id("steady"): 0.9], now: start)
         for o in clean("fast", ttft: 400, tps: 90, end: end) + clean("steady", ttft: 400, tps: 90, end: end) { _ = engine.record(o) }

@@ -12,7 +12,7 @@ import Testing
         overrides: [Override] = [], endpoints: [Endpoint]? = nil
     ) -> ModelRanking {
         let registry = endpoints ?? providers.map { Build.endpoint($0) }
-        var engine = RankingEngine(policy: policy, endpoints: registry, now: start)
+        var engine = MemoryRanking(policy: policy, endpoints: registry, now: start)
         for observation in observations { _ = engine.record(observation) }
         engine.setOverrides(overrides)
         var epoch = engine.computeEpoch(now: start.adding(seconds: 600), trigger: .scheduled)

@@ -6,10 +6,13 @@ import Testing
     let start = Timestamp(secondsSince1970: 1_767_225_600)
 
     /// The running window totals must equal a brute-force sum over the minutes inside each window,
-    /// however time advances (small steps, big jumps, data arriving late or early).
+    /// however time advances (small steps, big jumps, data arriving late or early), with what was
+    /// counted written to the past before each advance and read back as it leaves (as the daemon's
+    /// ledger does with `state.db`).
     @Test(arguments: [1, 2, 7, 61, 3_000] as [Int])
-    func runningTotalsMatchBruteForce(stepMinutes: Int) {
+    func runningTotalsMatchBruteForce(stepMinutes: Int) throws {
         var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start)
+        var past = MemoryWindowPast()
         var all: [Observation] = []
         var rng = SeededGenerator(seed: UInt64(stepMinutes))
         var now = start
@@ -27,17 +30,18 @@ import Testing
             #expect(between.short == bruteForce(all, now: now, minutes: 15))
             #expect(between.long == bruteForce(all, now: now, minutes: 60, span: aggregator.coarseMinutes))
             now = now.adding(seconds: Double(stepMinutes) * 60)
-            aggregator.advance(to: now)
+            past.add(aggregator.drainPendingBuckets())
+            try aggregator.advance(to: now, past: &past)
             let stats = aggregator.stats(for: "e")
             #expect(stats.short == bruteForce(all, now: now, minutes: 15))
             #expect(stats.long == bruteForce(all, now: now, minutes: 60, span: aggregator.coarseMinutes))
             // Everything before the current minute is packed (records are at most a minute ahead).
             #expect(aggregator.unpackedTallyCount <= 1)
         }
-        // The short window's minutes (and a minute ahead), and 2-minute spans for the rest.
+        // 2-minute spans; memory holds the current minute and a minute ahead, no past.
         #expect(aggregator.coarseMinutes == 2)
-        #expect(aggregator.storedMinuteCount <= 15 + 2)
-        #expect(aggregator.storedSpanCount <= 60 / 2 + 1)
+        #expect(aggregator.storedMinuteCount <= 2)
+        #expect(aggregator.storedSpanCount == 0)
     }
 
     /// With past tallies in the store, the windows hold their totals and the current minute only,
@@ -48,7 +52,7 @@ import Testing
     @Test(arguments: [1, 2, 7, 61, 3_000] as [Int])
     func pastInTheStoreMatchesBruteForce(stepMinutes: Int) throws {
         struct ReadFailed: Error {}
-        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start, pastInStore: true)
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start)
         var counted: [String: [Observation]] = ["e": [], "f": []]
         var stored: [MinuteBucket] = []
         var rng = SeededGenerator(seed: UInt64(stepMinutes) + 100)
@@ -112,13 +116,11 @@ import Testing
         #expect(counted["e"]!.count + counted["f"]!.count < stored.count)
     }
 
-    /// Windows whose past is in the store do not move without the rows of what leaves them:
-    /// every advance has a minute leaving the short window (`advance(to:)` does nothing), and
-    /// the long window's spans leave whole.
+    /// The windows move only with the rows of what leaves them: every advance has a minute
+    /// leaving the short window, and the long window's spans leave whole.
     @Test func pastInTheStoreMovesOnlyWithItsRows() {
-        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start, pastInStore: true)
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start)
         aggregator.record(Observation(endpointID: "e", time: start, source: .live, outcome: .ok))
-        aggregator.advance(to: start.adding(seconds: 600))
         #expect(aggregator.currentMinute == start.minute)
         #expect(aggregator.stats(for: "e").short.live.total == 1)
         let c = start.minute
@@ -147,17 +149,19 @@ import Testing
         return tallies
     }
 
-    /// The default 24 h window keeps hour spans: a day of traffic every minute is held in about
-    /// 16 minute tallies and 25 hour tallies per endpoint, and the long window still counts every
-    /// minute of the last 24 h (plus at most 59 older ones).
-    @Test func dayOfTrafficIsHeldInHoursBeyondTheShortWindow() {
+    /// The default 24 h window leaves by hour spans: over days of traffic every minute, memory
+    /// holds the current minute only, and the long window still counts every minute of the last
+    /// 24 h (plus at most 59 older ones).
+    @Test func dayOfTrafficLeavesTheLongWindowByHours() throws {
         var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start)
+        var past = MemoryWindowPast()
         #expect(aggregator.coarseMinutes == 60)
         var now = start
         var recorded: [Observation] = []
         for minute in 0..<(3 * 1_440) {
             now = start.adding(seconds: Double(minute) * 60)
-            aggregator.advance(to: now)
+            past.add(aggregator.drainPendingBuckets())
+            try aggregator.advance(to: now, past: &past)
             let o = Observation(
                 endpointID: "e", time: now.adding(seconds: 5), source: .live, outcome: minute % 7 == 0 ? .http5xx : .ok,
                 ttftMilliseconds: Double(100 + minute % 300))
@@ -165,10 +169,12 @@ import Testing
             #expect(accepted)
             recorded.append(o)
         }
-        aggregator.advance(to: now.adding(seconds: 60))
+        past.add(aggregator.drainPendingBuckets())
+        try aggregator.advance(to: now.adding(seconds: 60), past: &past)
         now = now.adding(seconds: 60)
-        #expect(aggregator.storedMinuteCount <= 15)
-        #expect(aggregator.storedSpanCount <= 25)
+        #expect(aggregator.storedMinuteCount <= 1)
+        #expect(aggregator.storedSpanCount == 0)
+        #expect(past.minuteCount <= 1_440 + 60, "the past forgets what left the long window")
         let stats = aggregator.stats(for: "e")
         #expect(stats.short == bruteForce(recorded, now: now, minutes: 15))
         #expect(stats.long == bruteForce(recorded, now: now, minutes: 1_440, span: 60))
@@ -176,15 +182,18 @@ import Testing
     }
 
     /// An hour rolled up by the store loads into its span and leaves the long window with it.
-    @Test func storedHourSpansLoadIntoTheLongWindow() {
+    @Test func storedHourSpansLoadIntoTheLongWindow() throws {
         let now = start
         var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: now)
+        var past = MemoryWindowPast()
         var hour = Tally()
         for n in 0..<100 {
             hour.record(Observation(endpointID: "e", time: now, source: .live, outcome: n < 10 ? .timeout : .ok, ttftMilliseconds: 200))
         }
         let hourStart = aggregator.spanStart(of: now.minute) - 120
-        let recent = aggregator.load(MinuteBucket(endpointID: "e", minute: hourStart, source: .live, tally: hour, spanMinutes: 60))
+        let hourRow = MinuteBucket(endpointID: "e", minute: hourStart, source: .live, tally: hour, spanMinutes: 60)
+        past.add([hourRow])
+        let recent = aggregator.load(hourRow)
         let old = aggregator.load(MinuteBucket(endpointID: "e", minute: hourStart - 1_500, source: .live, tally: hour, spanMinutes: 60))
         #expect(recent)
         #expect(!old)
@@ -194,7 +203,7 @@ import Testing
         #expect(aggregator.stats(for: "e").long.live == hour)
         #expect(aggregator.stats(for: "e").short.live.isEmpty)
         // 24 h after the hour's last minute it has left.
-        aggregator.advance(to: Timestamp(secondsSince1970: Double(hourStart + 59 + 1_440) * 60))
+        try aggregator.advance(to: Timestamp(secondsSince1970: Double(hourStart + 59 + 1_440) * 60), past: &past)
         #expect(aggregator.stats(for: "e").long.live.isEmpty)
         #expect(aggregator.storedSpanCount == 0)
     }

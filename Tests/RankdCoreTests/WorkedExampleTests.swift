@@ -9,7 +9,7 @@ import Testing
         let start = Timestamp(secondsSince1970: 1_767_225_600)
         let end = start.adding(seconds: 600)
         let model = "meta-llama/llama-3.3-70b-instruct"
-        var engine = RankingEngine(
+        var engine = MemoryRanking(
             policy: .default,
             endpoints: ["fastco", "steadyco", "slowco"].map { Build.endpoint($0, model: model) },
             benchmarks: ["steadyco:\(model)": 0.44], now: start)

@@ -62,7 +62,7 @@ import Testing
         defer { dir.remove() }
         let store = try PublishedStore(path: dir.file("rankings.db"))
         let start = Timestamp(secondsSince1970: 1_767_225_600)
-        var engine = RankingEngine(policy: .default, endpoints: ["fast", "steady"].map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: ["fast", "steady"].map { Build.endpoint($0) }, now: start)
         for o in Build.observations("steady:\(Build.model)", count: 50, end: start.adding(seconds: 60)) { _ = engine.record(o) }
         try store.publish(
             engine.computeEpoch(now: start.adding(seconds: 60), trigger: .scheduled), endpoints: engine.endpoints, at: start,

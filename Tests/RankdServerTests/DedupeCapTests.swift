@@ -16,10 +16,10 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = ManualClock()
-        let ranker = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        let daemon = try DaemonState.open(dir, clock: clock)
         var rule = Policy.default.ingest
         rule.maxDedupeKeys = 1_000
-        let pipeline = try IngestPipeline(store: ranker.history, ranker: ranker, clock: clock, rule: rule, logger: quietLogger)
+        let pipeline = try daemon.ingestPipeline(clock: clock, rule: rule)
         let now = clock.now()
         let minutes = [3, 2, 1].map { now.adding(seconds: Double(-60 * $0)).minute }
         for minute in minutes {
@@ -36,19 +36,19 @@ import Testing
             await pipeline.drain()
             #expect(try await committed.accepted == 600)
         }
-        #expect(try ranker.history.ingestKeyCounts() == [minutes[0]: 600, minutes[1]: 600, minutes[2]: 600])
+        #expect(try daemon.stores.state.ingestKeyCounts() == [minutes[0]: 600, minutes[1]: 600, minutes[2]: 600])
         #expect(pipeline.currentRule(now: now).dedupeWindowSeconds == rule.dedupeWindowSeconds)
 
         await pipeline.prune(piece: 250)
         // 1,800 keys over a cap of 1,000: the two oldest minutes go (in pieces of 250 ids), the
         // newest stays.
-        #expect(try ranker.history.ingestKeyCounts() == [minutes[2]: 600])
+        #expect(try daemon.stores.state.ingestKeyCounts() == [minutes[2]: 600])
         let window = pipeline.currentRule(now: now).dedupeWindowSeconds
         #expect(window == now.secondsSince1970 - Double(minutes[2] * 60), "the window now starts at the oldest minute remembered")
         #expect(window < 120)
         // The horizon is durable: a writer started on the same state.db (a restart) keeps it.
-        #expect(try ranker.history.dedupeHorizon() == minutes[2])
-        let restarted = try IngestPipeline(store: ranker.history, ranker: ranker, clock: clock, rule: rule, logger: quietLogger)
+        #expect(try daemon.stores.state.dedupeHorizon() == minutes[2])
+        let restarted = try daemon.ingestPipeline(clock: clock, rule: rule)
         #expect(restarted.currentRule(now: now).dedupeWindowSeconds == window)
 
         // A record from a forgotten minute is refused as too old, not counted twice.

@@ -19,7 +19,7 @@ import Testing
         let endpoints =
             ["a", "b", "c"].map { Build.endpoint($0) } + ["a", "b"].map { Build.endpoint($0, model: "acme/solo-1") }
             + ["x", "y"].map { Build.endpoint($0, model: "zeta/broken-\u{e9}") }
-        var engine = RankingEngine(policy: .default, endpoints: endpoints, now: now)
+        var engine = MemoryRanking(policy: .default, endpoints: endpoints, now: now)
         for endpoint in endpoints {
             let broken = endpoint.model.hasPrefix("zeta") || endpoint.provider == "c"
             for o in Build.observations(endpoint.id, count: 200, end: now, spanSeconds: 300, failEvery: broken ? 2 : 0) {

@@ -4,6 +4,8 @@ import Testing
 import Logging
 import RankdConfig
 import RankdCore
+import RankdDaemon
+import RankdServer
 import RankdStore
 import RankdTestKit
 
@@ -44,4 +46,18 @@ func json(_ buffer: ByteBuffer, sourceLocation: SourceLocation = #_sourceLocatio
     return try #require(
         try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text.prefix(500))",
         sourceLocation: sourceLocation)
+}
+
+extension DaemonState {
+    /// Opens the test configuration's daemon state in `dir`.
+    static func open(_ dir: TemporaryDirectory, clock: any WallClock) throws -> DaemonState {
+        try DaemonState.open(testConfiguration(dir), clock: clock, logger: quietLogger)
+    }
+
+    /// The ingest writer over this state, as the daemon builds it.
+    func ingestPipeline(clock: any WallClock, rule: Policy.Ingest) throws -> IngestPipeline {
+        try IngestPipeline(
+            store: stores.state, ledger: ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics, clock: clock,
+            rule: rule, logger: quietLogger)
+    }
 }

@@ -51,8 +51,9 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = SystemClock()
-        let (app, ranker) = try RankdApplication.build(
+        let (app, daemon) = try RankdApplication.assemble(
             configuration(dir, maxBodyBytes: 64 * 1024), clock: clock, logger: quietLogger, epochLoop: false)
+        let ranker = daemon.ranker
         try await app.test(.live) { client in
             let now = clock.now()
             // One record.
@@ -144,7 +145,7 @@ import Testing
         let late = try storedBuckets(dir).first { $0.endpointID == id("slow") }
         #expect(late?.minute == clock.now().adding(seconds: -600).minute || late?.minute == clock.now().adding(seconds: -660).minute)
         try await ranker.computeAndPublish(.admin)
-        #expect(await ranker.stats(for: id("fast")).long.live.total == 4)
+        #expect(await daemon.ledger.stats(for: id("fast")).long.live.total == 4)
         #expect(try StateStore(path: dir.file("state.db")).count(table: "ingest_keys") == 6)
     }
 

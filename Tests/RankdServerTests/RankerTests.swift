@@ -12,20 +12,22 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = ManualClock()
-        let first = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        let firstState = try DaemonState.open(dir, clock: clock)
+        let first = firstState.ranker
         await first.record(Build.observations(id("steady"), count: 50, end: clock.now()))
         let published = try await first.computeAndPublish(.scheduled)
         await first.record(Build.observations(id("slow"), count: 30, end: clock.now().adding(seconds: 30), spanSeconds: 30))
-        try await first.flush()
-        let before = await first.stats(for: id("slow"))
+        try await firstState.ledger.flush()
+        let before = await firstState.ledger.stats(for: id("slow"))
 
         clock.advance(seconds: 60)
-        let second = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        let secondState = try DaemonState.open(dir, clock: clock)
+        let second = secondState.ranker
         #expect(second.holder.epoch == published, "served from disk before any new epoch")
-        #expect(await second.stats(for: id("steady")).long.live.total == 50)
+        #expect(await secondState.ledger.stats(for: id("steady")).long.live.total == 50)
         let next = try await second.computeAndPublish(.scheduled)
         #expect(next.id == published.id + 1, "epoch ids continue across restarts")
-        #expect(await second.stats(for: id("slow")).long == before.long)
+        #expect(await secondState.ledger.stats(for: id("slow")).long == before.long)
     }
 
     /// Start-up serves the last epoch before the windows are rebuilt; what is recorded (and
@@ -34,38 +36,40 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = ManualClock()
-        let first = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        let firstState = try DaemonState.open(dir, clock: clock)
+        let first = firstState.ranker
         await first.record(Build.observations(id("steady"), count: 40, end: clock.now()))
         try await first.computeAndPublish(.scheduled)
         // Live records acknowledged just before a crash: journalled, never folded.
-        let store = first.history
+        let store = firstState.stores.state
         let journalled = Build.observations(id("steady"), count: 7, end: clock.now().adding(seconds: 10), spanSeconds: 5)
         _ = try store.commitLive(journalled.enumerated().map { (requestID: "pre-crash-\($0.offset)", observation: $0.element) })
 
         clock.advance(seconds: 30)
-        let second = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        let secondState = try DaemonState.open(dir, clock: clock)
+        let second = secondState.ranker
         #expect(second.holder.epoch != nil, "ready: the last epoch is served at once")
         // Before the rebuild: a probe result and a live record arrive, and the live one is
         // journalled (as the ingest path does), then the rebuild and a flush run.
         await second.record(Build.observations(id("steady"), count: 3, end: clock.now(), spanSeconds: 2, source: .probe))
         let live = Build.observations(id("steady"), count: 5, end: clock.now(), spanSeconds: 2)
-        _ = try second.history.commitLive(live.enumerated().map { (requestID: "after-\($0.offset)", observation: $0.element) })
-        await second.record(live, persisted: true)
-        #expect(try await second.rebuildWindows() > 0)
-        #expect(try await second.rebuildWindows() == 0, "once")
-        try await second.flush()
-        try await second.foldJournal()
-        let stats = await second.stats(for: id("steady"))
+        let group = try await secondState.ledger.commitLive(live.enumerated().map { (requestID: "after-\($0.offset)", observation: $0.element) })
+        await second.record(group)
+        #expect(try await secondState.ledger.rebuild() > 0)
+        #expect(try await secondState.ledger.rebuild() == 0, "once")
+        try await secondState.ledger.flush()
+        try await secondState.ledger.foldJournal()
+        let stats = await secondState.ledger.stats(for: id("steady"))
         #expect(stats.long.live.total == 40 + 7 + 5)
         #expect(stats.long.probe.total == 3)
-        #expect(try second.history.storedLiveRequests() == 40 + 7 + 5)
+        #expect(try secondState.stores.state.storedLiveRequests() == 40 + 7 + 5)
     }
 
     @Test func fastPathAsksForAnEpochAndDemotesWithinSeconds() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = ManualClock()
-        let ranker = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        let ranker = try DaemonState.open(dir, clock: clock).ranker
         try await ranker.computeAndPublish(.startup)
         var summary = Ranker.RecordSummary()
         for second in 0..<5 {
@@ -89,7 +93,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = ManualClock()
-        let ranker = try Ranker(loaded: testConfiguration(dir), clock: clock, logger: quietLogger)
+        let ranker = try DaemonState.open(dir, clock: clock).ranker
         let summary = await ranker.record([
             Observation(endpointID: "nobody:x/y", time: clock.now(), source: .live, outcome: .ok),
             Observation(endpointID: id("fast"), time: clock.now().adding(seconds: -3 * 86_400), source: .live, outcome: .ok),

@@ -19,8 +19,9 @@ import Testing
         defer { dir.remove() }
         let clock = ManualClock()
         let loaded = testConfiguration(dir)
-        let ranker = try Ranker(loaded: loaded, clock: clock, logger: quietLogger)
-        let pipeline = try IngestPipeline(store: ranker.history, ranker: ranker, clock: clock, rule: loaded.policy.ingest, logger: quietLogger)
+        let daemon = try DaemonState.open(loaded, clock: clock, logger: quietLogger)
+        let ranker = daemon.ranker
+        let pipeline = try daemon.ingestPipeline(clock: clock, rule: loaded.policy.ingest)
         let ids = ["fast", "steady", "slow"].map { id($0) }
         var rng = SeededGenerator(seed: 7)
         var request = 0
@@ -49,12 +50,12 @@ import Testing
                     ttftMilliseconds: Double.random(in: 100...2_000, using: &rng))
             }
             await ranker.record(probes)
-            if round % 4 == 0 { try await ranker.foldJournal() }
+            if round % 4 == 0 { try await daemon.ledger.foldJournal() }
             if round % 3 == 0 { await ranker.checkOutliersBetweenEpochs() }
             try await ranker.computeAndPublish(.scheduled)
 
             let minute = now.minute
-            let stored = try ranker.history.loadBucketsIncludingJournal(sinceMinute: 0)
+            let stored = try daemon.stores.state.loadBucketsIncludingJournal(sinceMinute: 0)
             for endpoint in ids {
                 var short = SourceTallies()
                 var long = SourceTallies()
@@ -64,15 +65,15 @@ import Testing
                         long.add(bucket.tally, source: bucket.source)
                     }
                 }
-                let stats = await ranker.stats(for: endpoint)
+                let stats = await daemon.ledger.stats(for: endpoint)
                 #expect(stats.short == short, "round \(round), \(endpoint): short window")
                 #expect(stats.long == long, "round \(round), \(endpoint): long window")
             }
             clock.advance(seconds: step)
         }
         // The day was rolled up into hours, and the windows read hour rows back as they left.
-        #expect(try ranker.history.count(table: "hour_buckets") > 0)
-        #expect(try ranker.history.rolledUpUntil() != nil)
+        #expect(try daemon.stores.state.count(table: "hour_buckets") > 0)
+        #expect(try daemon.stores.state.rolledUpUntil() != nil)
     }
 
     /// The gate serves one holder at a time, in the order they came.

@@ -46,7 +46,7 @@ import Testing
     @Test func joinedEpochBodyEqualsTheWholeEncoding() throws {
         let now = Timestamp(secondsSince1970: 1_767_225_600.25)
         let endpoints = ["a", "b", "c"].map { Build.endpoint($0) } + ["a", "b"].map { Build.endpoint($0, model: "acme/solo-1") }
-        var engine = RankingEngine(policy: .default, endpoints: endpoints, now: now)
+        var engine = MemoryRanking(policy: .default, endpoints: endpoints, now: now)
         for endpoint in endpoints {
             for o in Build.observations(endpoint.id, count: 300, end: now, spanSeconds: 300, failEvery: endpoint.provider == "c" ? 2 : 0) {
                 _ = engine.record(o)
@@ -68,7 +68,7 @@ import Testing
     static func epoch() -> Epoch {
         let now = Timestamp(secondsSince1970: 1_767_225_600.25)
         let endpoints = ["a", "b", "c"].map { Build.endpoint($0) }
-        var engine = RankingEngine(policy: .default, endpoints: endpoints, now: now)
+        var engine = MemoryRanking(policy: .default, endpoints: endpoints, now: now)
         for endpoint in endpoints {
             for o in Build.observations(endpoint.id, count: 50, end: now, spanSeconds: 60) { _ = engine.record(o) }
         }

@@ -24,7 +24,7 @@ import Testing
         let path = dir.file("rankings.db")
         let store = try PublishedStore(path: path)
         let start = Timestamp(secondsSince1970: 1_767_225_600)
-        var engine = RankingEngine(policy: .default, endpoints: ["fast", "steady", "slow"].map { Build.endpoint($0) }, now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: ["fast", "steady", "slow"].map { Build.endpoint($0) }, now: start)
         let end = start.adding(seconds: 600)
         for o in Build.observations("fast:\(Build.model)", count: 200, end: end, failEvery: 4, ttftMilliseconds: 150)
             + Build.observations("steady:\(Build.model)", count: 200, end: end)

@@ -60,10 +60,11 @@ import Testing
             }
             try store.addBuckets(live.drainPendingBuckets())
         }
-        live.advance(to: now)
-        var rebuilt = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: start)
+        var past = store
+        try live.advance(to: now, past: &past)
+        // Rebuilt as the daemon's ledger does at start-up: opened now, the stored past loaded.
+        var rebuilt = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: now)
         for bucket in try store.loadBuckets(sinceMinute: now.minute - 1_440) { rebuilt.load(bucket) }
-        rebuilt.advance(to: now)
         #expect(rebuilt.stats(for: id) == live.stats(for: id))
         #expect(live.stats(for: id).long.live.total == 240)
         #expect(rebuilt.drainPendingBuckets().isEmpty, "loaded buckets are not written back")
@@ -83,7 +84,8 @@ import Testing
             live.record(o)
         }
         try store.addBuckets(live.drainPendingBuckets())
-        live.advance(to: now)
+        var past = store
+        try live.advance(to: now, past: &past)
         let shortStart = now.minute - 15 + 1
         #expect(try store.rollUp(beforeMinute: shortStart) > 0)
         #expect(try store.rolledUpUntil() == shortStart)
@@ -100,7 +102,7 @@ import Testing
         let later = now.adding(seconds: 600)
         for o in Build.observations(id, count: 100, end: later, spanSeconds: 600, ttftMilliseconds: 900) { live.record(o) }
         try store.addBuckets(live.drainPendingBuckets())
-        live.advance(to: later)
+        try live.advance(to: later, past: &past)
         #expect(try store.rollUp(beforeMinute: later.minute - 15 + 1) > 0)
         var rebuiltLater = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: later)
         let loadedLater = try store.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 15 + 1)
@@ -128,7 +130,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
-        var engine = RankingEngine(policy: .default, endpoints: [Build.endpoint("a"), Build.endpoint("b")], now: start)
+        var engine = MemoryRanking(policy: .default, endpoints: [Build.endpoint("a"), Build.endpoint("b")], now: start)
         for o in Build.observations("a:\(Build.model)", count: 10, end: start.adding(seconds: 5), spanSeconds: 5, failure: .http5xx) {
             _ = engine.record(o)
         }

@@ -1,8 +1,74 @@
-/// Windows whose past tallies are in the store (`pastInStore`): what leaves them is read back,
-/// once a minute, instead of being held (see `WindowAggregator`).
+/// Where the windows' past is kept: every minute tally the windows counted, read back when it
+/// leaves them. The daemon's is `state.db` (its minute and hour rows); tests use an in-memory one.
+public protocol WindowPast {
+    /// Calls `body` with every stored row of the minutes in `departures` (minute rows, or hour
+    /// rows for whole hours of the long side), with the window each leaves, the rows of one
+    /// endpoint together. Returns the rows read. Throws if the rows cannot be read; then the
+    /// windows stay where they were.
+    mutating func forEachDeparted(
+        _ departures: WindowAggregator.Departures, _ body: (MinuteBucket, WindowAggregator.Departure) -> Void
+    ) throws -> Int
+}
+
+/// The windows' totals as of one moment, read-only: what the scorer and the outlier rules read.
+public struct WindowTotals: Sendable {
+    private let windows: WindowAggregator
+
+    init(_ windows: WindowAggregator) { self.windows = windows }
+
+    /// The minute the windows end in.
+    public var currentMinute: Int64 { windows.currentMinute }
+
+    /// One endpoint's totals over the short and long windows (empty when nothing was counted).
+    public func stats(for endpointID: String) -> WindowStats { windows.stats(for: endpointID) }
+}
+
 extension WindowAggregator {
-    /// What leaves the windows when they advance to a minute: the store's rows for these are
-    /// what `advance(to:reading:)` subtracts (past tallies in the store only).
+    /// A read-only view of the totals now (shares the windows' storage until they change).
+    public var totals: WindowTotals { WindowTotals(self) }
+
+    /// What `record(batch:)` did with one observation.
+    public enum Admission: Hashable, Sendable {
+        case counted
+        /// Older than the long window.
+        case tooOld
+        /// Not an endpoint of the registry (`isKnown` said no).
+        case unknownEndpoint
+    }
+
+    /// Counts a batch: tallies are folded per minute first and merged once per bucket (the
+    /// windows cost per bucket, not per observation). `persist: false` for observations already
+    /// in the past (live telemetry is journalled before it is counted).
+    public mutating func record(batch observations: [Observation], persist: Bool, isKnown: (String) -> Bool) -> [Admission] {
+        var admissions = [Admission](repeating: .counted, count: observations.count)
+        var known: [Observation] = []
+        known.reserveCapacity(observations.count)
+        for (index, observation) in observations.enumerated() {
+            if isKnown(observation.endpointID) { known.append(observation) } else { admissions[index] = .unknownEndpoint }
+        }
+        var tooOldMinutes: Set<Int64> = []
+        for bucket in MinuteBucket.fold(known, sorted: false) where !record(bucket, persist: persist) {
+            tooOldMinutes.insert(bucket.minute)
+        }
+        if !tooOldMinutes.isEmpty {
+            for (index, observation) in observations.enumerated() where admissions[index] == .counted && tooOldMinutes.contains(observation.time.minute) {
+                admissions[index] = .tooOld
+            }
+        }
+        return admissions
+    }
+
+    /// Advances the windows to `now`, reading what leaves them from `past` (see
+    /// `advance(to:reading:)`); if the reading throws, the windows stay as they were.
+    @discardableResult
+    public mutating func advance(to now: Timestamp, past: inout some WindowPast) throws -> Int {
+        var rows = 0
+        try advance(to: now) { departures, subtract in rows = try past.forEachDeparted(departures, subtract) }
+        return rows
+    }
+
+    /// What leaves the windows when they advance to a minute: the past's rows for these are
+    /// what `advance(to:reading:)` subtracts.
     public struct Departures: Hashable, Sendable {
         /// Minutes that leave the short window (they stay in the long one).
         public var shortMinutes: ClosedRange<Int64>?
@@ -37,7 +103,7 @@ extension WindowAggregator {
         return result
     }
 
-    /// Advances the windows to `now` with past tallies in the store: `reading` is handed
+    /// Advances the windows to `now`: `reading` is handed
     /// `departures(to:)` and a function to call with every stored row of those minutes (minute or
     /// hour rows, and which window each leaves); rows of one endpoint should come together (ordered
     /// by endpoint), so its totals are unpacked once. If `reading` throws, the windows are left as
@@ -45,7 +111,6 @@ extension WindowAggregator {
     public mutating func advance(
         to now: Timestamp, reading: (Departures, _ subtract: (MinuteBucket, Departure) -> Void) throws -> Void
     ) rethrows {
-        precondition(pastInStore, "advance(to:reading:) is for windows whose past tallies are in the store")
         let newMinute = now.minute
         guard newMinute > currentMinute else { return }
         let departures = departures(to: now)
@@ -105,7 +170,7 @@ extension WindowAggregator {
         }
     }
 
-    /// One endpoint's move of windows whose past is in the store.
+    /// One endpoint's move.
     private struct StoreStep {
         let oldMinute: Int64
         let newMinute: Int64

@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import RankdConfig
+import RankdCore
+import RankdServer
+import RankdStore
+
+/// The daemon's files, opened once: `state.db` (rankd's own) and `rankings.db` (for routers).
+public struct DaemonStores: Sendable {
+    public let state: StateStore
+    public let published: PublishedStore
+
+    public init(dataDirectory: String) throws {
+        state = try StateStore(path: "\(dataDirectory)/state.db")
+        published = try PublishedStore(path: "\(dataDirectory)/rankings.db")
+    }
+}
+
+/// The daemon's state, opened from its data directory: the stores, the window ledger over
+/// `state.db`, and the ranker that scores the ledger's totals. Each part is handed what it needs
+/// here; none reaches through another for its dependencies.
+public struct DaemonState: Sendable {
+    public let stores: DaemonStores
+    public let ledger: WindowLedger
+    public let ranker: Ranker
+
+    /// Opens (or creates) the files, records the registry, folds what a crash left in the live
+    /// journal, and serves the last epoch at once. The windows are rebuilt later, by the epoch
+    /// loop (`WindowLedger.rebuild`): start-up does not wait for them.
+    public static func open(
+        _ loaded: LoadedConfiguration, clock: any WallClock, holder: EpochHolder = EpochHolder(), metrics: RankdMetrics = RankdMetrics(),
+        logger: Logger
+    ) throws -> DaemonState {
+        // Start-up phases are timed for the "state restored" line (what start-up time goes to).
+        var phases: [(String, Double)] = []
+        var phaseStart = ContinuousClock.now
+        func phase(_ name: String) {
+            let now = ContinuousClock.now
+            phases.append((name, (now - phaseStart).milliseconds))
+            phaseStart = now
+        }
+        let configuration = loaded.configuration
+        let stores = try DaemonStores(dataDirectory: configuration.dataDirectory)
+        phase("open_ms")
+        let now = clock.now()
+        try stores.state.saveRegistry(configuration.endpoints, at: now)
+        phase("registry_ms")
+        let ledger = try WindowLedger(store: stores.state, policy: loaded.policy, endpoints: configuration.endpoints, now: now, logger: logger)
+        phase("journal_ms")
+        let ranker = try Ranker(
+            loaded: loaded, stores: stores, ledger: ledger, clock: clock, holder: holder, metrics: metrics, logger: logger, phases: phases)
+        return DaemonState(stores: stores, ledger: ledger, ranker: ranker)
+    }
+}

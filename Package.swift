@@ -1,9 +1,14 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Layering (imports only point down):
-//   rankd (CLI) -> RankdDaemon -> RankdServer, RankdStore, RankdConfig -> RankdCore
-// RankdCore is pure: no I/O, no clock, no global randomness.
+// Layering (imports only point down; docs/ARCHITECTURE.md draws it):
+//   rankd (CLI) -> RankdDaemon, RankdMock
+//   RankdDaemon -> RankdServer, RankdStore, RankdProber, RankdConfig, RankdPlatform
+//   RankdMock -> RankdConfig, RankdOTLP        (only the CLI links the mock provider)
+//   RankdServer -> RankdOTLP, RankdPlatform;  RankdStore -> RankdPlatform (GRDB)
+//   RankdPlatform (thread priority, jemalloc, zlib, threads) -> RankdCore
+//   RankdConfig (Yams), RankdOTLP, RankdProber (libcurl) -> RankdCore
+// RankdCore is pure: Foundation at most; no I/O, no clock, no threads, no global randomness.
 let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -37,8 +42,12 @@ let package = Package(
         .systemLibrary(
             name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // The daemon's allocator (see RankdDaemon's Malloc.swift).
+        // The daemon's allocator (see RankdPlatform's Malloc.swift).
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
+        .target(
+            name: "RankdPlatform",
+            dependencies: ["RankdCore", "CZlib", "CJemalloc", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: upcoming),
         .target(
             name: "RankdProber",
             dependencies: [
@@ -49,16 +58,16 @@ let package = Package(
             swiftSettings: upcoming),
         .target(
             name: "RankdConfig",
-            dependencies: ["RankdCore", "RankdMock", .product(name: "Yams", package: "Yams")],
+            dependencies: ["RankdCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming),
         .target(
             name: "RankdStore",
-            dependencies: ["RankdCore", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["RankdCore", "RankdPlatform", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcoming),
         .target(
             name: "RankdMock",
             dependencies: [
-                "RankdCore", "RankdOTLP",
+                "RankdCore", "RankdConfig", "RankdOTLP", .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -69,7 +78,7 @@ let package = Package(
         .target(
             name: "RankdServer",
             dependencies: [
-                "RankdCore", "RankdOTLP", "CZlib",
+                "RankdCore", "RankdOTLP", "RankdPlatform",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -80,7 +89,7 @@ let package = Package(
             swiftSettings: upcoming),
         .executableTarget(
             name: "rankd-epoch-bench",
-            dependencies: ["RankdCore", "RankdConfig", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["RankdCore", "RankdConfig", "RankdPlatform", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcoming),
         .executableTarget(
             name: "rankd-startup-bench",
@@ -98,7 +107,7 @@ let package = Package(
         .target(
             name: "RankdDaemon",
             dependencies: [
-                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdProber", "RankdMock", "CJemalloc",
+                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdProber", "RankdPlatform",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -111,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "rankd",
             dependencies: [
-                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdDaemon",
+                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdDaemon", "RankdMock", "RankdPlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,12 +129,15 @@ let package = Package(
         .target(name: "RankdTestKit", dependencies: ["RankdCore"], swiftSettings: upcoming),
         .testTarget(
             name: "RankdCoreTests", dependencies: ["RankdCore", "RankdTestKit"], swiftSettings: upcoming),
+        .testTarget(name: "RankdPlatformTests", dependencies: ["RankdPlatform"], swiftSettings: upcoming),
         .testTarget(
             name: "RankdConfigTests", dependencies: ["RankdCore", "RankdConfig", "RankdTestKit"],
             swiftSettings: upcoming),
         .testTarget(
             name: "RankdStoreTests",
-            dependencies: ["RankdCore", "RankdStore", "RankdTestKit", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "RankdCore", "RankdStore", "RankdPlatform", "RankdTestKit", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: upcoming),
         .testTarget(
             name: "RankdProberTests",
@@ -139,7 +151,7 @@ let package = Package(
             name: "RankdServerTests",
             dependencies: [
                 "RankdCore", "RankdServer", "RankdDaemon", "RankdConfig", "RankdStore", "RankdTestKit", "RankdMock", "RankdProber",
-                "RankdOTLP", "CZlib",
+                "RankdOTLP", "RankdPlatform",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

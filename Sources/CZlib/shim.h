@@ -23,8 +23,7 @@ static inline int rankd_inflate_init_raw(z_streamp stream) {
     return inflateInit2(stream, -15);
 }
 
-// A gzip member (RFC 1952), its CRC-32 and length checked: how tests read rankd's gzip answers
-// with zlib's own reader.
+// A gzip member (RFC 1952), its CRC-32 and length checked (RankdPlatform's Zlib.inflate).
 static inline int rankd_inflate_init_gzip(z_streamp stream) {
     return inflateInit2(stream, 16 + 15);
 }

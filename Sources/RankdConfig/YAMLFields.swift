@@ -2,15 +2,15 @@ import Yams
 
 /// A YAML mapping being read: typed accessors that record a problem (with key path, line and fix)
 /// instead of throwing, so one pass reports everything. `finish()` reports unknown keys.
-final class YAMLFields {
-    let file: String
-    let path: String
-    let problems: ProblemList
-    let line: Int?
+public final class YAMLFields {
+    public let file: String
+    public let path: String
+    public let problems: ProblemList
+    public let line: Int?
     private var entries: [(key: String, value: Node, line: Int?)] = []
     private var used: Set<String> = []
 
-    init(_ node: Node?, file: String, path: String, problems: ProblemList) {
+    public init(_ node: Node?, file: String, path: String, problems: ProblemList) {
         self.file = file
         self.path = path
         self.problems = problems
@@ -25,21 +25,21 @@ final class YAMLFields {
         }
     }
 
-    func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    public func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func report(_ keyPath: String, _ node: Node?, _ message: String) {
+    public func report(_ keyPath: String, _ node: Node?, _ message: String) {
         problems.add(ConfigProblem(file: file, line: node?.mark.map { $0.line } ?? line, path: keyPath, message: message))
     }
 
     /// Reports a problem with `key` (optionally an element of it, e.g. `[2]`), at the key's own line.
-    func reportKey(_ key: String, suffix: String = "", _ message: String) {
+    public func reportKey(_ key: String, suffix: String = "", _ message: String) {
         let entry = entries.first { $0.key == key }
         problems.add(
             ConfigProblem(
                 file: file, line: entry?.value.mark.map { $0.line } ?? entry?.line ?? line, path: keyPath(key) + suffix, message: message))
     }
 
-    func node(_ key: String) -> Node? {
+    public func node(_ key: String) -> Node? {
         used.insert(key)
         guard let value = entries.first(where: { $0.key == key })?.value else { return nil }
         if case .scalar(let scalar) = value, scalar.string == "~" || (scalar.string.isEmpty && scalar.style == .plain) {
@@ -48,9 +48,9 @@ final class YAMLFields {
         return value
     }
 
-    func has(_ key: String) -> Bool { entries.contains { $0.key == key } }
+    public func has(_ key: String) -> Bool { entries.contains { $0.key == key } }
 
-    func string(_ key: String, required: Bool = false, hint: String = "") -> String? {
+    public func string(_ key: String, required: Bool = false, hint: String = "") -> String? {
         guard let value = node(key) else {
             if required { report(keyPath(key), nil, "is required\(hint.isEmpty ? "" : "; \(hint)")") }
             return nil
@@ -62,7 +62,7 @@ final class YAMLFields {
         return scalar.string
     }
 
-    func double(_ key: String, default fallback: Double, range: ClosedRange<Double>, unit: String = "") -> Double {
+    public func double(_ key: String, default fallback: Double, range: ClosedRange<Double>, unit: String = "") -> Double {
         guard let value = node(key) else { return fallback }
         guard case .scalar(let scalar) = value, let number = Double(scalar.string), number.isFinite else {
             report(keyPath(key), value, "must be a number\(unit.isEmpty ? "" : " of \(unit)"), e.g. \(format(fallback))")
@@ -78,7 +78,7 @@ final class YAMLFields {
         return number
     }
 
-    func int(_ key: String, default fallback: Int, range: ClosedRange<Int>, unit: String = "") -> Int {
+    public func int(_ key: String, default fallback: Int, range: ClosedRange<Int>, unit: String = "") -> Int {
         guard let value = node(key) else { return fallback }
         guard case .scalar(let scalar) = value, let number = Int(scalar.string) else {
             report(keyPath(key), value, "must be a whole number\(unit.isEmpty ? "" : " of \(unit)"), e.g. \(fallback)")
@@ -93,7 +93,7 @@ final class YAMLFields {
         return number
     }
 
-    func optionalInt(_ key: String, range: ClosedRange<Int>) -> Int? {
+    public func optionalInt(_ key: String, range: ClosedRange<Int>) -> Int? {
         guard has(key), node(key) != nil else {
             used.insert(key)
             return nil
@@ -101,7 +101,7 @@ final class YAMLFields {
         return int(key, default: range.lowerBound, range: range)
     }
 
-    func bool(_ key: String, default fallback: Bool) -> Bool {
+    public func bool(_ key: String, default fallback: Bool) -> Bool {
         guard let value = node(key) else { return fallback }
         guard case .scalar(let scalar) = value, let flag = Bool(scalar.string.lowercased()) else {
             report(keyPath(key), value, "must be true or false")
@@ -110,7 +110,7 @@ final class YAMLFields {
         return flag
     }
 
-    func stringList(_ key: String, default fallback: [String]) -> [String] {
+    public func stringList(_ key: String, default fallback: [String]) -> [String] {
         guard let value = node(key) else { return fallback }
         guard case .sequence(let sequence) = value else {
             report(keyPath(key), value, "must be a list, e.g. [\(fallback.joined(separator: ", "))]")
@@ -127,11 +127,11 @@ final class YAMLFields {
         return result
     }
 
-    func fields(_ key: String) -> YAMLFields {
+    public func fields(_ key: String) -> YAMLFields {
         YAMLFields(node(key), file: file, path: keyPath(key), problems: problems)
     }
 
-    func sequence(_ key: String) -> [Node]? {
+    public func sequence(_ key: String) -> [Node]? {
         guard let value = node(key) else { return nil }
         guard case .sequence(let sequence) = value else {
             report(keyPath(key), value, "must be a list")
@@ -141,7 +141,7 @@ final class YAMLFields {
     }
 
     /// Reports keys that were never asked for, with the nearest known key as a suggestion.
-    func finish() {
+    public func finish() {
         for entry in entries where !used.contains(entry.key) {
             let suggestion = used.min { editDistance($0, entry.key) < editDistance($1, entry.key) }
             var message = "is not a known key"

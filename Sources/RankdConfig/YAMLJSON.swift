@@ -10,7 +10,7 @@ public enum YAMLJSON {
         return value(node)
     }
 
-    static func value(_ node: Node) -> JSONValue {
+    public static func value(_ node: Node) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             if scalar.style != .plain { return .string(scalar.string) }

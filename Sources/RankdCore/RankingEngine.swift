@@ -21,8 +21,8 @@ public struct RankingEngine: Sendable {
     private let enabledPeerGroups: [[Int]]
     /// Operator overrides not yet ended (ended ones are dropped at each epoch).
     public private(set) var overrides: [Override] = []
-    /// Registries of this many endpoints or more are scored on all cores (`Scorer`).
-    public var parallelFromEndpoints = Scorer.parallelFromEndpoints
+    /// How epochs are scored over threads (`Scorer`): one thread unless the daemon says otherwise.
+    public var parallelism = ScoringParallelism.serial
 
     public init(
         policy: Policy, endpoints: [Endpoint], benchmarks: [String: Double] = [:], now: Timestamp,
@@ -157,7 +157,7 @@ public struct RankingEngine: Sendable {
             overrides: Override.active(overrides, at: now), shareLimits: faultWatch.limits(at: now))
         limitedInLastEpoch = Set(input.shareLimits.keys)
         overrides.removeAll { !$0.isActive(at: now) }
-        let result = Scorer.score(input, parallelFromEndpoints: parallelFromEndpoints)
+        let result = Scorer.score(input, parallelism: parallelism)
         demotions = result.demotions
         pendingFastPathReasons.removeAll()
         lastEpochID = result.epoch.id

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// Everything one epoch is computed from. Same input, same epoch.
@@ -67,11 +66,11 @@ public struct ScoringResult: Sendable {
 /// Per model: components (scorers) per endpoint, a weighted score, outlier rules, demotion with
 /// hysteresis, the never-demote-everyone guard, then ordering by tier and score.
 public enum Scorer {
-    /// From this many endpoints on, models are ranked on all cores (they are independent: each
-    /// model reads and updates only its own endpoints' demotion memory). Below it, one thread.
+    /// From this many endpoints on, the daemon ranks models on several threads (they are
+    /// independent: each model reads and updates only its own endpoints' demotion memory).
     public static let parallelFromEndpoints = 2_000
 
-    public static func score(_ input: ScoringInput, parallelFromEndpoints threshold: Int = parallelFromEndpoints) -> ScoringResult {
+    public static func score(_ input: ScoringInput, parallelism: ScoringParallelism = .serial) -> ScoringResult {
         // Models' endpoints as indices into `input.endpoints`, in id order: grouping copies of the
         // endpoints themselves held the registry twice more while an epoch was computed.
         let endpoints = input.endpoints
@@ -79,8 +78,7 @@ public enum Scorer {
         for (index, endpoint) in endpoints.enumerated() { byModel[endpoint.model, default: []].append(index) }
         let names = byModel.keys.sorted()
         let groups = names.map { byModel[$0]!.sorted { endpoints[$0].id < endpoints[$1].id } }
-        let workers =
-            input.endpoints.count >= threshold ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8, names.count)) : 1
+        let workers = input.endpoints.count >= parallelism.fromEndpoints ? max(1, min(parallelism.workers, names.count)) : 1
         let slots = RankedModels(count: names.count)
         let rank = { @Sendable (worker: Int) in
             var demotions = input.demotions
@@ -90,7 +88,7 @@ public enum Scorer {
                 slots.store(index, ranking, demotions: peers.map { peer in (peer.id, demotions[peer.id]) })
             }
         }
-        if workers == 1 { rank(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: rank) }
+        if workers == 1 { rank(0) } else { parallelism.run(workers, rank) }
         var demotions = input.demotions
         var models: [ModelRanking] = []
         models.reserveCapacity(names.count)
@@ -102,19 +100,28 @@ public enum Scorer {
         return ScoringResult(epoch: epoch, demotions: demotions)
     }
 
-    /// Each model's ranking and its endpoints' demotion memory, filled by the workers.
+    /// Each model's ranking and its endpoints' demotion memory, filled by the workers: each slot
+    /// is written by the one worker that ranks its model, and read only after `run` has returned
+    /// (which waits for every worker), so the slots need no lock.
     private final class RankedModels: @unchecked Sendable {
-        private let lock = NSLock()
-        private var slots: [(ModelRanking, [(String, DemotionState?)])?]
+        private let slots: UnsafeMutableBufferPointer<(ModelRanking, [(String, DemotionState?)])?>
 
-        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        init(count: Int) {
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: nil)
+        }
+
+        deinit {
+            slots.deinitialize()
+            slots.deallocate()
+        }
 
         /// `demotions` has every peer of the model: nil for one with no demotion memory (removed).
         func store(_ index: Int, _ ranking: ModelRanking, demotions: [(String, DemotionState?)]) {
-            lock.withLock { slots[index] = (ranking, demotions) }
+            slots[index] = (ranking, demotions)
         }
 
-        var all: [(ModelRanking, [(String, DemotionState?)])] { lock.withLock { slots.map { $0! } } }
+        var all: [(ModelRanking, [(String, DemotionState?)])] { slots.map { $0! } }
     }
 
     private static func rankModel(
@@ -311,5 +318,28 @@ public enum Scorer {
     /// Six decimals: enough for ordering, stable in JSON and SQLite.
     static func rounded(_ value: Double) -> Double {
         (value * 1_000_000).rounded() / 1_000_000
+    }
+}
+
+/// How the scorer spreads models over threads. The core itself runs one thread (`serial`); the
+/// daemon passes one over all cores (RankdPlatform's `Parallel.scoring`).
+public struct ScoringParallelism: Sendable {
+    /// Registries of this many endpoints or more are spread over `workers`.
+    public var fromEndpoints: Int
+    /// Most threads to use.
+    public var workers: Int
+    /// Calls `body(0..<iterations)` on up to that many threads at once and returns once every
+    /// call has.
+    public var run: @Sendable (_ iterations: Int, _ body: @Sendable (Int) -> Void) -> Void
+
+    public init(fromEndpoints: Int = Scorer.parallelFromEndpoints, workers: Int, run: @escaping @Sendable (Int, @Sendable (Int) -> Void) -> Void) {
+        self.fromEndpoints = fromEndpoints
+        self.workers = workers
+        self.run = run
+    }
+
+    /// One thread, whatever the registry's size.
+    public static let serial = ScoringParallelism(fromEndpoints: .max, workers: 1) { iterations, body in
+        for index in 0..<iterations { body(index) }
     }
 }

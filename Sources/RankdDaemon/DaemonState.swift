@@ -43,9 +43,11 @@ public struct DaemonState: Sendable {
         let stores = try DaemonStores(dataDirectory: configuration.dataDirectory)
         phase("open_ms")
         let now = clock.now()
-        try stores.state.saveRegistry(configuration.endpoints, at: now)
+        try stores.state.registry.save(configuration.endpoints, at: now)
         phase("registry_ms")
-        let ledger = try WindowLedger(store: stores.state, policy: loaded.policy, endpoints: configuration.endpoints, now: now, logger: logger)
+        let ledger = try WindowLedger(
+            buckets: stores.state.buckets, journal: stores.state.journal, policy: loaded.policy, endpoints: configuration.endpoints, now: now,
+            logger: logger)
         phase("journal_ms")
         let ranker = try Ranker(
             loaded: loaded, stores: stores, ledger: ledger, clock: clock, holder: holder, metrics: metrics, logger: logger, phases: phases)

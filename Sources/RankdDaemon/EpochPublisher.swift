@@ -6,6 +6,7 @@ import Logging
 #endif
 import RankdConfig
 import RankdCore
+import RankdPlatform
 import RankdServer
 import RankdStore
 
@@ -16,7 +17,8 @@ import RankdStore
 /// runs while the `Ranker` goes on recording observations. Epochs are published in id order: one
 /// that arrives after a newer one (an override racing the epoch loop) is kept in history only.
 actor EpochPublisher {
-    let state: StateStore
+    let history: EpochHistory
+    let buckets: BucketStore
     let published: PublishedStore
     let holder: EpochHolder
     let metrics: RankdMetrics
@@ -28,10 +30,11 @@ actor EpochPublisher {
     private let queue = DispatchQueue(label: "rankd.epoch-publisher")
 
     init(
-        state: StateStore, published: PublishedStore, holder: EpochHolder, metrics: RankdMetrics, retention: RankdConfiguration.Retention,
+        history: EpochHistory, buckets: BucketStore, published: PublishedStore, holder: EpochHolder, metrics: RankdMetrics, retention: RankdConfiguration.Retention,
         dataDirectory: String, newestPublishedID: Int64, logger: Logger
     ) {
-        self.state = state
+        self.history = history
+        self.buckets = buckets
         self.published = published
         self.holder = holder
         self.metrics = metrics
@@ -70,11 +73,11 @@ actor EpochPublisher {
         let newest = epoch.id > newestPublishedID
         // Claimed before the wait, so an older epoch arriving meanwhile is kept in history only.
         if newest { newestPublishedID = epoch.id }
-        let (state, published, holder, retention) = (self.state, self.published, self.holder, self.retention)
+        let (history, buckets, published, holder, retention) = (self.history, self.buckets, self.published, self.holder, self.retention)
         do {
             try await Self.onQueue(queue) {
                 if newest {
-                    try state.saveEpoch(epoch, demotions: computed.demotionsAfter)
+                    try history.save(epoch, demotions: computed.demotionsAfter)
                     try published.publish(
                         epoch, endpoints: computed.endpoints, at: computed.now, retentionSeconds: retention.publishedEpochsHours * 3600)
                     // Upkeep at the regular epochs only, so a fast-path or override epoch (an
@@ -82,10 +85,12 @@ actor EpochPublisher {
                     // the short window no longer needs are rolled up into hours (the next start-up
                     // reads ~24 rows per endpoint for the long window), and what is past retention goes.
                     if computed.trigger == .scheduled || computed.trigger == .startup {
-                        try state.rollUp(beforeMinute: computed.shortWindowStartMinute)
-                        try state.prune(
-                            now: computed.now, bucketRetentionSeconds: retention.minuteBucketsHours * 3600,
-                            epochRetentionSeconds: retention.epochHistoryDays * 86_400, keepingFrom: computed.keepBucketsFromMinute)
+                        try buckets.rollUp(beforeMinute: computed.shortWindowStartMinute)
+                        // Never a bucket the windows will still read back as it leaves them.
+                        let cut = min(
+                            computed.now.adding(seconds: -retention.minuteBucketsHours * 3600).minute, computed.keepBucketsFromMinute ?? .max)
+                        try buckets.prune(before: cut)
+                        try history.prune(now: computed.now, retentionSeconds: retention.epochHistoryDays * 86_400)
                     }
                     try holder.publish(epoch)
                     // Encoding an epoch's bodies and history takes tens of MB for a moment at
@@ -93,7 +98,7 @@ actor EpochPublisher {
                     // asked, so resident memory would stay at the largest epoch's high-water mark.
                     Malloc.returnFreedMemory()
                 } else {
-                    try state.saveEpochHistoryOnly(epoch)
+                    try history.saveHistoryOnly(epoch)
                 }
             }
         } catch {

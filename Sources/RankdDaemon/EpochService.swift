@@ -13,6 +13,8 @@ public struct EpochService: Service {
     let ranker: Ranker
     let ledger: WindowLedger
     let storage: StorageHealth
+    /// The loop's time: the daemon's system clock, a manual one in tests.
+    let clock: any WallClock
     let intervalSeconds: Double
     let flushIntervalSeconds: Double
     let foldIntervalSeconds: Double
@@ -27,7 +29,7 @@ public struct EpochService: Service {
     ///     epochs out of schedule.
     ///   - coldStart: when given, the first informed epoch follows the first probe round.
     public init(
-        ranker: Ranker, ledger: WindowLedger, storage: StorageHealth, intervalSeconds: Double, flushIntervalSeconds: Double = 10, foldIntervalSeconds: Double = 60,
+        ranker: Ranker, ledger: WindowLedger, storage: StorageHealth, clock: any WallClock, intervalSeconds: Double, flushIntervalSeconds: Double = 10, foldIntervalSeconds: Double = 60,
         outlierCheckSeconds: Double = 0, routing: Policy.Routing = Policy.Routing(), coldStart: ColdStart? = nil, logger: Logger
     ) {
         self.routing = routing
@@ -36,6 +38,7 @@ public struct EpochService: Service {
         self.ranker = ranker
         self.ledger = ledger
         self.storage = storage
+        self.clock = clock
         self.intervalSeconds = intervalSeconds
         self.flushIntervalSeconds = flushIntervalSeconds
         self.foldIntervalSeconds = foldIntervalSeconds
@@ -50,7 +53,8 @@ public struct EpochService: Service {
         } catch {
             logger.error("could not rebuild the windows from state.db", metadata: ["error": .string("\(error)")])
         }
-        let startedAt = ContinuousClock.now
+        let clock = self.clock
+        let startedAt = clock.now()
         await compute(.startup)
         await withDiscardingTaskGroup { group in
             let ranker = self.ranker
@@ -58,7 +62,7 @@ public struct EpochService: Service {
             let storage = self.storage
             let logger = self.logger
             if let coldStart {
-                group.addTask { await Self.awaitFirstRound(coldStart, ranker: ranker, logger: logger) }
+                group.addTask { await Self.awaitFirstRound(coldStart, ranker: ranker, clock: clock, logger: logger) }
             }
             // Scheduled epochs; at the warm-up interval while evidence is thin (an enabled endpoint
             // below minimum_samples) in the first minutes, so what the probes and the first live
@@ -69,21 +73,21 @@ public struct EpochService: Service {
                     // epochs stay `scheduled`).
                     let warmingUp =
                         routing.warmupIntervalSeconds > 0 && routing.warmupIntervalSeconds < intervalSeconds
-                        && ContinuousClock.now - startedAt < .seconds(routing.warmupSeconds)
+                        && clock.now().seconds(since: startedAt) < routing.warmupSeconds
                         && (ranker.holder.epoch?.models.contains { $0.endpoints.contains { $0.status == .insufficientData } } ?? true)
                     let wait = warmingUp ? routing.warmupIntervalSeconds : intervalSeconds
-                    do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+                    do { try await clock.sleep(seconds: wait) } catch { return }
                     ranker.requestEpoch(warmingUp ? .warmup : .scheduled)
                 }
             }
             // Failure outliers between epochs (live traffic breaking tool calls shows within seconds).
             if outlierCheckSeconds > 0 {
-                group.addTask { await repeatEvery(outlierCheckSeconds) { _ in await ranker.checkOutliersBetweenEpochs() } }
+                group.addTask { await repeatEvery(outlierCheckSeconds, clock: clock) { _ in await ranker.checkOutliersBetweenEpochs() } }
             }
             // An override ends at its expiry, and a lowered share (slow, rate-limited) when its
             // limit does, not at the next scheduled epoch.
             group.addTask {
-                await repeatEvery(1) { _ in
+                await repeatEvery(1, clock: clock) { _ in
                     if await ranker.overrideExpiryDue() { ranker.requestEpoch(.override) }
                     if await ranker.shareLimitEnded() { ranker.requestEpoch(.fastPath) }
                 }
@@ -91,7 +95,7 @@ public struct EpochService: Service {
             // Flush every flush interval; fold the journal at every foldEvery-th flush.
             let foldEvery = max(1, Int((foldIntervalSeconds / flushIntervalSeconds).rounded()))
             group.addTask {
-                await repeatEvery(flushIntervalSeconds) { tick in
+                await repeatEvery(flushIntervalSeconds, clock: clock) { tick in
                     do {
                         try await ledger.flush()
                         if tick % foldEvery == 0 { try await ledger.foldJournal() }
@@ -105,13 +109,13 @@ public struct EpochService: Service {
             }
             // Epochs out of schedule (fast path, outlier checks, overrides) at most once per
             // `min_unscheduled_epoch_seconds`: requests meanwhile coalesce into the next one.
-            var lastUnscheduled: ContinuousClock.Instant?
+            var lastUnscheduled: Timestamp?
             for await trigger in ranker.triggers.cancelOnGracefulShutdown() {
                 if trigger != .scheduled && trigger != .warmup {
-                    if let last = lastUnscheduled, ContinuousClock.now - last < .seconds(routing.minUnscheduledEpochSeconds) {
-                        try? await Task.sleep(until: last + .seconds(routing.minUnscheduledEpochSeconds))
+                    if let last = lastUnscheduled, clock.now().seconds(since: last) < routing.minUnscheduledEpochSeconds {
+                        try? await clock.sleep(until: last.adding(seconds: routing.minUnscheduledEpochSeconds))
                     }
-                    lastUnscheduled = ContinuousClock.now
+                    lastUnscheduled = clock.now()
                 }
                 await compute(trigger)
             }
@@ -134,20 +138,20 @@ public struct EpochService: Service {
 
     /// Waits for the first probe round (bounded by the cold-start deadline), then asks for the
     /// first informed epoch.
-    static func awaitFirstRound(_ coldStart: ColdStart, ranker: Ranker, logger: Logger) async {
+    static func awaitFirstRound(_ coldStart: ColdStart, ranker: Ranker, clock: any WallClock, logger: Logger) async {
         let snapshot = coldStart.snapshot
         guard snapshot.phase == .firstProbeRound else { return }
         logger.info(
             "cold start: waiting for the first probe round",
             metadata: ["endpoints": .stringConvertible(snapshot.endpoints), "deadline": .string(RFC3339.format(snapshot.deadline))])
-        let bound = max(0, snapshot.deadline.seconds(since: ranker.clock.now()))
+        let deadline = snapshot.deadline
         let complete = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await coldStart.firstRoundComplete()
                 return !Task.isCancelled
             }
             group.addTask {
-                try? await Task.sleep(for: .seconds(bound))
+                try? await clock.sleep(until: deadline)
                 return false
             }
             let first = await group.next() ?? false

@@ -27,8 +27,8 @@ public final class IngestPipeline: Service, Sendable {
         var horizonMinute: Int64 = .min
     }
 
-    /// For the dedupe keys' counts, horizon and pruning.
-    let store: StateStore
+    /// The dedupe keys' counts, horizon and pruning (the ledger commits).
+    let journal: LiveJournal
     let ledger: WindowLedger
     let ranker: Ranker
     let storage: StorageHealth
@@ -45,10 +45,10 @@ public final class IngestPipeline: Service, Sendable {
     private let wakes: AsyncStream<Void>
 
     public init(
-        store: StateStore, ledger: WindowLedger, ranker: Ranker, storage: StorageHealth, metrics: RankdMetrics, clock: any WallClock,
+        journal: LiveJournal, ledger: WindowLedger, ranker: Ranker, storage: StorageHealth, metrics: RankdMetrics, clock: any WallClock,
         rule: Policy.Ingest, capacity: Int = 100_000, maxGroup: Int = 20_000, logger: Logger
     ) throws {
-        self.store = store
+        self.journal = journal
         self.ledger = ledger
         self.ranker = ranker
         self.storage = storage
@@ -58,7 +58,7 @@ public final class IngestPipeline: Service, Sendable {
         self.capacity = capacity
         self.maxGroup = maxGroup
         self.logger = logger
-        state = Mutex(State(keysPerMinute: try store.ingestKeyCounts(), horizonMinute: try store.dedupeHorizon() ?? .min))
+        state = Mutex(State(keysPerMinute: try journal.ingestKeyCounts(), horizonMinute: try journal.dedupeHorizon() ?? .min))
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -107,7 +107,7 @@ public final class IngestPipeline: Service, Sendable {
         // queue on the store's writer in pieces, between the commits.
         let pruning = Task {
             await prune()
-            await repeatEvery(30) { _ in await prune() }
+            await repeatEvery(30, clock: clock) { _ in await prune() }
         }
         for await _ in wakes.cancelOnGracefulShutdown() {
             await drain()
@@ -207,10 +207,10 @@ public final class IngestPipeline: Service, Sendable {
         }
         do {
             // Durable before any id goes: a restart keeps refusing what can no longer be deduplicated.
-            if cut > windowStart { try await store.raiseDedupeHorizon(to: cut) }
+            if cut > windowStart { try await journal.raiseDedupeHorizon(to: cut) }
             var deleted = 0
             while !Task.isCancelled {
-                let removed = try await store.pruneIngestKeys(before: cut, limit: piece)
+                let removed = try await journal.pruneIngestKeys(before: cut, limit: piece)
                 deleted += removed
                 if removed < piece { break }
             }

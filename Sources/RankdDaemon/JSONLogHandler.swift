@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RankdCore
+import RankdPlatform
 
 /// One JSON object per line on standard error: `time`, `level`, `label`, `message` and metadata.
 public struct JSONLogHandler: LogHandler {

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import RankdConfig
 import RankdCore
+import RankdPlatform
 import RankdProber
 import RankdServer
 import RankdStore
@@ -53,7 +54,7 @@ public enum RankdApplication {
         let daemon = try DaemonState.open(loaded, clock: clock, logger: logger)
         let ranker = daemon.ranker
         let pipeline = try IngestPipeline(
-            store: daemon.stores.state, ledger: daemon.ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics,
+            journal: daemon.stores.state.journal, ledger: daemon.ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics,
             clock: clock, rule: loaded.policy.ingest, capacity: configuration.ingest.queueRecords, logger: logger)
         // The ranker's registry (the engine's array, in id order) is shared, not the configuration's:
         // the serve command lets the loaded configuration go once the application is built.
@@ -66,8 +67,8 @@ public enum RankdApplication {
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
                 history: HistorySource(
-                    epochs: { [history = daemon.stores.state] since, until, limit in try history.epochs(since: since, until: until, limit: limit) },
-                    epoch: { [history = daemon.stores.state] id in try history.epoch(id: id) }),
+                    epochs: { [history = daemon.stores.state.history] since, until, limit in try history.epochs(since: since, until: until, limit: limit) },
+                    epoch: { [history = daemon.stores.state.history] id in try history.epoch(id: id) }),
                 overrides: OverrideSource(
                     apply: { request in try await ranker.applyOverride(request) },
                     revoke: { id, note in try await ranker.revokeOverride(id: id, note: note) },
@@ -99,7 +100,7 @@ public enum RankdApplication {
         if epochLoop {
             app.addServices(
                 EpochService(
-                    ranker: ranker, ledger: daemon.ledger, storage: ranker.holder.storage, intervalSeconds: configuration.epochIntervalSeconds,
+                    ranker: ranker, ledger: daemon.ledger, storage: ranker.holder.storage, clock: clock, intervalSeconds: configuration.epochIntervalSeconds,
                     outlierCheckSeconds: loaded.policy.fastPath.outlierCheckSeconds, routing: loaded.policy.routing,
                     coldStart: coldStart, logger: logger))
         }

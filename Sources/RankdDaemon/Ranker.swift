@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RankdConfig
 import RankdCore
+import RankdPlatform
 import RankdServer
 import RankdStore
 import Synchronization
@@ -17,8 +18,8 @@ public actor Ranker {
     let clock: any WallClock
     let logger: Logger
     private let ledger: WindowLedger
-    /// Overrides live in `state.db` (the only part of it the ranker writes, besides publication).
-    private let state: StateStore
+    /// Demotion memory (read at start) and operator overrides.
+    private let demotionStore: DemotionStore
     private var engine: RankingEngine
     /// The registry in id order: the engine's own array, for others to share rather than copy.
     public nonisolated let registry: [Endpoint]
@@ -54,17 +55,18 @@ public actor Ranker {
         metrics.epochInterval(seconds: Double(loaded.configuration.epochIntervalSeconds))
         self.logger = logger
         self.ledger = ledger
-        state = stores.state
+        demotionStore = stores.state.demotions
         let now = clock.now()
-        let last = try stores.state.latestEpoch()
+        let last = try stores.state.history.latest()
         phase("last_epoch_ms")
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
-            lastEpochID: last?.id ?? 0, demotions: try stores.state.loadDemotions())
+            lastEpochID: last?.id ?? 0, demotions: try stores.state.demotions.load())
+        engine.parallelism = Parallel.scoring
         registry = engine.endpoints
-        engine.setOverrides(try stores.state.activeOverrides(at: now))
+        engine.setOverrides(try stores.state.demotions.activeOverrides(at: now))
         publisher = EpochPublisher(
-            state: stores.state, published: stores.published, holder: holder, metrics: metrics, retention: configuration.retention,
+            history: stores.state.history, buckets: stores.state.buckets, published: stores.published, holder: holder, metrics: metrics, retention: configuration.retention,
             dataDirectory: configuration.dataDirectory, newestPublishedID: last?.id ?? 0, logger: logger)
         (triggers, triggerContinuation) = AsyncStream.makeStream(of: EpochTrigger.self, bufferingPolicy: .bufferingNewest(1))
         if let last {
@@ -241,8 +243,8 @@ public actor Ranker {
     public func applyOverride(_ request: OverrideRequest) async throws -> (Override, Epoch)? {
         guard engine.endpoints.contains(where: { $0.id == request.endpointID }) else { return nil }
         let now = clock.now()
-        let override = try state.addOverride(request, now: now)
-        engine.setOverrides(try state.activeOverrides(at: now))
+        let override = try demotionStore.addOverride(request, now: now)
+        engine.setOverrides(try demotionStore.activeOverrides(at: now))
         logger.notice(
             "override made",
             metadata: [
@@ -257,16 +259,16 @@ public actor Ranker {
     /// is nil when the override had already ended.
     public func revokeOverride(id: Int64, note: String?) async throws -> (Override, Epoch?)? {
         let now = clock.now()
-        guard let (override, changed) = try state.revokeOverride(id: id, note: note, now: now) else { return nil }
+        guard let (override, changed) = try demotionStore.revokeOverride(id: id, note: note, now: now) else { return nil }
         guard changed else { return (override, nil) }
-        engine.setOverrides(try state.activeOverrides(at: now))
+        engine.setOverrides(try demotionStore.activeOverrides(at: now))
         logger.notice(
             "override withdrawn", metadata: ["override_id": .stringConvertible(id), "endpoint_id": .string(override.endpointID)])
         return (override, try await computeAndPublish(.override))
     }
 
     public func overrides(includeEnded: Bool) throws -> [Override] {
-        includeEnded ? try state.allOverrides() : try state.activeOverrides(at: clock.now())
+        includeEnded ? try demotionStore.allOverrides() : try demotionStore.activeOverrides(at: clock.now())
     }
 
     /// Runs the failure-outlier rules on the in-memory short window (between epochs) and asks for

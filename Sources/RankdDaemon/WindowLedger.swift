@@ -19,7 +19,8 @@ public actor WindowLedger {
     /// the windows read back what leaves them: the rows read never hold a record the windows
     /// have not counted yet (they would subtract what they never added).
     private let gate = IngestGate()
-    private let store: StateStore
+    private let buckets: BucketStore
+    private let journal: LiveJournal
     private let known: Set<String>
     private let logger: Logger
     /// Set until the windows are rebuilt from `state.db`: the time they were opened at. Start-up
@@ -31,13 +32,14 @@ public actor WindowLedger {
     /// Opens the windows at `now` over `store`. Live telemetry acknowledged before a crash may
     /// still be in the journal: it is folded now, before any new record is journalled, so the
     /// rebuild reads it exactly once.
-    public init(store: StateStore, policy: Policy, endpoints: [Endpoint], now: Timestamp, logger: Logger) throws {
-        self.store = store
+    public init(buckets: BucketStore, journal: LiveJournal, policy: Policy, endpoints: [Endpoint], now: Timestamp, logger: Logger) throws {
+        self.buckets = buckets
+        self.journal = journal
         self.logger = logger
         known = Set(endpoints.map(\.id))
         windows = RankingEngine.windows(for: policy, now: now)
         lengths = (windows.shortWindowMinutes, windows.longWindowMinutes, windows.coarseMinutes)
-        try store.foldJournal()
+        try journal.fold()
         openedAt = now
     }
 
@@ -57,7 +59,7 @@ public actor WindowLedger {
         let span = windows.coarseMinutes
         // From the first span of the long window: the windows read back whole spans when they
         // leave, so they must hold whole spans (hour rows only if a span is an hour).
-        let count = try store.forEachWindowBucket(
+        let count = try buckets.forEachWindowBucket(
             sinceMinute: WindowAggregator.spanStart(of: openedAt.minute - windows.longWindowMinutes + 1, span: span),
             shortWindowStartMinute: openedAt.minute - windows.shortWindowMinutes + 1, hourRows: span == 60
         ) { bucket in
@@ -107,7 +109,7 @@ public actor WindowLedger {
     public nonisolated func commitLive(_ records: [(requestID: String, observation: Observation)]) async throws -> LiveGroup {
         await gate.lockShared()
         let hold = GateHold(gate)
-        let fresh = try await store.commitLiveAsync(records)
+        let fresh = try await journal.commitAsync(records)
         var accepted: [Observation] = []
         accepted.reserveCapacity(records.count)
         for (index, isNew) in fresh.enumerated() where isNew { accepted.append(records[index].observation) }
@@ -150,8 +152,8 @@ public actor WindowLedger {
         defer { gate.unlock() }
         try saveProbeTallies()
         let started = ContinuousClock.now
-        var store = store
-        let rows = try windows.advance(to: now, past: &store)
+        var past = buckets
+        let rows = try windows.advance(to: now, past: &past)
         logger.debug(
             "windows advanced",
             metadata: [
@@ -168,14 +170,14 @@ public actor WindowLedger {
         try saveProbeTallies()
     }
 
-    /// Folds the live journal into the minute buckets (see `StateStore.foldJournal`), on the
+    /// Folds the live journal into the minute buckets (see `LiveJournal.fold`), on the
     /// store's writer, so counting goes on meanwhile. The windows are rebuilt first if they were
     /// not yet: the rebuild reads the minute buckets without the journal, so a fold before it
     /// would count the journalled records twice. Returns the records folded.
     @discardableResult
     public func foldJournal() async throws -> Int {
         try rebuild()
-        return try await store.foldJournalAsync()
+        return try await journal.foldAsync()
     }
 
     /// Writes pending probe tallies in one transaction; on failure they are kept for the next
@@ -183,7 +185,7 @@ public actor WindowLedger {
     private func saveProbeTallies() throws {
         unsaved += windows.drainPendingBuckets()
         guard !unsaved.isEmpty else { return }
-        try store.addBuckets(unsaved)
+        try buckets.add(unsaved)
         unsaved.removeAll()
     }
 

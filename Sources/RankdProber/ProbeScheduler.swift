@@ -24,6 +24,11 @@ public struct ProbeScheduler: Service {
     let slowProbe: @Sendable (_ endpointID: String, _ at: Timestamp, _ waitedMilliseconds: Double) async -> Void
     let logger: Logger
     let tick: Duration
+    private let inFlight = InFlight()
+
+    /// Probes started and not finished (a test driving the loop's clock by hand advances it only
+    /// when none is on its way).
+    public var probesInFlight: Int { inFlight.count.load(ordering: .relaxed) }
 
     /// - Parameters:
     ///   - record: receives every finished probe (the daemon feeds its observation to the ranker).
@@ -86,7 +91,7 @@ public struct ProbeScheduler: Service {
                 let sooner = probeSooner()
                 let (version, exposures) = exposure()
                 let newSuspects = knownAnswerSuspects()
-                let free = rule.concurrency - state.inFlight.load(ordering: .relaxed)
+                let free = rule.concurrency - inFlight.count.load(ordering: .relaxed)
                 let due = state.planner.withLock { planner in
                     for id in sooner { planner.markDemoted(id, now: now) }
                     if version != exposureVersion {
@@ -102,13 +107,13 @@ public struct ProbeScheduler: Service {
                 for (id, caseIndex) in due {
                     guard let endpoint = endpoints[id] else { continue }
                     let probe = cases[caseIndex % cases.count]
-                    state.inFlight.add(1, ordering: .relaxed)
+                    inFlight.count.add(1, ordering: .relaxed)
                     group.addTask {
                         await runOne(probe, endpoint: endpoint, state: state, sooner: sooner.contains(id))
-                        state.inFlight.subtract(1, ordering: .relaxed)
+                        inFlight.count.subtract(1, ordering: .relaxed)
                     }
                 }
-                try? await Task.sleep(for: tick)
+                try? await clock.sleep(seconds: Double(tick.components.seconds) + Double(tick.components.attoseconds) / 1e18)
             }
             group.cancelAll()
         }
@@ -166,9 +171,13 @@ extension ProbeScheduler {
 }
 
 /// The loop's shared state: the planner behind a lock and the in-flight count.
+/// The count of probes on their way, shared by copies of the scheduler.
+final class InFlight: Sendable {
+    let count = Atomic<Int>(0)
+}
+
 final class SchedulerState: Sendable {
     let planner: Mutex<ProbePlanner>
-    let inFlight = Atomic<Int>(0)
     /// Enabled endpoints not yet probed once.
     let firstRound: Mutex<Set<String>>
 

@@ -1,6 +1,6 @@
-import CZlib
 import Foundation
 import NIOCore
+import RankdPlatform
 
 /// The API's ranking bodies are held deflated, and framed as gzip by rankd itself.
 ///
@@ -49,21 +49,17 @@ enum DeflatedBody {
         private(set) var length = 0
 
         mutating func update(_ bytes: some Collection<UInt8>) {
-            let value = bytes.withContiguousStorageIfAvailable { Self.crc32(crc, $0) } ?? Array(bytes).withUnsafeBufferPointer { Self.crc32(crc, $0) }
+            let value = bytes.withContiguousStorageIfAvailable { CRC32.update(crc, $0) } ?? Array(bytes).withUnsafeBufferPointer { CRC32.update(crc, $0) }
             crc = value
             length += bytes.count
         }
 
         /// Appends bytes whose own CRC-32 is known (zlib's `crc32_combine`: no second pass).
         mutating func append(crc other: UInt32, length otherLength: Int) {
-            crc = UInt32(truncatingIfNeeded: crc32_combine(uLong(crc), uLong(other), .init(otherLength)))
+            crc = CRC32.combine(crc, other, length: otherLength)
             length += otherLength
         }
 
-        static func crc32(_ start: UInt32, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
-            guard let base = bytes.baseAddress, !bytes.isEmpty else { return start }
-            return UInt32(truncatingIfNeeded: CZlib.crc32(uLong(start), base, uInt(bytes.count)))
-        }
     }
 
     /// Whether an `Accept-Encoding` value admits gzip (RFC 9110 12.5.3: `gzip`, `x-gzip` or `*`,
@@ -90,146 +86,3 @@ enum DeflatedBody {
     }
 }
 
-/// Compresses pieces into raw deflate fragments (see `DeflatedBody`), level 1: a 20,000-endpoint
-/// table (18 MB of JSON) in about 50 ms, 17 times smaller.
-final class FragmentDeflater {
-    /// zlib keeps a pointer back to its stream, so the stream stays at one address.
-    private let stream: UnsafeMutablePointer<z_stream>
-    private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-
-    init(level: Int32 = 1) throws {
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = rankd_deflate_init_raw(stream, level)
-        guard status == Z_OK else {
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-            throw DeflateError(operation: "deflateInit2", status: status)
-        }
-    }
-
-    deinit {
-        deflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-    }
-
-    /// Appends `bytes` to `buffer` as one fragment, and returns their CRC-32.
-    func fragment(_ bytes: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) throws -> UInt32 {
-        let crc = DeflatedBody.Checksum.crc32(0, bytes.assumingMemoryBound(to: UInt8.self))
-        defer {
-            stream.pointee.next_in = nil
-            stream.pointee.avail_in = 0
-        }
-        stream.pointee.next_in = bytes.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
-        stream.pointee.avail_in = uInt(bytes.count)
-        while true {
-            let (status, full) = chunk.withUnsafeMutableBytes { out -> (Int32, Bool) in
-                stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_out = uInt(out.count)
-                let status = deflate(stream, Z_SYNC_FLUSH)
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: out.prefix(out.count - Int(stream.pointee.avail_out))))
-                return (status, stream.pointee.avail_out == 0)
-            }
-            guard status == Z_OK || status == Z_BUF_ERROR else { throw DeflateError(operation: "deflate", status: status) }
-            // Done once the input is taken and the flush had room to finish.
-            if stream.pointee.avail_in == 0 && !full { break }
-        }
-        // A fresh dictionary for the next fragment, so each stands alone.
-        let reset = deflateReset(stream)
-        guard reset == Z_OK else { throw DeflateError(operation: "deflateReset", status: reset) }
-        return crc
-    }
-}
-
-/// Inflates a raw deflate stream without a final block (fragments and stored blocks) a piece at
-/// a time, so a large body is sent without ever being whole in memory.
-final class FragmentInflater {
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let input: ByteBuffer
-    private var offset = 0
-    private var produced = 0
-    /// The uncompressed length the stream must give.
-    let expectedLength: Int
-
-    init(_ input: ByteBuffer, expectedLength: Int) throws {
-        self.input = input
-        self.expectedLength = expectedLength
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = rankd_inflate_init_raw(stream)
-        guard status == Z_OK else {
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-            throw DeflateError(operation: "inflateInit2", status: status)
-        }
-    }
-
-    deinit {
-        inflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-    }
-
-    var isFinished: Bool { produced == expectedLength }
-
-    /// The next piece of at most `limit` bytes; nil once the whole length was given. Throws if the
-    /// stream is damaged or gives more or fewer bytes than expected.
-    func next(limit: Int = 256 * 1024) throws -> ByteBuffer? {
-        guard produced < expectedLength else { return nil }
-        let size = min(limit, expectedLength - produced)
-        var out = ByteBuffer()
-        out.reserveCapacity(size)
-        let status = input.withUnsafeReadableBytes { source -> Int32 in
-            let rest = UnsafeRawBufferPointer(rebasing: source[offset...])
-            stream.pointee.next_in = rest.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
-            stream.pointee.avail_in = uInt(rest.count)
-            let status = out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { target -> (Int, Int32) in
-                stream.pointee.next_out = target.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_out = uInt(size)
-                let status = CZlib.inflate(stream, Z_SYNC_FLUSH)
-                return (size - Int(stream.pointee.avail_out), status)
-            }
-            offset += rest.count - Int(stream.pointee.avail_in)
-            stream.pointee.next_in = nil
-            stream.pointee.avail_in = 0
-            return status
-        }
-        guard status == Z_OK || status == Z_BUF_ERROR, out.readableBytes > 0 else {
-            throw DeflateError(operation: "inflate", status: status, detail: "\(produced) of \(expectedLength) bytes given")
-        }
-        produced += out.readableBytes
-        return out
-    }
-
-    /// The whole uncompressed stream in one buffer (model bodies: tens of kilobytes).
-    static func inflated(_ input: ByteBuffer, expectedLength: Int) throws -> ByteBuffer {
-        let inflater = try FragmentInflater(input, expectedLength: expectedLength)
-        var whole = ByteBuffer()
-        whole.reserveCapacity(expectedLength)
-        while var piece = try inflater.next(limit: expectedLength) { whole.writeBuffer(&piece) }
-        return whole
-    }
-}
-
-extension ByteBuffer {
-    fileprivate mutating func writeWithUnsafeMutableBytes<T>(
-        minimumWritableBytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> (Int, T)
-    ) -> T {
-        var result: T?
-        writeWithUnsafeMutableBytes(minimumWritableBytes: minimumWritableBytes) { pointer in
-            let (written, value) = body(pointer)
-            result = value
-            return written
-        }
-        return result!
-    }
-}
-
-struct DeflateError: Error, CustomStringConvertible {
-    var operation: String
-    var status: Int32
-    var detail: String? = nil
-
-    var description: String { "zlib \(operation) failed (status \(status))" + (detail.map { ": \($0)" } ?? "") }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import RankdCore
+import RankdPlatform
 
 /// The JSON shapes of the HTTP API (DESIGN.md "Shapes"): snake_case keys, RFC 3339 UTC times.
 enum EpochJSON {

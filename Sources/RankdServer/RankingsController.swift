@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import RankdCore
+import RankdPlatform
 
 /// `GET /v1/rankings` and `GET /v1/rankings/{model}`: the current epoch from memory, with an ETag
 /// per epoch so pollers get `304 Not Modified` until it changes.

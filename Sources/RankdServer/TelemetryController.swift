@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import RankdCore
+import RankdPlatform
 
 /// Why the ingest pipeline did not take a batch.
 public enum IngestRefusal: Error, Sendable {

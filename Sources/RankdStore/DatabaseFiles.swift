@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RankdCore
+import RankdPlatform
 
 /// Opening rankd's SQLite files: WAL (DatabasePool turns it on), a busy timeout, and a schema
 /// version check before migrating.

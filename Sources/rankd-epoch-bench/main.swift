@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import RankdConfig
 import RankdCore
+import RankdPlatform
 
 // Epoch compute at scale (benchmarks/epoch-compute.sh runs it in a release build).
 //
@@ -131,7 +132,7 @@ func milliseconds(_ body: () throws -> Void) rethrows -> Double {
 func rankdEpochs(_ registry: [Endpoint], oneThread: Bool = false) -> (setup: Double, times: [Double], epoch: Epoch) {
     var engine = RankingEngine(policy: policy, endpoints: registry, now: now)
     var windows = RankingEngine.windows(for: policy, now: now)
-    if oneThread { engine.parallelFromEndpoints = .max }
+    if !oneThread { engine.parallelism = Parallel.scoring }
     let setup = milliseconds {
         for (index, endpoint) in registry.enumerated() {
             for minute in 0..<minutes {
@@ -216,7 +217,7 @@ func naiveEpochs(_ registry: [Endpoint]) throws -> (setup: Double, rows: Int, by
                     Scorer.score(
                         ScoringInput(
                             epochID: 1, now: now, trigger: .scheduled, policy: policy, endpoints: registry, stats: stats, benchmarks: [:],
-                            demotions: [:], fastPathReasons: [:], overrides: [:])
+                            demotions: [:], fastPathReasons: [:], overrides: [:]), parallelism: Parallel.scoring
                     ).epoch
             })
     }

@@ -67,7 +67,7 @@ func tally(_ endpoint: Int, _ minute: Int64, source: ObservationSource) -> Tally
 
 let started = Date()
 let store = try StateStore(path: "\(directory)/data/state.db")
-try store.saveRegistry(registry, at: now)
+try store.registry.save(registry, at: now)
 let lastMinute = now.minute - 1
 let firstMinute = lastMinute - Int64(bucketHours * 60) + 1
 // A few distinct tallies per endpoint, reused across minutes: the stored rows are as many and as
@@ -87,19 +87,19 @@ for (index, endpoint) in registry.enumerated() {
         batch.append(MinuteBucket(endpointID: endpoint.id, minute: minute, source: .live, tally: live[k]))
         if minute % 15 == 0 { batch.append(MinuteBucket(endpointID: endpoint.id, minute: minute, source: .probe, tally: probe[k])) }
     }
-    try store.addBuckets(batch)
+    try store.buckets.add(batch)
     for bucket in batch where bucket.minute >= longStart { windows.load(bucket) }
     buckets += batch.count
 }
 // The daemon rolls every whole hour before its short window up into hour_buckets at each epoch.
 let rollUpStarted = Date()
 windows.packPast()
-let hourRows = try store.rollUp(beforeMinute: now.minute - windows.shortWindowMinutes + 1)
+let hourRows = try store.buckets.rollUp(beforeMinute: now.minute - windows.shortWindowMinutes + 1)
 print(String(format: "rolled up %d hour rows in %.1f s", hourRows, Date().timeIntervalSince(rollUpStarted)))
 let epoch = engine.computeEpoch(now: now, trigger: .scheduled, windows: windows.totals)
 let history = days * 24 * 12
 let historyEpoch = Epoch(id: Int64(history), computedAt: now, policyHash: epoch.policyHash, trigger: .scheduled, models: epoch.models)
-try store.saveEpoch(historyEpoch, demotions: engine.demotions)
+try store.history.save(historyEpoch, demotions: engine.demotions)
 let queue = try DatabaseQueue(path: "\(directory)/data/state.db")
 try queue.write { db in
     try db.execute(

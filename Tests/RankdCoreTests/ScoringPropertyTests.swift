@@ -63,9 +63,9 @@ import Testing
                 tokensPerSecond: Double.random(in: 20...250, using: &rng))
         }
         var serial = MemoryRanking(policy: .default, endpoints: endpoints, now: start)
-        serial.parallelFromEndpoints = .max
+        serial.parallelism = .serial
         var parallel = MemoryRanking(policy: .default, endpoints: endpoints, now: start)
-        parallel.parallelFromEndpoints = 0
+        parallel.parallelism = .threads(4)
         _ = serial.record(batch: observations)
         _ = parallel.record(batch: observations)
         #expect(endpoints.count >= Scorer.parallelFromEndpoints)

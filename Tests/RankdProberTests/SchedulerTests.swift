@@ -7,10 +7,6 @@ import RankdTestKit
 import Synchronization
 import Testing
 
-struct RealClock: WallClock {
-    func now() -> Timestamp { Timestamp(secondsSince1970: Date().timeIntervalSince1970) }
-}
-
 /// The probe loop against the mock over real libcurl.
 @Suite struct SchedulerTests {
     @Test func retryAfterIsHonouredWhileHealthyPeersKeepTheirPace() async throws {
@@ -27,18 +23,23 @@ struct RealClock: WallClock {
             let recorded = Mutex<[Outcome]>([])
             var logger = Logger(label: "test")
             logger.logLevel = .critical
+            let clock = ManualClock()
             let scheduler = ProbeScheduler(
                 endpoints: [endpoint("limited", base: base), endpoint("healthy", base: base)], suites: [shippedSuite],
                 runner: ProbeRunner(),
-                clock: RealClock(), rule: rule, seed: 1, logger: logger, tick: .milliseconds(20),
+                clock: clock, rule: rule, seed: 1, logger: logger, tick: .milliseconds(20),
                 record: { result in recorded.withLock { $0.append(result.verdict.outcome) } })
             let task = Task { try await scheduler.run() }
-            // Run until the healthy peer has been probed 5 times (1 s at this pace; bounded at
-            // 20 s on a busy machine): in that time the limited one, at the same pace, would have
-            // been probed about as often were the Retry-After hold not honoured.
+            // The loop's time moves by hand, a tick at a time and only while no probe is on its way
+            // (a probe takes no time on this clock), until the healthy peer has been probed 5 times
+            // (about 1 s of the clock at this pace; bounded at 20 s of real time on a busy
+            // machine): in that time the limited one, at the same pace, would have been probed
+            // about as often were the Retry-After hold not honoured.
             let started = ContinuousClock.now
             while (fleet.requestsServed["healthy"] ?? 0) < 5 && ContinuousClock.now - started < .seconds(20) {
-                try await Task.sleep(for: .milliseconds(50))
+                await clock.waitForSleepers(1)
+                while scheduler.probesInFlight > 0 && ContinuousClock.now - started < .seconds(20) { await Task.yield() }
+                clock.advance(seconds: 0.02)
             }
             task.cancel()
             _ = try? await task.value

@@ -36,7 +36,7 @@ func id(_ provider: String, model: String = Build.model) -> String { "\(provider
 /// The stored minute buckets with the live journal's records in them (read only: the daemon's
 /// own fold is left to it).
 func storedBuckets(_ dir: TemporaryDirectory) throws -> [MinuteBucket] {
-    try StateStore(path: dir.file("state.db")).loadBucketsIncludingJournal(sinceMinute: 0)
+    try StateStore(path: dir.file("state.db")).journal.loadBucketsIncludingJournal(sinceMinute: 0)
 }
 
 /// A response body as a JSON object; a body that is not one fails the test that asked (with the
@@ -57,7 +57,7 @@ extension DaemonState {
     /// The ingest writer over this state, as the daemon builds it.
     func ingestPipeline(clock: any WallClock, rule: Policy.Ingest) throws -> IngestPipeline {
         try IngestPipeline(
-            store: stores.state, ledger: ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics, clock: clock,
+            journal: stores.state.journal, ledger: ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics, clock: clock,
             rule: rule, logger: quietLogger)
     }
 }

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import NIOCore
 import RankdConfig
 import RankdCore
+import RankdPlatform
 import RankdDaemon
 import RankdStore
 import RankdTestKit

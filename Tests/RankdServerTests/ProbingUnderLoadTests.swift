@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import RankdConfig
 import RankdCore
+import RankdPlatform
 import RankdDaemon
 import RankdMock
 import RankdServer

@@ -43,7 +43,7 @@ import Testing
         // Live records acknowledged just before a crash: journalled, never folded.
         let store = firstState.stores.state
         let journalled = Build.observations(id("steady"), count: 7, end: clock.now().adding(seconds: 10), spanSeconds: 5)
-        _ = try store.commitLive(journalled.enumerated().map { (requestID: "pre-crash-\($0.offset)", observation: $0.element) })
+        _ = try store.journal.commit(journalled.enumerated().map { (requestID: "pre-crash-\($0.offset)", observation: $0.element) })
 
         clock.advance(seconds: 30)
         let secondState = try DaemonState.open(dir, clock: clock)
@@ -62,7 +62,7 @@ import Testing
         let stats = await secondState.ledger.stats(for: id("steady"))
         #expect(stats.long.live.total == 40 + 7 + 5)
         #expect(stats.long.probe.total == 3)
-        #expect(try secondState.stores.state.storedLiveRequests() == 40 + 7 + 5)
+        #expect(try secondState.stores.state.journal.storedLiveRequests() == 40 + 7 + 5)
     }
 
     @Test func fastPathAsksForAnEpochAndDemotesWithinSeconds() async throws {

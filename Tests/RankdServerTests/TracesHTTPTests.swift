@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import RankdConfig
 import RankdCore
+import RankdPlatform
 import RankdDaemon
 import RankdOTLP
 import RankdStore

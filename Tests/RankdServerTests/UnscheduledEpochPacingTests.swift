@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdTesting
 import RankdConfig
 import RankdCore
+import RankdPlatform
 import RankdDaemon
 import RankdServer
 import RankdTestKit

@@ -55,7 +55,7 @@ import Testing
             try await ranker.computeAndPublish(.scheduled)
 
             let minute = now.minute
-            let stored = try daemon.stores.state.loadBucketsIncludingJournal(sinceMinute: 0)
+            let stored = try daemon.stores.state.journal.loadBucketsIncludingJournal(sinceMinute: 0)
             for endpoint in ids {
                 var short = SourceTallies()
                 var long = SourceTallies()
@@ -73,7 +73,7 @@ import Testing
         }
         // The day was rolled up into hours, and the windows read hour rows back as they left.
         #expect(try daemon.stores.state.count(table: "hour_buckets") > 0)
-        #expect(try daemon.stores.state.rolledUpUntil() != nil)
+        #expect(try daemon.stores.state.buckets.rolledUpUntil() != nil)
     }
 
     /// The gate serves one holder at a time, in the order they came.

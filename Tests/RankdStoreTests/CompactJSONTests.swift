@@ -4,6 +4,7 @@ import RankdCore
 import RankdTestKit
 import Testing
 
+import RankdPlatform
 @testable import RankdStore
 
 /// The fast readers of the bucket columns agree with JSONDecoder on everything rankd writes, and
@@ -82,16 +83,16 @@ import Testing
         let epoch = Self.epoch()
         let newer = Epoch(id: epoch.id + 1, computedAt: epoch.computedAt.adding(seconds: 300), policyHash: epoch.policyHash, trigger: .scheduled, models: epoch.models)
         let store = try StateStore(path: dir.file("state.db"))
-        try store.saveEpochHistoryOnly(newer)
+        try store.history.saveHistoryOnly(newer)
         try DatabaseQueue(path: dir.file("state.db")).write { db in
             try db.execute(
                 sql: "INSERT INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
                 arguments: [epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, DatabaseFiles.json(epoch)])
             #expect(try String.fetchAll(db, sql: "SELECT typeof(body) FROM epochs ORDER BY id") == ["text", "blob"])
         }
-        #expect(try store.epoch(id: epoch.id) == epoch)
-        #expect(try store.epochs(since: epoch.computedAt) == [epoch, newer])
-        #expect(try store.latestEpoch() == newer)
+        #expect(try store.history.epoch(id: epoch.id) == epoch)
+        #expect(try store.history.epochs(since: epoch.computedAt) == [epoch, newer])
+        #expect(try store.history.latest() == newer)
     }
 
     /// A damaged body (cut short, a byte flipped, or not deflated at all) is a clear error naming
@@ -102,7 +103,7 @@ import Testing
         defer { dir.remove() }
         let epoch = Self.epoch()
         let store = try StateStore(path: dir.file("state.db"))
-        try store.saveEpochHistoryOnly(epoch)
+        try store.history.saveHistoryOnly(epoch)
         var body = [UInt8](try DatabaseFiles.epochBody(epoch))
         switch damage {
         case "cut": body.removeLast(body.count / 2)
@@ -113,7 +114,7 @@ import Testing
             try db.execute(sql: "UPDATE epochs SET body = ? WHERE id = ?", arguments: [Data(body), epoch.id])
         }
         #expect {
-            try store.epoch(id: epoch.id)
+            try store.history.epoch(id: epoch.id)
         } throws: { error in
             guard case .corruptRow(let file, let detail)? = error as? StoreError else { return false }
             return file == dir.file("state.db") && detail.contains("epoch body: zlib inflate failed")

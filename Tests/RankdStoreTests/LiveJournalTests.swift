@@ -28,22 +28,22 @@ import Testing
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
         let first = records("a", count: 500, endpoints: 37)
-        #expect(try store.commitLive(first).allSatisfy { $0 })
+        #expect(try store.journal.commit(first).allSatisfy { $0 })
         // A replay of half the batch with 100 new ones: only the new ones are journalled.
         let replay = Array(first.prefix(250)) + records("b", count: 100, endpoints: 37)
-        #expect(try store.commitLive(replay).filter { $0 }.count == 100)
+        #expect(try store.journal.commit(replay).filter { $0 }.count == 100)
         #expect(try store.count(table: "live_journal") == 2)
         #expect(try store.count(table: "minute_buckets") == 0)
-        #expect(try store.storedLiveRequests() == 600)
+        #expect(try store.journal.storedLiveRequests() == 600)
 
-        #expect(try store.foldJournal() == 600)
+        #expect(try store.journal.fold() == 600)
         #expect(try store.count(table: "live_journal") == 0)
-        #expect(try store.storedLiveRequests() == 600, "folding moves records, never counts them twice")
-        #expect(try store.foldJournal() == 0)
+        #expect(try store.journal.storedLiveRequests() == 600, "folding moves records, never counts them twice")
+        #expect(try store.journal.fold() == 0)
 
         // The buckets are what folding the observations directly gives.
         let expected = MinuteBucket.fold((first + records("b", count: 100, endpoints: 37)).map(\.observation))
-        #expect(try store.loadBuckets(sinceMinute: 0) == expected)
+        #expect(try store.buckets.load(sinceMinute: 0) == expected)
     }
 
     /// Folding in several passes (an endpoint's buckets in one pass only) stores what one pass
@@ -53,11 +53,11 @@ import Testing
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
         let all = records("p", count: 600, endpoints: 37)
-        for batch in stride(from: 0, to: all.count, by: 50) { _ = try store.commitLive(Array(all[batch..<batch + 50])) }
-        #expect(try store.foldJournal(recordsPerPass: recordsPerPass) == 600)
+        for batch in stride(from: 0, to: all.count, by: 50) { _ = try store.journal.commit(Array(all[batch..<batch + 50])) }
+        #expect(try store.journal.fold(recordsPerPass: recordsPerPass) == 600)
         #expect(try store.count(table: "live_journal") == 0)
-        #expect(try store.storedLiveRequests() == 600)
-        #expect(try store.loadBuckets(sinceMinute: 0) == MinuteBucket.fold(all.map(\.observation)))
+        #expect(try store.journal.storedLiveRequests() == 600)
+        #expect(try store.buckets.load(sinceMinute: 0) == MinuteBucket.fold(all.map(\.observation)))
     }
 
     /// A blob read by partitions: each bucket in exactly one, all of them together, and damage
@@ -96,16 +96,16 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
-        _ = try store.commitLive(records("d", count: 10, endpoints: 2))
+        _ = try store.journal.commit(records("d", count: 10, endpoints: 2))
         try DatabaseQueue(path: dir.file("state.db")).write { db in
             try db.execute(sql: "INSERT INTO live_journal (requests, buckets) VALUES (1, x'09')")
         }
         #expect {
-            try store.foldJournal()
+            try store.journal.fold()
         } throws: { error in
             "\(error)".contains("state.db") && "\(error)".contains("live_journal seq 2")
         }
         #expect(try store.count(table: "live_journal") == 2)
-        #expect(try store.storedLiveRequests() == 11)
+        #expect(try store.journal.storedLiveRequests() == 11)
     }
 }

@@ -24,11 +24,11 @@ import Testing
         defer { dir.remove() }
         do {
             let store = try StateStore(path: dir.file("state.db"))
-            try store.saveRegistry([Build.endpoint("a"), Build.endpoint("b")], at: start)
+            try store.registry.save([Build.endpoint("a"), Build.endpoint("b")], at: start)
         }
         let reopened = try StateStore(path: dir.file("state.db"))
         #expect(try reopened.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies", "v7 ingest keys by minute"])
-        #expect(try reopened.loadRegistry() == [Build.endpoint("a"), Build.endpoint("b")])
+        #expect(try reopened.registry.load() == [Build.endpoint("a"), Build.endpoint("b")])
     }
 
     @Test func newerSchemaAndForeignFilesAreRefusedWithTheFix() throws {
@@ -58,13 +58,13 @@ import Testing
             {
                 live.record(o)
             }
-            try store.addBuckets(live.drainPendingBuckets())
+            try store.buckets.add(live.drainPendingBuckets())
         }
-        var past = store
+        var past = store.buckets
         try live.advance(to: now, past: &past)
         // Rebuilt as the daemon's ledger does at start-up: opened now, the stored past loaded.
         var rebuilt = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: now)
-        for bucket in try store.loadBuckets(sinceMinute: now.minute - 1_440) { rebuilt.load(bucket) }
+        for bucket in try store.buckets.load(sinceMinute: now.minute - 1_440) { rebuilt.load(bucket) }
         #expect(rebuilt.stats(for: id) == live.stats(for: id))
         #expect(live.stats(for: id).long.live.total == 240)
         #expect(rebuilt.drainPendingBuckets().isEmpty, "loaded buckets are not written back")
@@ -83,14 +83,14 @@ import Testing
         for o in Build.observations(id, count: 2_000, end: now, spanSeconds: 6 * 3_600, failEvery: 7, ttftMilliseconds: 250) {
             live.record(o)
         }
-        try store.addBuckets(live.drainPendingBuckets())
-        var past = store
+        try store.buckets.add(live.drainPendingBuckets())
+        var past = store.buckets
         try live.advance(to: now, past: &past)
         let shortStart = now.minute - 15 + 1
-        #expect(try store.rollUp(beforeMinute: shortStart) > 0)
-        #expect(try store.rolledUpUntil() == shortStart)
-        #expect(try store.rollUp(beforeMinute: shortStart) == 0, "an hour is rolled up once")
-        let loaded = try store.loadWindowBuckets(sinceMinute: now.minute - 1_440 + 1, shortWindowStartMinute: shortStart)
+        #expect(try store.buckets.rollUp(beforeMinute: shortStart) > 0)
+        #expect(try store.buckets.rolledUpUntil() == shortStart)
+        #expect(try store.buckets.rollUp(beforeMinute: shortStart) == 0, "an hour is rolled up once")
+        let loaded = try store.buckets.loadWindowBuckets(sinceMinute: now.minute - 1_440 + 1, shortWindowStartMinute: shortStart)
         #expect(loaded.contains { $0.spanMinutes == 60 })
         #expect(loaded.count <= 7 + 15, "hours, then the short window's minutes")
         #expect(loaded.map(\.tally.total).reduce(0, +) == 2_000, "every observation once")
@@ -101,16 +101,16 @@ import Testing
         // Minutes roll up as the short window moves on: the current hour's row grows.
         let later = now.adding(seconds: 600)
         for o in Build.observations(id, count: 100, end: later, spanSeconds: 600, ttftMilliseconds: 900) { live.record(o) }
-        try store.addBuckets(live.drainPendingBuckets())
+        try store.buckets.add(live.drainPendingBuckets())
         try live.advance(to: later, past: &past)
-        #expect(try store.rollUp(beforeMinute: later.minute - 15 + 1) > 0)
+        #expect(try store.buckets.rollUp(beforeMinute: later.minute - 15 + 1) > 0)
         var rebuiltLater = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: later)
-        let loadedLater = try store.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 15 + 1)
+        let loadedLater = try store.buckets.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 15 + 1)
         for bucket in loadedLater { rebuiltLater.load(bucket) }
         #expect(rebuiltLater.stats(for: id) == live.stats(for: id))
         #expect(loadedLater.map(\.tally.total).reduce(0, +) == 2_100)
         // A policy with a longer short window after a restart still gets its minutes as minutes.
-        let longerShort = try store.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 89)
+        let longerShort = try store.buckets.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 89)
         #expect(longerShort.filter { $0.spanMinutes == 1 }.allSatisfy { $0.minute >= (later.minute - 89) / 60 * 60 })
         #expect(longerShort.filter { $0.spanMinutes == 1 }.contains { $0.minute < later.minute - 15 })
         #expect(longerShort.map(\.tally.total).reduce(0, +) == 2_100)
@@ -119,9 +119,9 @@ import Testing
         let lateMinute = start.minute + 5
         var late = Tally()
         late.record(Observation(endpointID: id, time: start, source: .live, outcome: .timeout))
-        let hourBefore = try store.loadHourBuckets(sinceMinute: 0).first { $0.minute == (lateMinute / 60) * 60 && $0.source == .live }
-        try store.addBuckets([MinuteBucket(endpointID: id, minute: lateMinute, source: .live, tally: late)])
-        let hourAfter = try store.loadHourBuckets(sinceMinute: 0).first { $0.minute == (lateMinute / 60) * 60 && $0.source == .live }
+        let hourBefore = try store.buckets.loadHourBuckets(sinceMinute: 0).first { $0.minute == (lateMinute / 60) * 60 && $0.source == .live }
+        try store.buckets.add([MinuteBucket(endpointID: id, minute: lateMinute, source: .live, tally: late)])
+        let hourAfter = try store.buckets.loadHourBuckets(sinceMinute: 0).first { $0.minute == (lateMinute / 60) * 60 && $0.source == .live }
         #expect(hourAfter?.tally.total == (hourBefore?.tally.total ?? 0) + 1)
         #expect(hourAfter?.tally.count(.timeout) == (hourBefore?.tally.count(.timeout) ?? 0) + 1)
     }
@@ -142,16 +142,15 @@ import Testing
         var saved: [Epoch] = []
         for day in 0..<3 {
             let epoch = engine.computeEpoch(now: start.adding(seconds: 10 + Double(day) * 86_400), trigger: .scheduled)
-            try store.saveEpoch(epoch, demotions: engine.demotions)
+            try store.history.save(epoch, demotions: engine.demotions)
             saved.append(epoch)
         }
-        #expect(try store.latestEpoch() == saved.last)
-        #expect(try store.epoch(id: saved[0].id) == saved[0])
-        #expect(try store.loadDemotions() == engine.demotions.filter { $0.value != DemotionState() })
-        #expect(try store.loadDemotions()["b:\(Build.model)"]?.level == 1)
-        let (_, epochsDeleted) = try store.prune(
-            now: start.adding(seconds: 2 * 86_400 + 5), bucketRetentionSeconds: 3_600, epochRetentionSeconds: 86_400)
+        #expect(try store.history.latest() == saved.last)
+        #expect(try store.history.epoch(id: saved[0].id) == saved[0])
+        #expect(try store.demotions.load() == engine.demotions.filter { $0.value != DemotionState() })
+        #expect(try store.demotions.load()["b:\(Build.model)"]?.level == 1)
+        let epochsDeleted = try store.history.prune(now: start.adding(seconds: 2 * 86_400 + 5), retentionSeconds: 86_400)
         #expect(epochsDeleted == 1)
-        #expect(try store.epochs(since: start).map(\.id) == [saved[1].id, saved[2].id])
+        #expect(try store.history.epochs(since: start).map(\.id) == [saved[1].id, saved[2].id])
     }
 }

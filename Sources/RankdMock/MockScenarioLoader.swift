@@ -1,6 +1,6 @@
 import Foundation
 import RankdCore
-import RankdMock
+import RankdConfig
 import Yams
 
 /// Reads a mock-provider scenario file:

@@ -8,10 +8,7 @@ import Glibc
 /// answer `GET /v1/rankings` straight from memory and stay at the process's own priority. Worker
 /// threads are shared (Swift's cooperative pool, GRDB's dispatch queues), so within moments of
 /// start every one of them runs lowered; the event loops never call this.
-///
-/// Measured (`bash benchmarks/overload.sh`, 40 clients retrying at once on 429): reads p99 during
-/// the overload 5.53 and 5.73 ms with every thread at one priority, 4.03 ms with the worker threads
-/// reniced by hand; see docs/BENCHMARKS.md for the runs with this code.
+/// `bash benchmarks/overload.sh` measures what it buys (docs/BENCHMARKS.md).
 public enum WorkerPriority {
     /// Nice steps below the process's priority.
     public static let steps: Int32 = 5

@@ -1,5 +1,5 @@
 import Foundation
-import RankdCore
+import RankdPlatform
 import Testing
 
 /// `WorkerPriority.lower()` lowers the calling thread only, to `steps` below the base.

@@ -1,24 +1,29 @@
 import Foundation
 import GRDB
 import RankdCore
+import RankdPlatform
 
-/// Live telemetry in `state.db`: the dedupe keys (`ingest_keys`), the journal of committed groups
-/// (`live_journal`) and its fold into `minute_buckets`.
-extension StateStore {
+/// Live telemetry in `state.db`, counted exactly once: the dedupe keys (`ingest_keys` and the
+/// dedupe horizon), the journal of committed groups (`live_journal`) and its fold into
+/// `minute_buckets`.
+public struct LiveJournal: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
     // MARK: Live telemetry (exactly once)
 
     /// Commits live observations in one transaction: each `request_id` is recorded (keyed by the
     /// minute of its timestamp) and those not seen before are written to the live journal, their
-    /// minute tallies in one row, which `foldJournal()` later adds to `minute_buckets` (a minute
+    /// minute tallies in one row, which `fold()` later adds to `minute_buckets` (a minute
     /// bucket touched by every batch is then written once per fold, not once per batch: at
     /// 20,000 endpoints nearly every record of a batch is its own bucket). Returns, per input,
     /// whether it was new (false: a duplicate, not counted).
-    public func commitLive(_ records: [(requestID: String, observation: Observation)]) throws -> [Bool] {
+    public func commit(_ records: [(requestID: String, observation: Observation)]) throws -> [Bool] {
         let path = self.path
-        return try pool.write { db in try Self.commitLive(records, db, file: path) }
+        return try pool.write { db in try Self.commit(records, db, file: path) }
     }
 
-    static func commitLive(_ records: [(requestID: String, observation: Observation)], _ db: Database, file path: String) throws -> [Bool] {
+    static func commit(_ records: [(requestID: String, observation: Observation)], _ db: Database, file path: String) throws -> [Bool] {
         guard !records.isEmpty else { return [] }
         WorkerPriority.lower()
         let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO ingest_keys (request_id, minute) VALUES (?, ?)")
@@ -43,22 +48,21 @@ extension StateStore {
     // MARK: Live journal
 
     /// Adds every journalled live tally to `minute_buckets` and empties the journal, in one
-    /// transaction (so each record is counted once, whatever happens). The daemon calls it every
-    /// fold interval (60 s, `EpochService`), when the windows read back what leaves them, before
-    /// each hour roll-up, at start-up and at shutdown. Returns the records
-    /// folded.
+    /// transaction (so each record is counted once, whatever happens). The daemon's window ledger
+    /// calls it every fold interval, at start-up and at shutdown; the windows' read-back and each
+    /// hour roll-up fold first in their own transactions. Returns the records folded.
     /// `recordsPerPass`: see `foldRecordsPerPass` (tests make it small).
     @discardableResult
-    public func foldJournal(recordsPerPass: Int = StateStore.foldRecordsPerPass) throws -> Int {
+    public func fold(recordsPerPass: Int = LiveJournal.foldRecordsPerPass) throws -> Int {
         let path = self.path
-        return try pool.write { db in try Self.foldJournal(db, file: path, recordsPerPass: recordsPerPass) }
+        return try pool.write { db in try Self.fold(db, file: path, recordsPerPass: recordsPerPass) }
     }
 
-    /// `foldJournal` on GRDB's writer queue, suspending instead of holding a concurrency thread.
+    /// `fold` on GRDB's writer queue, suspending instead of holding a concurrency thread.
     @discardableResult
-    public func foldJournalAsync() async throws -> Int {
+    public func foldAsync() async throws -> Int {
         let path = self.path
-        return try await pool.write { db in try Self.foldJournal(db, file: path) }
+        return try await pool.write { db in try Self.fold(db, file: path) }
     }
 
     /// Journalled records per pass of the fold: above this, the journal is read in several passes,
@@ -69,13 +73,13 @@ extension StateStore {
     public static let foldRecordsPerPass = 50_000
     static let foldMaximumPasses = 8
 
-    static func foldJournal(_ db: Database, file path: String, recordsPerPass: Int = foldRecordsPerPass) throws -> Int {
+    static func fold(_ db: Database, file path: String, recordsPerPass: Int = foldRecordsPerPass) throws -> Int {
         WorkerPriority.lower()
         guard let last = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM live_journal") else { return 0 }
         let requests = try Int.fetchOne(db, sql: "SELECT coalesce(sum(requests), 0) FROM live_journal WHERE seq <= ?", arguments: [last]) ?? 0
         let passes = min(foldMaximumPasses, max(1, requests / max(1, recordsPerPass)))
         for pass in 0..<passes {
-            var merged: [JournalKey: MinuteBucket] = [:]
+            var merged: [BucketStore.BucketKey: MinuteBucket] = [:]
             let rows = try Row.fetchCursor(db, sql: "SELECT seq, buckets FROM live_journal WHERE seq <= ? ORDER BY seq", arguments: [last])
             while let row = try rows.next() {
                 let blob: Data = row["buckets"]
@@ -85,24 +89,12 @@ extension StateStore {
                 } catch {
                     throw StoreError.corruptRow(file: path, detail: "live_journal seq \(row["seq"] as Int64): \(error)")
                 }
-                for bucket in buckets { JournalKey.add(bucket, to: &merged) }
+                for bucket in buckets { BucketStore.BucketKey.add(bucket, to: &merged) }
             }
-            try upsert(Array(merged.values), db, file: path)
+            try BucketStore.upsert(Array(merged.values), db, file: path)
         }
         try db.execute(sql: "DELETE FROM live_journal WHERE seq <= ?", arguments: [last])
         return requests
-    }
-
-    struct JournalKey: Hashable {
-        var endpointID: String
-        var minute: Int64
-        var source: ObservationSource
-
-        /// Adds `bucket`'s tally to its endpoint, minute and source in `merged`.
-        static func add(_ bucket: MinuteBucket, to merged: inout [JournalKey: MinuteBucket]) {
-            merged[JournalKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: MinuteBucket(
-                endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source, tally: Tally())].tally.add(bucket.tally)
-        }
     }
 
     /// Minute buckets from `minute` on with the journal's records added, without folding it (a
@@ -111,14 +103,14 @@ extension StateStore {
     public func loadBucketsIncludingJournal(sinceMinute minute: Int64) throws -> [MinuteBucket] {
         let path = self.path
         return try pool.read { db in
-            var merged: [JournalKey: MinuteBucket] = [:]
-            for bucket in try Self.buckets(
+            var merged: [BucketStore.BucketKey: MinuteBucket] = [:]
+            for bucket in try BucketStore.buckets(
                 db, sql: "SELECT * FROM minute_buckets WHERE minute >= ?", arguments: [minute], spanMinutes: 1, file: path)
             {
-                JournalKey.add(bucket, to: &merged)
+                BucketStore.BucketKey.add(bucket, to: &merged)
             }
             for blob in try Data.fetchAll(db, sql: "SELECT buckets FROM live_journal ORDER BY seq") {
-                for bucket in try BucketCodec.decode(Array(blob)) where bucket.minute >= minute { JournalKey.add(bucket, to: &merged) }
+                for bucket in try BucketCodec.decode(Array(blob)) where bucket.minute >= minute { BucketStore.BucketKey.add(bucket, to: &merged) }
             }
             return merged.values.sorted { ($0.endpointID, $0.minute, $0.source.rawValue) < ($1.endpointID, $1.minute, $1.source.rawValue) }
         }
@@ -136,11 +128,11 @@ extension StateStore {
         }
     }
 
-    /// `commitLive` on GRDB's writer queue, suspending instead of blocking a concurrency thread
+    /// `commit` on GRDB's writer queue, suspending instead of blocking a concurrency thread
     /// through the commit's fsync.
-    public func commitLiveAsync(_ records: [(requestID: String, observation: Observation)]) async throws -> [Bool] {
+    public func commitAsync(_ records: [(requestID: String, observation: Observation)]) async throws -> [Bool] {
         let path = self.path
-        return try await pool.write { db in try Self.commitLive(records, db, file: path) }
+        return try await pool.write { db in try Self.commit(records, db, file: path) }
     }
 
     /// The minute before which request ids may have been dropped by the key cap (records stamped

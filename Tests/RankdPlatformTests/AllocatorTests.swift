@@ -1,10 +1,10 @@
 import Foundation
 import Testing
 
-@testable import RankdDaemon
+import RankdPlatform
 
 /// The daemon links jemalloc (`CJemalloc`): it must be what serves `malloc` in the whole process,
-/// and a purge must give freed pages back at once (docs/BENCHMARKS.md, stop 19).
+/// and a purge must give freed pages back at once.
 @Suite struct AllocatorTests {
     @Test func jemallocServesMallocInTheProcess() {
         guard case .jemalloc(let version) = Malloc.allocator else {

@@ -5,19 +5,17 @@ import Foundation
 ///
 /// With glibc's malloc, what an epoch, a journal fold or an ingest batch frees stays resident in
 /// the arena of the thread that freed it until that thread allocates again, and a trim gives back
-/// only whole free pages. At 20,000 endpoints under a telemetry flood glibc held 133-140 MB, with
-/// 141.4 MB at the peak; jemalloc, the same binary side by side in the same run, 111-122 MB and
-/// 125.5 MB, at a higher ingest rate (docs/BENCHMARKS.md, stop 19). It gives freed pages back
-/// after a decay of seconds.
+/// only whole free pages; jemalloc gives freed pages back after a decay of seconds, and held less
+/// under a telemetry flood side by side (docs/BENCHMARKS.md).
 ///
 /// If something else serves malloc (another allocator preloaded, a binary linked without the
 /// library first), `allocator` says so (the daemon logs it at start) and glibc's knobs are used.
-enum Malloc {
-    enum Allocator: Equatable, CustomStringConvertible {
+public enum Malloc {
+    public enum Allocator: Equatable, Sendable, CustomStringConvertible {
         case jemalloc(version: String)
         case other
 
-        var description: String {
+        public var description: String {
             switch self {
             case .jemalloc(let version): "jemalloc \(version)"
             case .other: "not jemalloc (the C library's malloc, or a preloaded one)"
@@ -27,7 +25,7 @@ enum Malloc {
 
     /// Which allocator serves `malloc` in this process, checked once: jemalloc if the bytes it
     /// counts as allocated by this thread grow by a block taken with `malloc`.
-    static let allocator: Allocator = detect()
+    public static let allocator: Allocator = detect()
 
     private static func detect() -> Allocator {
         guard let before = threadAllocatedBytes() else { return .other }
@@ -55,7 +53,7 @@ enum Malloc {
     /// each time such a block is freed, up to 32 MiB, and an epoch's encoded answers were then
     /// carved from the heap and kept resident).
     @discardableResult
-    static func prepare() -> Allocator {
+    public static func prepare() -> Allocator {
         #if canImport(Glibc)
             if allocator == .other, let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
                 let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
@@ -80,7 +78,7 @@ enum Malloc {
     /// Gives freed pages back to the system now (after an epoch is published: its encoding and
     /// the epoch it replaced are tens of MB at 20,000 endpoints): jemalloc purges every arena
     /// (`arena.<MALLCTL_ARENAS_ALL>.purge`), glibc trims (`malloc_trim(0)`).
-    static func returnFreedMemory() {
+    public static func returnFreedMemory() {
         switch allocator {
         case .jemalloc: _ = mallctl("arena.4096.purge", nil, nil, nil, 0)
         case .other: _ = mallocTrim?(0)

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import RankdCore
+
+/// Epoch history in `state.db`: every epoch computed, as published, for `GET /v1/history` and
+/// `rankd history`; saved with the demotion memory it left, in one transaction.
+public struct EpochHistory: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Records an epoch in history together with the demotion memory it left, in one transaction.
+    public func save(_ epoch: Epoch, demotions: [String: DemotionState]) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochBody(epoch),
+                ])
+            try DemotionStore.replace(demotions, db)
+        }
+    }
+
+    /// Records an epoch in history without touching the demotion memory (an epoch that was
+    /// overtaken by a newer one before it could be published).
+    public func saveHistoryOnly(_ epoch: Epoch) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochBody(epoch),
+                ])
+        }
+    }
+
+    public func latest() throws -> Epoch? {
+        try pool.read { db in
+            try DatabaseValue.fetchOne(db, sql: "SELECT body FROM epochs ORDER BY id DESC LIMIT 1").map {
+                try DatabaseFiles.decodeEpoch($0, file: path)
+            }
+        }
+    }
+
+    public func epoch(id: Int64) throws -> Epoch? {
+        try pool.read { db in
+            try DatabaseValue.fetchOne(db, sql: "SELECT body FROM epochs WHERE id = ?", arguments: [id]).map {
+                try DatabaseFiles.decodeEpoch($0, file: path)
+            }
+        }
+    }
+
+    /// Epochs computed at or after `since`, oldest first, at most `limit`.
+    public func epochs(since: Timestamp, until: Timestamp? = nil, limit: Int = 1_000) throws -> [Epoch] {
+        try pool.read { db in
+            try DatabaseValue.fetchAll(
+                db, sql: "SELECT body FROM epochs WHERE computed_at >= ? AND computed_at <= ? ORDER BY id LIMIT ?",
+                arguments: [since.secondsSince1970, until?.secondsSince1970 ?? Double.greatestFiniteMagnitude, limit]
+            )
+            .map { try DatabaseFiles.decodeEpoch($0, file: path) }
+        }
+    }
+
+    /// Deletes epochs computed before `now - retentionSeconds`, never the newest. Returns how many.
+    @discardableResult
+    public func prune(now: Timestamp, retentionSeconds: Double) throws -> Int {
+        try pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM epochs WHERE computed_at < ? AND id < (SELECT MAX(id) FROM epochs)",
+                arguments: [now.secondsSince1970 - retentionSeconds])
+            return db.changesCount
+        }
+    }
+}

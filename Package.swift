@@ -147,11 +147,33 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: upcoming),
-        .testTarget(
-            name: "RankdServerTests",
+        // What the daemon's HTTP and end-to-end tests share (fixtures), beside RankdTestKit.
+        .target(
+            name: "RankdDaemonTestKit",
             dependencies: [
-                "RankdCore", "RankdServer", "RankdDaemon", "RankdConfig", "RankdStore", "RankdTestKit", "RankdMock", "RankdProber",
-                "RankdOTLP", "RankdPlatform",
+                "RankdCore", "RankdConfig", "RankdDaemon", "RankdServer", "RankdStore", "RankdTestKit",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming),
+        // HTTP: the daemon in process, over `app.test(.router)` or a loopback socket, and the stores
+        // under it; runs in parallel.
+        .testTarget(
+            name: "RankdHTTPTests",
+            dependencies: [
+                "RankdCore", "RankdServer", "RankdDaemon", "RankdDaemonTestKit", "RankdConfig", "RankdStore", "RankdTestKit", "RankdOTLP",
+                "RankdPlatform",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming),
+        // End to end: rankd processes, Chromium, Go, systemd, Python, timing under load; serial.
+        .testTarget(
+            name: "RankdEndToEndTests",
+            dependencies: [
+                "RankdCore", "RankdServer", "RankdDaemon", "RankdDaemonTestKit", "RankdConfig", "RankdStore", "RankdTestKit", "RankdMock",
+                "RankdProber", "RankdOTLP", "RankdPlatform",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -2,9 +2,9 @@
 /// entry's `components` and its explanation's `weights`, `shortWindow` and `longWindow` hold.
 ///
 /// Stored inline, five doubles and a mask of which are present, instead of as `[String: Double]`:
-/// an epoch holds four of these per endpoint, and as dictionaries they were four heap blocks of
-/// about 250 bytes each (20 MB of every epoch at 20,000 endpoints, held twice while an epoch is
-/// published), and building them was most of what remained of an epoch's compute time. Reads,
+/// an epoch holds four of these per endpoint, and as dictionaries they were four heap blocks each
+/// (much of an epoch's memory, held twice while an epoch is published), and building them was
+/// most of what remained of an epoch's compute time. Reads,
 /// iteration and JSON are a dictionary's: keys are the components' names, in sorted order.
 public struct ComponentValues: Hashable, Sendable {
     // Slots in the sorted order of the names (benchmark, latency, reliability, throughput,

@@ -164,7 +164,7 @@ public enum Scorer {
                 let fired = firing[endpoint.id] ?? []
                 state.update(firing: fired, now: input.time, policy: policy.demotion)
                 // Only endpoints with something to remember are kept: an empty state is what a
-                // missing one means, and 20,000 of them were 3 MB, copied at every epoch.
+                // missing one means, and a registry's worth of them would be copied at every epoch.
                 demotions[endpoint.id] = state == DemotionState() ? nil : state
                 if state.isDemoted {
                     status = .demoted

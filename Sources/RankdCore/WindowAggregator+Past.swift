@@ -119,7 +119,7 @@ extension WindowAggregator {
             longStart: newMinute - longWindowMinutes + 1, span: coarseMinutes)
         // Each endpoint is moved once, with its departed rows: its totals are unpacked and packed
         // once a minute. What it held before is kept until the reading ends, to be put back if the
-        // reading fails (a copy of the whole table was 4.7 MB at 20,000 endpoints, every minute).
+        // reading fails (not a copy of the whole table, every minute).
         var before: [String: EndpointWindows] = [:]
         var id: String?
         var short = SourceTallies()

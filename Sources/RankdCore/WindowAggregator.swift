@@ -9,7 +9,7 @@
 /// The running totals leave out the current minute, so they change only when time advances, and
 /// are held packed between advances (`PackedTallies`); reading a window adds the current minute
 /// (and any late records since the last advance) to them. Unpacked, a busy endpoint's two totals
-/// were most of its memory under ingest: about a kilobyte each, 40 MB at 20,000 endpoints.
+/// are most of its memory (a kilobyte or so each).
 ///
 /// The short window is exact to the minute. The long window leaves a span at a time: data stays in
 /// it while the span holding its minute overlaps the window, so it covers the window plus at most
@@ -141,9 +141,9 @@ public struct WindowAggregator: Sendable {
     /// span of its first minute), at start-up; it is not queued for persistence again.
     ///
     /// Loaded tallies are packed every `loadsPerPack` loads and by `packPast()` after the last:
-    /// start-up loads a whole window of past minutes and spans, which unpacked peaked at hundreds
-    /// of megabytes at 20,000 busy endpoints, and packing each at once repacked a span for every
-    /// minute loaded into it (loading 3.6 times slower).
+    /// start-up loads a whole window of past minutes and spans, which unpacked would peak at
+    /// hundreds of megabytes with many busy endpoints, and packing each at once would repack a
+    /// span for every minute loaded into it (several times slower).
     @discardableResult
     public mutating func load(_ bucket: MinuteBucket) -> Bool {
         loadsSincePack += 1

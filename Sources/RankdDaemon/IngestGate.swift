@@ -53,6 +53,14 @@ public final class IngestGate: Sendable {
 
     public init() {}
 
+    /// Takers waiting now (tests wait for a waiter to queue instead of sleeping).
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Suspends (yielding) until `count` takers wait.
+    func waitForWaiters(_ count: Int) async {
+        while waiterCount < count { await Task.yield() }
+    }
+
     /// Suspends until no one else holds the gate, then holds it alone. Pair with `unlock()`.
     public func lock() async { await take(.exclusive) }
 

@@ -185,7 +185,7 @@ public final class IngestPipeline: Service, Sendable {
         }
     }
 
-    /// Request ids one prune transaction deletes: about 50 ms of the store's writer, so a commit
+    /// Request ids one prune transaction deletes: a short hold of the store's writer, so a commit
     /// never waits behind a whole minute of ids.
     static let prunePiece = 200_000
 

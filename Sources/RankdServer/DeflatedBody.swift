@@ -4,10 +4,10 @@ import RankdPlatform
 
 /// The API's ranking bodies are held deflated, and framed as gzip by rankd itself.
 ///
-/// At 20,000 endpoints the `GET /v1/rankings` JSON is about 18 MB, and while an epoch was being
-/// published the new body and the served one were both in memory. Deflated one model at a time
-/// (level 1) the same JSON is about 1 MB. A client that accepts gzip gets these bytes as they are
-/// held; any other client gets them inflated as they are sent.
+/// With tens of thousands of endpoints the `GET /v1/rankings` JSON is megabytes, and while an
+/// epoch is published the new body and the served one are both in memory; deflated one model at
+/// a time (level 1) the same JSON is an order of magnitude smaller. A client that accepts gzip
+/// gets these bytes as they are held; any other client gets them inflated as they are sent.
 ///
 /// Each model's entries are a raw deflate *fragment* (RFC 1951 blocks, none of them final, ended
 /// by a sync flush so the fragment ends on a byte boundary, and compressed with a fresh dictionary

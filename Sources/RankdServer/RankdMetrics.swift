@@ -42,7 +42,7 @@ public final class RankdMetrics: Sendable {
     /// The epoch now served: its id and time, how many endpoints it ranks and demotes, and each
     /// endpoint's demoted flag (1 or 0, for alerts that name the endpoint).
     public func currentEpoch(_ epoch: Epoch) {
-        // Walked in place: a flattened copy of the entries was 13 MB at 20,000 endpoints (heaptrack).
+        // Walked in place: a flattened copy of the entries would be one more registry-sized array.
         var endpoints = 0
         var demoted = 0
         for model in epoch.models {
@@ -54,10 +54,10 @@ public final class RankdMetrics: Sendable {
         Gauge(label: "rankd_demoted_endpoints", factory: factory).record(Double(demoted))
         Gauge(label: "rankd_endpoints", factory: factory).record(Double(endpoints))
         // A gauge per endpoint that has been demoted since start (1 while demoted, then 0), made
-        // once and set only when its value changes: making or looking up 20,000 labelled gauges
-        // in the registry at every epoch was 7% of a daemon's CPU under ingest at 20,000
-        // endpoints (perf), and making them all at the first epoch took 9 s (the registry copies
-        // its table per new series). Alerts ask for `== 1`, which needs no zero series.
+        // once and set only when its value changes: making or looking up a labelled gauge per
+        // endpoint at every epoch costs the registry a lookup each (a busy daemon's CPU), and
+        // making them all at once is slow (the registry copies its table per new series). Alerts
+        // ask for `== 1`, which needs no zero series.
         demotedGauges.withLock { gauges in
             for ranking in epoch.models {
                 let model = ranking.model

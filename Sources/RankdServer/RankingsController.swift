@@ -32,8 +32,8 @@ public struct RankingsController<Context: RequestContext>: Sendable {
         if DeflatedBody.acceptsGzip(request.headers[.acceptEncoding]) {
             return cached(request, published: published, gzip: true, body: ResponseBody(contentsOf: published.bodies.allGzipParts))
         }
-        // Inflated as it is sent, a quarter of a megabyte at a time: the whole table is never
-        // held uncompressed (18 MB at 20,000 endpoints).
+        // Inflated as it is sent, a quarter of a megabyte at a time: the whole table (megabytes
+        // with many endpoints) is never held uncompressed.
         let bodies = published.bodies
         return cached(
             request, published: published, gzip: false,

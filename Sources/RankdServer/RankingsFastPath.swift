@@ -128,6 +128,7 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
         return (response, parts, route)
     }
 
-    /// Largest uncompressed `GET /v1/rankings` body inflated on the event loop (about 2 ms).
+    /// Largest uncompressed `GET /v1/rankings` body inflated on the event loop (larger ones are
+    /// inflated off it, so one read never holds up the others).
     static let inlineInflateLimit = 1 << 20
 }

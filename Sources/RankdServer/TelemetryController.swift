@@ -133,8 +133,7 @@ enum IngestRequest {
 
     /// Checks the token (nothing is read without it), the queue and the size, then reads the body.
     /// Under overload most batches are refused here, for the cost of a header check: the server
-    /// reads past their bodies without collecting or decoding them (300 KB a batch in
-    /// `benchmarks/overload.sh`).
+    /// reads past their bodies without collecting or decoding them (`benchmarks/overload.sh`).
     static func read(_ request: Request, sink: IngestSink, metrics: RankdMetrics) async throws -> Read {
         if let denied = BearerToken.check(request, expected: sink.token, name: "tokens.ingest") {
             metrics.ingestRefused(reason: "unauthorized")

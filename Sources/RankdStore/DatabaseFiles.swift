@@ -96,7 +96,8 @@ enum DatabaseFiles {
         return Data(try deflater.finish())
     }
 
-    /// Largest history body rankd inflates (a 20,000-endpoint epoch is about 17 MB).
+    /// Largest history body rankd inflates (far above the largest epoch rankd writes; a damaged or
+    /// hostile row cannot make it allocate more).
     static let epochBodyLimit = 1 << 30
 
     /// Reads a history body: deflated JSON (a blob, schema 6 on) or the plain JSON text that

@@ -168,8 +168,8 @@ public struct LiveJournal: Sendable {
     /// Forgets request ids of minutes before `minute`, at most `limit` of them (the oldest first),
     /// in one transaction on GRDB's writer queue. Returns how many were deleted: fewer than
     /// `limit` means none before `minute` is left. The daemon deletes in pieces, so telemetry
-    /// commits run between them instead of waiting for a whole minute of ids (6 million at
-    /// 100,000 records/s).
+    /// commits run between them instead of waiting for a whole minute of ids (millions under a
+    /// flood).
     @discardableResult
     public func pruneIngestKeys(before minute: Int64, limit: Int = .max) async throws -> Int {
         precondition(limit > 0, "limit must be positive")

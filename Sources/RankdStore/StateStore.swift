@@ -144,8 +144,8 @@ public final class StateStore: Sendable {
             // The dedupe key becomes (minute, request_id), the minute first, in one B-tree: an
             // insert writes one index instead of two, and dropping the oldest minute deletes a
             // contiguous range. A replay is the same record sent again, so it has the same
-            // timestamp and minute. At 20,000 endpoints and 100,000 records/s, dropping one
-            // minute of ids (6 million) from the two trees held the writer for seconds a minute.
+            // timestamp and minute. Under a heavy flood, dropping a minute of ids from two trees
+            // held the writer for seconds a minute.
             // `dedupe_horizon` (one row, absent until the key cap first drops a minute): records
             // stamped before its minute are refused, across restarts, since their ids may be gone.
             try db.execute(

@@ -36,9 +36,9 @@ func record(id: String, timestamp: String, endpoint: [String], index: Int) -> St
 /// Batches of 1,000 records, the endpoints taken in turn from `first` on (so that successive
 /// batches cover every endpoint), built once per starting endpoint and then only stamped: each
 /// request copies its template and writes its worker and batch number into the fixed-width
-/// request ids and the current second into the timestamps. Building 1,000 records by string
-/// interpolation cost the generator about as much CPU as rankd spent taking them (stop 20), so
-/// at 20,000 endpoints the two shared the 2 cores; stamped templates leave the cores to rankd.
+/// request ids and the current second into the timestamps. Building records by string
+/// interpolation costs the generator about as much CPU as rankd spends taking them, and the two
+/// share the machine's cores; stamped templates leave the cores to rankd.
 final class StampedBatches: @unchecked Sendable {
     struct Template {
         var bytes: [UInt8]
@@ -148,9 +148,9 @@ final class Counter: @unchecked Sendable {
 }
 
 /// A keep-alive HTTP/1.1 connection to the daemon on loopback, with blocking socket calls.
-/// URLSession on Linux moved each 300 KB body through dispatch sources in small pieces: the
-/// generator then spent as much CPU (mostly context switches) as rankd did taking the records
-/// (stop 20, `perf record` of the generator), and the two shared the 2 cores.
+/// URLSession on Linux moves each body through dispatch sources in small pieces: the generator
+/// then spends as much CPU (mostly context switches) as rankd does taking the records, and the
+/// two share the machine's cores.
 final class Connection {
     private let host: String
     private let port: UInt16

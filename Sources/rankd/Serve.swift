@@ -29,8 +29,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// The application, built from the configuration file. The loaded configuration is not kept
-    /// once this returns: the running daemon shares the ranker's registry instead (at 20,000
-    /// endpoints the parsed file and its endpoint array were about 9 MB).
+    /// once this returns: the running daemon shares the ranker's registry instead (with tens of
+    /// thousands of endpoints the parsed file and its endpoint array are megabytes).
     private func build(logger: Logger) throws -> RankdApplication.App {
         var loaded: LoadedConfiguration
         do {

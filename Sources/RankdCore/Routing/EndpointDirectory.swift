@@ -1,6 +1,6 @@
 /// The registry looked up by endpoint id. It shares the registry array's storage and keeps only
-/// an index beside it: a `[String: Endpoint]` copied every endpoint (about 6.5 MB at 20,000
-/// endpoints, for a lookup per routed entry).
+/// an index beside it: a `[String: Endpoint]` would copy every endpoint, for a lookup per routed
+/// entry.
 public struct EndpointDirectory: Sendable {
     public let endpoints: [Endpoint]
     private let positions: [String: Int]

@@ -4,6 +4,7 @@ import RankdConfig
 import RankdCore
 import RankdPlatform
 import RankdDaemon
+import RankdDaemonTestKit
 import RankdServer
 import RankdTestKit
 import Testing

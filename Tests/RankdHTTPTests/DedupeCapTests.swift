@@ -1,6 +1,7 @@
 import Foundation
 import RankdConfig
 import RankdCore
+import RankdDaemonTestKit
 import RankdServer
 import RankdStore
 import RankdTestKit

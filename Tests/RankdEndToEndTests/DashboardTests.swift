@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import RankdCore
 import RankdDaemon
+import RankdDaemonTestKit
 import RankdServer
 import RankdTestKit
 import Testing
@@ -52,7 +53,8 @@ import Testing
         }
     }
 
-    @Test func chromiumShowsRankingsDemotionsOverridesAndCharts() async throws {
+    @Test(.enabled(if: Needs.programs("chromium"), "needs headless Chromium: apt-get install -y chromium"))
+    func chromiumShowsRankingsDemotionsOverridesAndCharts() async throws {
         try await HeavyWork.run {
             try #require(
                 ChildProcess.isInstalled("chromium"),

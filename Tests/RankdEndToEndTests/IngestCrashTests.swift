@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RankdCore
+import RankdDaemonTestKit
 import RankdTestKit
 import Testing
 

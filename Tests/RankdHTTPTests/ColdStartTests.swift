@@ -1,5 +1,6 @@
 import Foundation
 import RankdCore
+import RankdDaemonTestKit
 import RankdServer
 import Testing
 

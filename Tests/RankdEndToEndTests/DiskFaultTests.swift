@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RankdCore
+import RankdDaemonTestKit
 import RankdTestKit
 import Testing
 
@@ -16,7 +17,8 @@ import Testing
     static let token = "ingest-token-for-the-disk-fault-test"
     static let model = "acme/tools-1"
 
-    @Test func fullDataDirectoryRefusesCleanlyAndRecoversWithoutRestart() async throws {
+    @Test(.enabled(if: Needs.root && Needs.programs("mount", "umount"), "needs root, to mount a small tmpfs"))
+    func fullDataDirectoryRefusesCleanlyAndRecoversWithoutRestart() async throws {
         try await HeavyWork.run {
             let dir = try TemporaryDirectory()
             defer { dir.remove() }

@@ -1,5 +1,6 @@
 import Foundation
 import RankdCore
+import RankdDaemonTestKit
 import RankdStore
 import RankdTestKit
 import Testing

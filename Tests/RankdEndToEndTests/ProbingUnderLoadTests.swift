@@ -7,6 +7,7 @@ import RankdConfig
 import RankdCore
 import RankdPlatform
 import RankdDaemon
+import RankdDaemonTestKit
 import RankdMock
 import RankdServer
 import RankdTestKit

@@ -6,7 +6,8 @@ import Testing
 /// it polls with ETag (a 304 the second time), reads the same order from `rankings.db` when the
 /// HTTP API is down, and posts telemetry that rankd accepts once.
 @Suite struct IntegrationGuideTests {
-    @Test func theGuidesPythonClientReadsRanksBothWaysAndPostsTelemetry() async throws {
+    @Test(.enabled(if: Needs.programs("python3"), "needs python3 (the guide's client)"))
+    func theGuidesPythonClientReadsRanksBothWaysAndPostsTelemetry() async throws {
         let binary = RepositoryFiles.rankdExecutable
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build rankd first (swift build --build-tests)")
         try #require(ChildProcess.isInstalled("python3"), "the example needs python3")

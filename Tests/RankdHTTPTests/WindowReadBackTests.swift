@@ -1,6 +1,7 @@
 import Foundation
 import RankdConfig
 import RankdCore
+import RankdDaemonTestKit
 import RankdServer
 import RankdStore
 import RankdTestKit
@@ -92,12 +93,12 @@ import Testing
                     let holders = seen.inside.withLock { $0 += 1; return $0 }
                     #expect(holders == 1)
                     seen.order.withLock { $0.append(n) }
-                    try await Task.sleep(for: .milliseconds(2))
+                    await Task.yield()
                     seen.inside.withLock { $0 -= 1 }
                     gate.unlock()
                 }
                 // Each waiter queued before the next one starts.
-                try await Task.sleep(for: .milliseconds(20))
+                await gate.waitForWaiters(n + 1)
             }
             gate.unlock()
             try await group.waitForAll()
@@ -122,20 +123,20 @@ import Testing
             group.addTask {
                 await gate.lock()
                 seen.add("exclusive")
-                try await Task.sleep(for: .milliseconds(5))
+                await Task.yield()
                 seen.add("exclusive done")
                 gate.unlock()
             }
-            try await Task.sleep(for: .milliseconds(30))
+            await gate.waitForWaiters(1)
             group.addTask {
                 await gate.lockShared()  // came after the exclusive waiter: waits for it
                 seen.add("late shared")
                 gate.unlockShared()
             }
-            try await Task.sleep(for: .milliseconds(30))
+            await gate.waitForWaiters(2)
             #expect(seen.events.withLock { $0 } == ["two shared"], "the exclusive waiter must wait for both shared holders")
             gate.unlockShared()
-            try await Task.sleep(for: .milliseconds(30))
+            #expect(gate.waiterCount == 2, "one shared holder is left: both still wait")
             #expect(seen.events.withLock { $0 } == ["two shared"], "one shared holder is left")
             gate.unlockShared()
             try await group.waitForAll()

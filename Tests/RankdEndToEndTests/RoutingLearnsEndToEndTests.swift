@@ -13,7 +13,8 @@ import Testing
     static let model = "acme/tools-70b"
     static let providers = ["aardvark", "brisk", "cobalt", "dune", "ember"]
 
-    @Test func aFreshDaemonSpreadsByEvidenceDemotesTheBrokenOneAndFavoursTheFastest_3min() async throws {
+    @Test(.enabled(if: Needs.programs("python3"), "needs python3 (the gateway loop)"))
+    func aFreshDaemonSpreadsByEvidenceDemotesTheBrokenOneAndFavoursTheFastest_3min() async throws {
         let binary = RepositoryFiles.rankdExecutable
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build rankd first (swift build --build-tests)")
         try #require(ChildProcess.isInstalled("python3"), "the gateway loop needs python3")

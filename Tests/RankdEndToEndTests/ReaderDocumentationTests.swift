@@ -74,7 +74,8 @@ import Testing
         #expect(tried.count == 4 && tried.first == "try:" && tried.last == "fast:\(Build.model)", "\(run.output)")
     }
 
-    @Test func pythonExampleRuns() async throws {
+    @Test(.enabled(if: Needs.programs("python3"), "needs python3"))
+    func pythonExampleRuns() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = try publishedFile(dir)
@@ -84,7 +85,8 @@ import Testing
         expectReaderOutput(try await ChildProcess.runOffPool("python3", [script, path, Build.model]))
     }
 
-    @Test func goExampleRuns() async throws {
+    @Test(.enabled(if: Needs.programs("go"), "needs Go and its SQLite driver: apt-get install -y golang-go golang-github-mattn-go-sqlite3-dev"))
+    func goExampleRuns() async throws {
         try await HeavyWork.run {
             try #require(
                 FileManager.default.fileExists(atPath: "/usr/share/gocode/src/github.com/mattn/go-sqlite3")

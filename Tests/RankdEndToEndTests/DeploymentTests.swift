@@ -1,6 +1,7 @@
 import Foundation
 import RankdConfig
 import RankdCore
+import RankdDaemonTestKit
 import RankdTestKit
 import Testing
 
@@ -16,7 +17,8 @@ import Testing
 @Suite struct DeploymentTests {
     static let productionConfig = RepositoryFiles.path("deploy/rankd.production.yaml")
 
-    @Test func systemdUnitVerifiesCleanlyAndIsHardened() async throws {
+    @Test(.enabled(if: Needs.programs("systemd-analyze"), "needs systemd-analyze: apt-get install -y systemd"))
+    func systemdUnitVerifiesCleanlyAndIsHardened() async throws {
         try #require(ChildProcess.isInstalled("systemd-analyze"), "install systemd (systemd-analyze)")
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -105,7 +107,8 @@ import Testing
         #expect(text.contains("USER 10001"))
     }
 
-    @Test func alertRulesPassPromtoolAndTheirUnitTests() async throws {
+    @Test(.enabled(if: Needs.programs("promtool"), "needs promtool: apt-get install -y --no-install-recommends prometheus"))
+    func alertRulesPassPromtoolAndTheirUnitTests() async throws {
         try #require(ChildProcess.isInstalled("promtool"), "install Debian's prometheus package (promtool)")
         let check = try await ChildProcess.runOffPool("promtool", ["check", "rules", RepositoryFiles.path("deploy/prometheus/rules.yml")])
         #expect(check.status == 0, "\(check.output)")

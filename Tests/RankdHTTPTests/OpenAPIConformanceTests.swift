@@ -5,6 +5,7 @@ import HummingbirdTesting
 import RankdConfig
 import RankdCore
 import RankdDaemon
+import RankdDaemonTestKit
 import RankdServer
 import RankdTestKit
 import Synchronization

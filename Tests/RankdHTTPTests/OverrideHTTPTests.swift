@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import RankdCore
 import RankdDaemon
+import RankdDaemonTestKit
 import RankdTestKit
 import Testing
 

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 @testable import RankdCore
+import RankdDaemonTestKit
 import RankdPlatform
 import RankdTestKit
 import Testing

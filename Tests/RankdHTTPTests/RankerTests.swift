@@ -1,6 +1,7 @@
 import Foundation
 import RankdCore
 import RankdDaemon
+import RankdDaemonTestKit
 import RankdServer
 import RankdStore
 import RankdTestKit

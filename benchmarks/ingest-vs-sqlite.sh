@@ -4,6 +4,7 @@
 #
 #   bash benchmarks/ingest-vs-sqlite.sh                 # 60 s of ingest, 30 s of baseline
 #   SECONDS_INGEST=60 BASELINE_SECONDS=30 CLIENTS=4 bash benchmarks/ingest-vs-sqlite.sh
+#   RANKD=/path/to/other/rankd bash benchmarks/ingest-vs-sqlite.sh   # another build of rankd
 #
 # Goal (issue 5): at least 100,000 records/s and at least half the baseline's rate, on 2 cores.
 set -euo pipefail
@@ -13,6 +14,7 @@ BASELINE_SECONDS=${BASELINE_SECONDS:-30}
 CLIENTS=${CLIENTS:-4}
 PORT=${PORT:-18191}
 MODEL="meta-llama/llama-3.3-70b-instruct"
+RANKD=${RANKD:-.build/release/rankd}
 
 swift build -c release --product rankd >/dev/null 2>&1
 swift build -c release --product rankd-ingest-bench >/dev/null 2>&1
@@ -35,10 +37,10 @@ ENDPOINTS=""
 for i in $(seq 1 8); do ENDPOINTS="$ENDPOINTS${ENDPOINTS:+,}$MODEL|provider$i"; done
 
 export RANKD_INGEST_TOKEN=bench-ingest-token-0123456789
-.build/release/rankd serve --config "$WORK/rankd.yaml" --no-probe --log-level warning > "$WORK/rankd.log" 2>&1 &
+"$RANKD" serve --config "$WORK/rankd.yaml" --no-probe --log-level warning > "$WORK/rankd.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 
-echo "rankd $(.build/release/rankd --version) (release), $(nproc) cores; state.db and the baseline file in $WORK"
+echo "rankd $("$RANKD" --version) ($RANKD), $(nproc) cores; state.db and the baseline file in $WORK"
 .build/release/rankd-ingest-bench "http://127.0.0.1:$PORT" "$RANKD_INGEST_TOKEN" "$SECONDS_INGEST" "$BASELINE_SECONDS" "$CLIENTS" "$ENDPOINTS" "$WORK"
 echo "stored live requests: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT (SELECT COALESCE(SUM(requests), 0) FROM minute_buckets WHERE source='live') + (SELECT COALESCE(SUM(requests), 0) FROM live_journal)\").fetchone()[0])" "$WORK/data/state.db")"

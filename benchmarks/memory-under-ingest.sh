@@ -61,6 +61,8 @@ EOF
   local line=$(.build/release/rankd-ingest-bench "http://127.0.0.1:$PORT" "$RANKD_INGEST_TOKEN" "$SECONDS_INGEST" 0 "$CLIENTS" "@$dir/endpoints.txt" "$dir" | grep "^rankd")
   sleep 2
   local after=$(rss_mb $PID)
+  # The daemon's own epoch time (rankd_epoch_duration_seconds: compute and publication).
+  local epochs=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^rankd_epoch_duration_seconds_sum/ {s=$2} /^rankd_epoch_duration_seconds_count/ {c=$2} END {if (c > 0) printf "%d epochs, mean %.0f ms", c, s / c * 1000; else print "no epochs"}')
   kill $PID; wait $PID 2>/dev/null || true
   PID=""
   wait $sampler 2>/dev/null || true
@@ -68,6 +70,7 @@ EOF
   printf "%6d endpoints: ready in %.2f s; RSS idle %s MB, peak under load %s MB, after %s MB\n" \
     "$count" "$ready" "$idle" "$(cat "$dir/peak")" "$after"
   echo "$line" | sed 's/^/        /'  # the average rate, and each whole minute's
+  echo "        epoch time (the daemon's metric): $epochs"
   # The highest sample of each minute of load (5 samples a second): between epochs and at them.
   awk 'NF { m = int((NR - 1) / 300); if ($1 + 0 > max[m]) max[m] = $1 + 0; n = m }
        END { printf "        RSS per minute of load (max, MB):"; for (i = 0; i <= n; i++) printf " %.0f", max[i]; print "" }' "$dir/rss"

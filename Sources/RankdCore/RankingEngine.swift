@@ -37,7 +37,7 @@ public struct RankingEngine: Sendable {
         self.lastEpochID = lastEpochID
         detector = FastPathDetector(rule: policy.fastPath)
         faultWatch = FaultWatch(policy: policy, endpoints: self.endpoints)
-        positions = Dictionary(self.endpoints.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        positions = Self.positions(inOrder: self.endpoints)
         var groups: [String: [Int]] = [:]
         for (index, endpoint) in self.endpoints.enumerated() where endpoint.enabled { groups[endpoint.model, default: []].append(index) }
         enabledPeerGroups = groups.keys.sorted().map { groups[$0]! }
@@ -53,6 +53,17 @@ public struct RankingEngine: Sendable {
         /// Older than the long window.
         case tooOld
         case unknownEndpoint
+    }
+
+    /// Each endpoint's position in the engine's registry (`endpoints`, in id order): what the
+    /// windows' owner hands back with each batch, so an observation's endpoint is looked up once.
+    public static func positions(of endpoints: [Endpoint]) -> [String: Int] {
+        let inOrder = zip(endpoints, endpoints.dropFirst()).allSatisfy { $0.id < $1.id }
+        return positions(inOrder: inOrder ? endpoints : endpoints.sorted { $0.id < $1.id })
+    }
+
+    private static func positions(inOrder endpoints: [Endpoint]) -> [String: Int] {
+        Dictionary(endpoints.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The windows for this engine's policy, starting at `now` (their owner keeps them).
@@ -104,9 +115,13 @@ public struct RankingEngine: Sendable {
     /// Endpoints the prober should re-probe soon: their known-answer test leans towards failure.
     public var knownAnswerSuspects: Set<String> { faultWatch.knownAnswerSuspects }
 
-    /// Feeds a batch the windows have admitted (`WindowAggregator.record(batch:persist:isKnown:)`)
+    /// Feeds a batch the windows have admitted (`WindowAggregator.record(batch:known:persist:)`)
     /// to the fast path and the fault rules, in order. Results are per observation.
-    public mutating func record(_ observations: [Observation], admissions: [WindowAggregator.Admission]) -> [RecordResult] {
+    /// `positions`: each observation's position in the registry (`positions(of:)`, -1 for none),
+    /// if the caller looked them up already; checked, and looked up again where one is wrong.
+    public mutating func record(
+        _ observations: [Observation], admissions: [WindowAggregator.Admission], positions given: [Int]? = nil
+    ) -> [RecordResult] {
         precondition(observations.count == admissions.count, "one admission per observation")
         var results = [RecordResult](repeating: .accepted, count: observations.count)
         for (index, observation) in observations.enumerated() {
@@ -114,7 +129,12 @@ public struct RankingEngine: Sendable {
             case .tooOld: results[index] = .tooOld
             case .unknownEndpoint: results[index] = .unknownEndpoint
             case .counted:
-                guard let position = positions[observation.endpointID] else {
+                let position: Int
+                if let given, given[index] >= 0, given[index] < endpoints.count, endpoints[given[index]].id == observation.endpointID {
+                    position = given[index]
+                } else if let found = positions[observation.endpointID] {
+                    position = found
+                } else {
                     results[index] = .unknownEndpoint
                     continue
                 }

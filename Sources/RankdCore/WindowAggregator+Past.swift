@@ -32,30 +32,43 @@ extension WindowAggregator {
         case counted
         /// Older than the long window.
         case tooOld
-        /// Not an endpoint of the registry (`isKnown` said no).
+        /// Not an endpoint of the registry (`known` said no).
         case unknownEndpoint
     }
 
     /// Counts a batch: tallies are folded per minute first and merged once per bucket (the
-    /// windows cost per bucket, not per observation). `persist: false` for observations already
-    /// in the past (live telemetry is journalled before it is counted).
-    public mutating func record(batch observations: [Observation], persist: Bool, isKnown: (String) -> Bool) -> [Admission] {
+    /// windows cost per bucket, not per observation). `known[i]`: observation `i`'s endpoint is
+    /// in the registry. `persist: false` for observations already in the past (live telemetry is
+    /// journalled before it is counted).
+    public mutating func record(batch observations: [Observation], known: [Bool], persist: Bool) -> [Admission] {
+        let (admissions, buckets) = admissions(batch: observations, known: known)
+        for bucket in buckets { record(bucket, persist: persist) }
+        return admissions
+    }
+
+    /// What `record(batch:known:persist:)` would answer, and the buckets it would count, without
+    /// counting them (the caller counts them later with `record(_:persist:)`, in any order).
+    public func admissions(batch observations: [Observation], known: [Bool]) -> (admissions: [Admission], buckets: [MinuteBucket]) {
+        precondition(known.count == observations.count, "one known flag per observation")
         var admissions = [Admission](repeating: .counted, count: observations.count)
-        var known: [Observation] = []
-        known.reserveCapacity(observations.count)
+        var kept: [Observation] = []
+        kept.reserveCapacity(observations.count)
         for (index, observation) in observations.enumerated() {
-            if isKnown(observation.endpointID) { known.append(observation) } else { admissions[index] = .unknownEndpoint }
+            if known[index] { kept.append(observation) } else { admissions[index] = .unknownEndpoint }
         }
+        var buckets = MinuteBucket.fold(kept, sorted: false)
         var tooOldMinutes: Set<Int64> = []
-        for bucket in MinuteBucket.fold(known, sorted: false) where !record(bucket, persist: persist) {
+        buckets.removeAll { bucket in
+            if admits(bucket) { return false }
             tooOldMinutes.insert(bucket.minute)
+            return true
         }
         if !tooOldMinutes.isEmpty {
             for (index, observation) in observations.enumerated() where admissions[index] == .counted && tooOldMinutes.contains(observation.time.minute) {
                 admissions[index] = .tooOld
             }
         }
-        return admissions
+        return (admissions, buckets)
     }
 
     /// Advances the windows to `now`, reading what leaves them from `past` (see

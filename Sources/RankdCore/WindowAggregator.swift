@@ -172,11 +172,15 @@ public struct WindowAggregator: Sendable {
         }
     }
 
-    private mutating func add(_ bucket: MinuteBucket, persist: Bool) -> Bool {
+    /// Whether `bucket` would be counted: its (last) minute's span still overlaps the long window
+    /// (a span leaves whole, so what it holds must have been counted whole).
+    public func admits(_ bucket: MinuteBucket) -> Bool {
         let lastMinute = bucket.minute + max(1, bucket.spanMinutes) - 1
-        // Kept while the span holding its (last) minute overlaps the long window: a span leaves
-        // whole, so what it holds must have been counted whole.
-        guard spanStart(of: lastMinute) + coarseMinutes - 1 >= longStart else { return false }
+        return spanStart(of: lastMinute) + coarseMinutes - 1 >= longStart
+    }
+
+    private mutating func add(_ bucket: MinuteBucket, persist: Bool) -> Bool {
+        guard admits(bucket) else { return false }
         let current = bucket.minute <= currentMinute
         let inMinutes = bucket.spanMinutes <= 1 && bucket.minute >= shortStart
         let inShort = current && inMinutes

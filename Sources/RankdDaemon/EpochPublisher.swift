@@ -18,7 +18,8 @@ import RankdStore
 /// that arrives after a newer one (an override racing the epoch loop) is kept in history only.
 actor EpochPublisher {
     let history: EpochHistory
-    let buckets: BucketStore
+    /// For the minute buckets' roll-up and pruning (the windows' past is the ledger's).
+    let ledger: WindowLedger
     let published: PublishedStore
     let holder: EpochHolder
     let metrics: RankdMetrics
@@ -30,11 +31,11 @@ actor EpochPublisher {
     private let queue = DispatchQueue(label: "rankd.epoch-publisher")
 
     init(
-        history: EpochHistory, buckets: BucketStore, published: PublishedStore, holder: EpochHolder, metrics: RankdMetrics, retention: RankdConfiguration.Retention,
+        history: EpochHistory, ledger: WindowLedger, published: PublishedStore, holder: EpochHolder, metrics: RankdMetrics, retention: RankdConfiguration.Retention,
         dataDirectory: String, newestPublishedID: Int64, logger: Logger
     ) {
         self.history = history
-        self.buckets = buckets
+        self.ledger = ledger
         self.published = published
         self.holder = holder
         self.metrics = metrics
@@ -73,7 +74,7 @@ actor EpochPublisher {
         let newest = epoch.id > newestPublishedID
         // Claimed before the wait, so an older epoch arriving meanwhile is kept in history only.
         if newest { newestPublishedID = epoch.id }
-        let (history, buckets, published, holder, retention) = (self.history, self.buckets, self.published, self.holder, self.retention)
+        let (history, ledger, published, holder, retention) = (self.history, self.ledger, self.published, self.holder, self.retention)
         do {
             try await Self.onQueue(queue) {
                 if newest {
@@ -85,11 +86,10 @@ actor EpochPublisher {
                     // the short window no longer needs are rolled up into hours (the next start-up
                     // reads ~24 rows per endpoint for the long window), and what is past retention goes.
                     if computed.trigger == .scheduled || computed.trigger == .startup {
-                        try buckets.rollUp(beforeMinute: computed.shortWindowStartMinute)
                         // Never a bucket the windows will still read back as it leaves them.
                         let cut = min(
                             computed.now.adding(seconds: -retention.minuteBucketsHours * 3600).minute, computed.keepBucketsFromMinute ?? .max)
-                        try buckets.prune(before: cut)
+                        try ledger.rollUpAndPrune(rollUpBefore: computed.shortWindowStartMinute, pruneBefore: cut)
                         try history.prune(now: computed.now, retentionSeconds: retention.epochHistoryDays * 86_400)
                     }
                     try holder.publish(epoch)

@@ -27,8 +27,8 @@ public final class IngestPipeline: Service, Sendable {
         var horizonMinute: Int64 = .min
     }
 
-    /// The dedupe keys' counts, horizon and pruning (the ledger commits).
-    let journal: LiveJournal
+    /// The dedupe keys' counts, horizon and pruning (the ledger commits them with their records).
+    let dedupe: DedupeKeys
     let ledger: WindowLedger
     let ranker: Ranker
     let storage: StorageHealth
@@ -45,10 +45,10 @@ public final class IngestPipeline: Service, Sendable {
     private let wakes: AsyncStream<Void>
 
     public init(
-        journal: LiveJournal, ledger: WindowLedger, ranker: Ranker, storage: StorageHealth, metrics: RankdMetrics, clock: any WallClock,
+        dedupe: DedupeKeys, ledger: WindowLedger, ranker: Ranker, storage: StorageHealth, metrics: RankdMetrics, clock: any WallClock,
         rule: Policy.Ingest, capacity: Int = 100_000, maxGroup: Int = 20_000, logger: Logger
     ) throws {
-        self.journal = journal
+        self.dedupe = dedupe
         self.ledger = ledger
         self.ranker = ranker
         self.storage = storage
@@ -58,7 +58,7 @@ public final class IngestPipeline: Service, Sendable {
         self.capacity = capacity
         self.maxGroup = maxGroup
         self.logger = logger
-        state = Mutex(State(keysPerMinute: try journal.ingestKeyCounts(), horizonMinute: try journal.dedupeHorizon() ?? .min))
+        state = Mutex(State(keysPerMinute: try dedupe.ingestKeyCounts(), horizonMinute: try dedupe.dedupeHorizon() ?? .min))
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -207,10 +207,10 @@ public final class IngestPipeline: Service, Sendable {
         }
         do {
             // Durable before any id goes: a restart keeps refusing what can no longer be deduplicated.
-            if cut > windowStart { try await journal.raiseDedupeHorizon(to: cut) }
+            if cut > windowStart { try await dedupe.raiseDedupeHorizon(to: cut) }
             var deleted = 0
             while !Task.isCancelled {
-                let removed = try await journal.pruneIngestKeys(before: cut, limit: piece)
+                let removed = try await dedupe.pruneIngestKeys(before: cut, limit: piece)
                 deleted += removed
                 if removed < piece { break }
             }

@@ -54,7 +54,7 @@ public enum RankdApplication {
         let daemon = try DaemonState.open(loaded, clock: clock, logger: logger)
         let ranker = daemon.ranker
         let pipeline = try IngestPipeline(
-            journal: daemon.stores.state.journal, ledger: daemon.ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics,
+            dedupe: daemon.stores.state.dedupe, ledger: daemon.ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics,
             clock: clock, rule: loaded.policy.ingest, capacity: configuration.ingest.queueRecords, logger: logger)
         // The ranker's registry (the engine's array, in id order) is shared, not the configuration's:
         // the serve command lets the loaded configuration go once the application is built.

@@ -66,7 +66,7 @@ public actor Ranker {
         registry = engine.endpoints
         engine.setOverrides(try stores.state.demotions.activeOverrides(at: now))
         publisher = EpochPublisher(
-            history: stores.state.history, buckets: stores.state.buckets, published: stores.published, holder: holder, metrics: metrics, retention: configuration.retention,
+            history: stores.state.history, ledger: ledger, published: stores.published, holder: holder, metrics: metrics, retention: configuration.retention,
             dataDirectory: configuration.dataDirectory, newestPublishedID: last?.id ?? 0, logger: logger)
         (triggers, triggerContinuation) = AsyncStream.makeStream(of: EpochTrigger.self, bufferingPolicy: .bufferingNewest(1))
         if let last {
@@ -108,24 +108,24 @@ public actor Ranker {
     /// fast path and the fault rules. A fast-path trigger asks the epoch loop for an epoch now.
     @discardableResult
     public func record(_ observations: [Observation]) async -> RecordSummary {
-        let admissions = await ledger.count(observations)
-        return watch(observations, admissions: admissions)
+        let counted = await ledger.count(observations)
+        return watch(observations, counted)
     }
 
     /// Counts a committed live group (releasing its hold on the ingest gate) and feeds it to
     /// the fast path and the fault rules.
     @discardableResult
     public func record(_ group: WindowLedger.LiveGroup) async -> RecordSummary {
-        let admissions = await ledger.count(group)
-        return watch(group.accepted, admissions: admissions)
+        let counted = await ledger.count(group)
+        return watch(group.accepted, counted)
     }
 
-    private func watch(_ observations: [Observation], admissions: [WindowAggregator.Admission]) -> RecordSummary {
+    private func watch(_ observations: [Observation], _ counted: WindowLedger.Counted) -> RecordSummary {
         WorkerPriority.lower()
         var summary = RecordSummary()
         // (source, result) -> count, so metrics are updated once per batch, not per observation.
         var counts: [String: [String: Int]] = [:]
-        let results = engine.record(observations, admissions: admissions)
+        let results = engine.record(observations, admissions: counted.admissions, positions: counted.positions)
         for (observation, outcome) in zip(observations, results) {
             let result: String
             switch outcome {
@@ -206,17 +206,16 @@ public actor Ranker {
         WorkerPriority.lower()
         let started = ContinuousClock.now
         let now = clock.now()
-        let windows: WindowTotals
+        let before = Set(engine.demotions.filter(\.value.isDemoted).keys)
+        let epoch: Epoch
         do {
-            windows = try await ledger.advance(to: now)
+            epoch = try await scoreOnLentTotals(now: now) { engine, windows in engine.computeEpoch(now: now, trigger: trigger, windows: windows) }
         } catch {
             metrics.publishFailure()
             logger.error("epoch not computed: the windows could not read back what left them", metadata: ["error": .string("\(error)")])
             await publisher.markFailed(error)
             throw error
         }
-        let before = Set(engine.demotions.filter(\.value.isDemoted).keys)
-        let epoch = engine.computeEpoch(now: now, trigger: trigger, windows: windows)
         refreshLiveRates()
         let memory = await ledger.memory
         metrics.windowTallies(minutes: memory.minutes, spans: memory.spans, totalBytes: memory.totalBytes)
@@ -271,19 +270,33 @@ public actor Ranker {
         includeEnded ? try demotionStore.allOverrides() : try demotionStore.activeOverrides(at: clock.now())
     }
 
+    /// Has the ledger advance the windows to `now` and lend their totals, runs `body` on them,
+    /// and gives them back once nothing here references them (the ledger counts what came
+    /// meanwhile then, instead of copying the table the scorer reads). Throws the advance's error.
+    private func scoreOnLentTotals<T>(now: Timestamp, _ body: (inout RankingEngine, WindowTotals) -> T) async throws -> T {
+        let result = try await scored(now: now, body)
+        await ledger.giveBack()
+        return result
+    }
+
+    /// The lent totals live in this call only: released when it returns, before `giveBack`.
+    private func scored<T>(now: Timestamp, _ body: (inout RankingEngine, WindowTotals) -> T) async throws -> T {
+        let windows = try await ledger.lend(advancingTo: now)
+        return body(&engine, windows)
+    }
+
     /// Runs the failure-outlier rules on the in-memory short window (between epochs) and asks for
     /// an epoch when one fires for an endpoint not yet demoted. Returns the endpoints it found.
     @discardableResult
     public func checkOutliersBetweenEpochs() async -> [String: [String]] {
         let now = clock.now()
-        let windows: WindowTotals
+        let found: [String: [String]]
         do {
-            windows = try await ledger.advance(to: now)
+            found = try await scoreOnLentTotals(now: now) { engine, windows in engine.outliersBetweenEpochs(now: now, windows: windows) }
         } catch {
             logger.error("outlier check skipped: the windows could not read back what left them", metadata: ["error": .string("\(error)")])
             return [:]
         }
-        let found = engine.outliersBetweenEpochs(now: now, windows: windows)
         refreshLiveRates()
         for (id, reasons) in found.sorted(by: { $0.key < $1.key }) {
             for reason in reasons { metrics.fastPathTrigger(reason: reason) }

@@ -21,13 +21,20 @@ public actor WindowLedger {
     private let gate = IngestGate()
     private let buckets: BucketStore
     private let journal: LiveJournal
-    private let known: Set<String>
+    /// Each endpoint's position in the engine's registry: looked up once per observation here and
+    /// handed to the engine with the admissions.
+    private let positions: [String: Int]
     private let logger: Logger
     /// Set until the windows are rebuilt from `state.db`: the time they were opened at. Start-up
     /// serves the last epoch without waiting for them.
     private var openedAt: Timestamp?
     /// Probe tallies drained from the windows whose write failed: kept for the next attempt.
     private var unsaved: [MinuteBucket] = []
+    /// Totals lent out for scoring and not given back yet (`lend`, `giveBack`). Meanwhile what is
+    /// counted waits in `deferred`: a write to the windows while the scorer reads them would copy
+    /// the whole table (and each endpoint's current minute touched) once an epoch.
+    private var lent = 0
+    private var deferred: [(bucket: MinuteBucket, persist: Bool)] = []
 
     /// Opens the windows at `now` over `store`. Live telemetry acknowledged before a crash may
     /// still be in the journal: it is folded now, before any new record is journalled, so the
@@ -36,7 +43,7 @@ public actor WindowLedger {
         self.buckets = buckets
         self.journal = journal
         self.logger = logger
-        known = Set(endpoints.map(\.id))
+        positions = RankingEngine.positions(of: endpoints)
         windows = RankingEngine.windows(for: policy, now: now)
         lengths = (windows.shortWindowMinutes, windows.longWindowMinutes, windows.coarseMinutes)
         try journal.fold()
@@ -63,7 +70,7 @@ public actor WindowLedger {
             sinceMinute: WindowAggregator.spanStart(of: openedAt.minute - windows.longWindowMinutes + 1, span: span),
             shortWindowStartMinute: openedAt.minute - windows.shortWindowMinutes + 1, hourRows: span == 60
         ) { bucket in
-            if known.contains(bucket.endpointID) { rebuilt.load(bucket) }
+            if positions[bucket.endpointID] != nil { rebuilt.load(bucket) }
         }
         rebuilt.packPast()
         windows = rebuilt
@@ -116,18 +123,41 @@ public actor WindowLedger {
         return LiveGroup(fresh: fresh, accepted: accepted, hold: hold)
     }
 
+    /// What counting a batch answered: per observation, its admission and its position in the
+    /// registry (-1 for none), for the engine.
+    public struct Counted: Sendable {
+        public let admissions: [WindowAggregator.Admission]
+        public let positions: [Int]
+    }
+
     /// Counts a committed live group in the windows and releases its hold on the gate.
-    public func count(_ group: LiveGroup) -> [WindowAggregator.Admission] {
+    public func count(_ group: LiveGroup) -> Counted {
         defer { group.hold.release() }
-        let known = known
-        return windows.record(batch: group.accepted, persist: false, isKnown: { known.contains($0) })
+        return count(group.accepted, persist: false)
     }
 
     /// Counts observations not yet in the store (probes, demo traffic): their tallies are
     /// written at the next flush or advance, whichever comes first.
-    public func count(_ observations: [Observation]) -> [WindowAggregator.Admission] {
-        let known = known
-        return windows.record(batch: observations, persist: true, isKnown: { known.contains($0) })
+    public func count(_ observations: [Observation]) -> Counted {
+        count(observations, persist: true)
+    }
+
+    private func count(_ observations: [Observation], persist: Bool) -> Counted {
+        let found = observations.map { positions[$0.endpointID] ?? -1 }
+        let known = found.map { $0 >= 0 }
+        guard lent > 0 else {
+            return Counted(admissions: windows.record(batch: observations, known: known, persist: persist), positions: found)
+        }
+        let (admissions, buckets) = windows.admissions(batch: observations, known: known)
+        for bucket in buckets { deferred.append((bucket, persist)) }
+        return Counted(admissions: admissions, positions: found)
+    }
+
+    /// Counts what waited while totals were lent out.
+    private func applyDeferred() {
+        guard !deferred.isEmpty else { return }
+        for (bucket, persist) in deferred { windows.record(bucket, persist: persist) }
+        deferred.removeAll()
     }
 
     /// Counting does not wait for the rebuild (what is counted before it is not read by it); a
@@ -150,6 +180,9 @@ public actor WindowLedger {
         guard now.minute > windows.currentMinute else { return windows.totals }
         await gate.lock()
         defer { gate.unlock() }
+        // What is counted must be in the windows before they read back what leaves them (were
+        // totals lent out meanwhile, this copies the table once: rare, a minute turning mid-epoch).
+        applyDeferred()
         try saveProbeTallies()
         let started = ContinuousClock.now
         var past = buckets
@@ -161,6 +194,22 @@ public actor WindowLedger {
                 "ms": .string(String(format: "%.1f", (ContinuousClock.now - started).milliseconds)),
             ])
         return windows.totals
+    }
+
+    /// Advances the windows to `now` and lends their totals out for scoring: until `giveBack()`,
+    /// what is counted waits beside them instead of writing into the table the scorer reads.
+    /// Pair with `giveBack()` once the totals are no longer referenced.
+    public func lend(advancingTo now: Timestamp) async throws -> WindowTotals {
+        let totals = try await advance(to: now)
+        lent += 1
+        return totals
+    }
+
+    /// Takes back totals lent by `lend`, and counts what waited.
+    public func giveBack() {
+        precondition(lent > 0, "giveBack without lend")
+        lent -= 1
+        if lent == 0 { applyDeferred() }
     }
 
     /// Writes the probe tallies still in memory to `state.db` (every flush interval, after each
@@ -187,6 +236,17 @@ public actor WindowLedger {
         guard !unsaved.isEmpty else { return }
         try buckets.add(unsaved)
         unsaved.removeAll()
+    }
+
+    // MARK: Upkeep
+
+    /// Rolls the minutes the short window no longer needs up into hours, then deletes minute
+    /// buckets before `pruneBefore` (the caller keeps every bucket the windows will still read back
+    /// as it leaves them). Runs on the caller's thread (the epoch publisher's queue), not on the
+    /// ledger: it changes how the past is stored, never what it sums to.
+    public nonisolated func rollUpAndPrune(rollUpBefore minute: Int64, pruneBefore cut: Int64) throws {
+        try buckets.rollUp(beforeMinute: minute)
+        try buckets.prune(before: cut)
     }
 
     // MARK: Reading

@@ -67,7 +67,7 @@ extension DaemonState {
     /// The ingest writer over this state, as the daemon builds it.
     public func ingestPipeline(clock: any WallClock, rule: Policy.Ingest) throws -> IngestPipeline {
         try IngestPipeline(
-            journal: stores.state.journal, ledger: ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics, clock: clock,
+            dedupe: stores.state.dedupe, ledger: ledger, ranker: ranker, storage: ranker.holder.storage, metrics: ranker.metrics, clock: clock,
             rule: rule, logger: quietLogger)
     }
 }

@@ -3,9 +3,10 @@ import GRDB
 import RankdCore
 import RankdPlatform
 
-/// Live telemetry in `state.db`, counted exactly once: the dedupe keys (`ingest_keys` and the
-/// dedupe horizon), the journal of committed groups (`live_journal`) and its fold into
-/// `minute_buckets`.
+/// Live telemetry in `state.db`, counted exactly once: each group committed with its dedupe keys
+/// (`ingest_keys`) into the journal (`live_journal`), and the journal's fold into
+/// `minute_buckets`. In the daemon only the window ledger holds it; the dedupe keys' upkeep is
+/// `DedupeKeys`.
 public struct LiveJournal: Sendable {
     let pool: DatabasePool
     public let path: String
@@ -134,6 +135,14 @@ public struct LiveJournal: Sendable {
         let path = self.path
         return try await pool.write { db in try Self.commit(records, db, file: path) }
     }
+}
+
+/// The dedupe keys' upkeep in `state.db`: how many are kept per minute, the horizon below which
+/// ids may be gone, and pruning (the ingest pipeline keeps them within the window and the cap).
+/// The keys themselves are written by `LiveJournal.commit`, with their records.
+public struct DedupeKeys: Sendable {
+    let pool: DatabasePool
+    public let path: String
 
     /// The minute before which request ids may have been dropped by the key cap (records stamped
     /// earlier cannot be counted exactly once), or nil if the cap never dropped any.

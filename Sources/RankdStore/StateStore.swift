@@ -5,8 +5,9 @@ import RankdCore
 /// rankd's own file, `state.db` (routers never open it): one `DatabasePool`, its migrations, and
 /// a store per concern over it, each handed to the part of the daemon that needs it:
 /// `registry` (the endpoints in force), `buckets` (minute and hour tallies: the windows' past),
-/// `journal` (live telemetry committed exactly once: the journal and the dedupe keys), `history`
-/// (epochs), `demotions` (demotion memory and operator overrides).
+/// `journal` (live telemetry committed exactly once with its dedupe keys, and folded), `dedupe`
+/// (the dedupe keys' upkeep), `history` (epochs), `demotions` (demotion memory and operator
+/// overrides).
 public final class StateStore: Sendable {
     public static let schemaVersion = 7
     public let path: String
@@ -14,6 +15,7 @@ public final class StateStore: Sendable {
     public let registry: RegistryStore
     public let buckets: BucketStore
     public let journal: LiveJournal
+    public let dedupe: DedupeKeys
     public let history: EpochHistory
     public let demotions: DemotionStore
 
@@ -24,6 +26,7 @@ public final class StateStore: Sendable {
         registry = RegistryStore(pool: pool, path: path)
         buckets = BucketStore(pool: pool, path: path)
         journal = LiveJournal(pool: pool, path: path)
+        dedupe = DedupeKeys(pool: pool, path: path)
         history = EpochHistory(pool: pool, path: path)
         demotions = DemotionStore(pool: pool, path: path)
     }

@@ -37,7 +37,7 @@ public struct MemoryRanking: Sendable {
     @discardableResult
     public mutating func record(batch observations: [Observation]) -> [RankingEngine.RecordResult] {
         let engine = engine
-        let admissions = windows.record(batch: observations, persist: true, isKnown: { engine.isKnown($0) })
+        let admissions = windows.record(batch: observations, known: observations.map { engine.isKnown($0.endpointID) }, persist: true)
         return self.engine.record(observations, admissions: admissions)
     }
 

@@ -37,18 +37,18 @@ import Testing
             await pipeline.drain()
             #expect(try await committed.accepted == 600)
         }
-        #expect(try daemon.stores.state.journal.ingestKeyCounts() == [minutes[0]: 600, minutes[1]: 600, minutes[2]: 600])
+        #expect(try daemon.stores.state.dedupe.ingestKeyCounts() == [minutes[0]: 600, minutes[1]: 600, minutes[2]: 600])
         #expect(pipeline.currentRule(now: now).dedupeWindowSeconds == rule.dedupeWindowSeconds)
 
         await pipeline.prune(piece: 250)
         // 1,800 keys over a cap of 1,000: the two oldest minutes go (in pieces of 250 ids), the
         // newest stays.
-        #expect(try daemon.stores.state.journal.ingestKeyCounts() == [minutes[2]: 600])
+        #expect(try daemon.stores.state.dedupe.ingestKeyCounts() == [minutes[2]: 600])
         let window = pipeline.currentRule(now: now).dedupeWindowSeconds
         #expect(window == now.secondsSince1970 - Double(minutes[2] * 60), "the window now starts at the oldest minute remembered")
         #expect(window < 120)
         // The horizon is durable: a writer started on the same state.db (a restart) keeps it.
-        #expect(try daemon.stores.state.journal.dedupeHorizon() == minutes[2])
+        #expect(try daemon.stores.state.dedupe.dedupeHorizon() == minutes[2])
         let restarted = try daemon.ingestPipeline(clock: clock, rule: rule)
         #expect(restarted.currentRule(now: now).dedupeWindowSeconds == window)
 

@@ -77,6 +77,64 @@ import Testing
         #expect(try daemon.stores.state.buckets.rolledUpUntil() != nil)
     }
 
+    /// While the scorer holds the totals (`lend`), what is counted waits beside them (the table
+    /// it reads is not written, so not copied), and is counted when they come back; a minute
+    /// turning meanwhile counts it before the windows read back what leaves them. Nothing is lost
+    /// or counted twice: the windows still equal the stored rows.
+    @Test func countingWhileTotalsAreLentWaitsAndLosesNothing() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let daemon = try DaemonState.open(dir, clock: clock)
+        let (ledger, ranker) = (daemon.ledger, daemon.ranker)
+        try await ledger.rebuild()
+        var request = 0
+        func live(_ count: Int, at time: Timestamp) async throws -> Ranker.RecordSummary {
+            let records = (0..<count).map { n -> (requestID: String, observation: Observation) in
+                request += 1
+                return ("lent-\(request)", Observation(endpointID: id("fast"), time: time.adding(seconds: Double(n % 50)), source: .live, outcome: .ok))
+            }
+            return await ranker.record(try await ledger.commitLive(records))
+        }
+        #expect(try await live(40, at: clock.now()).accepted == 40)
+        await ranker.record(Build.observations(id("steady"), count: 6, end: clock.now(), source: .probe))
+        let before = await ledger.stats(for: id("fast"))
+
+        let lent = try await ledger.lend(advancingTo: clock.now())
+        #expect(lent.stats(for: id("fast")) == before)
+        #expect(try await live(25, at: clock.now()).accepted == 25, "admitted at once, while lent")
+        let probes = await ranker.record(Build.observations(id("steady"), count: 4, end: clock.now(), source: .probe))
+        #expect(probes.accepted == 4)
+        #expect(await ledger.stats(for: id("fast")) == before, "waiting beside the lent totals")
+        await ledger.giveBack()
+        #expect(await ledger.stats(for: id("fast")).short.live.total == 65)
+        #expect(await ledger.stats(for: id("steady")).short.probe.total == 10)
+
+        // Lent again, more counted, and the minute turns before the totals come back.
+        let again = try await ledger.lend(advancingTo: clock.now())
+        #expect(again.stats(for: id("fast")).short.live.total == 65)
+        #expect(try await live(15, at: clock.now()).accepted == 15)
+        clock.advance(seconds: 20 * 60)
+        try await ledger.advance(to: clock.now())
+        await ledger.giveBack()
+        try await ledger.flush()
+        let minute = clock.now().minute
+        let stored = try daemon.stores.state.journal.loadBucketsIncludingJournal(sinceMinute: 0)
+        for endpoint in [id("fast"), id("steady")] {
+            var short = SourceTallies()
+            var long = SourceTallies()
+            for bucket in stored where bucket.endpointID == endpoint && bucket.minute <= minute {
+                if bucket.minute > minute - 15 { short.add(bucket.tally, source: bucket.source) }
+                long.add(bucket.tally, source: bucket.source)
+            }
+            let stats = await ledger.stats(for: endpoint)
+            #expect(stats.short == short, "\(endpoint): short window")
+            #expect(stats.long == long, "\(endpoint): long window")
+        }
+        #expect(await ledger.stats(for: id("fast")).long.live.total == 80)
+        #expect(await ledger.stats(for: id("fast")).short.live.total == 0, "20 minutes later, out of the short window")
+    }
+
     /// The gate serves one holder at a time, in the order they came.
     @Test func gateIsExclusiveAndFirstComeFirstServed() async throws {
         let gate = IngestGate()

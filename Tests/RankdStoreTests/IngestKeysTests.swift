@@ -41,7 +41,7 @@ import Testing
         let store = try StateStore(path: path)
         #expect(try store.appliedMigrations().last == "v7 ingest keys by minute")
         let base = start.minute
-        #expect(try store.journal.ingestKeyCounts() == [base: 100, base + 1: 100, base + 2: 100])
+        #expect(try store.dedupe.ingestKeyCounts() == [base: 100, base + 1: 100, base + 2: 100])
         let fresh = try store.journal.commit([record("old-4", minute: 1), record("old-5", minute: 2), record("new-1", minute: 1)])
         #expect(fresh == [false, false, true], "keys from before the upgrade still catch replays")
         #expect(try store.journal.storedLiveRequests() == 1)
@@ -63,17 +63,17 @@ import Testing
         }
         #expect(try store.journal.commit(batch).allSatisfy { $0 }, "the same id in another minute is another record")
         let base = start.minute
-        #expect(try await store.journal.pruneIngestKeys(before: base + 3, limit: 70) == 70)
-        #expect(try store.journal.ingestKeyCounts() == [base + 1: 30, base + 2: 50, base + 3: 50])
-        #expect(try await store.journal.pruneIngestKeys(before: base + 3, limit: 70) == 70)
-        #expect(try store.journal.ingestKeyCounts() == [base + 2: 10, base + 3: 50])
-        #expect(try await store.journal.pruneIngestKeys(before: base + 3, limit: 70) == 10)
-        #expect(try await store.journal.pruneIngestKeys(before: base + 3, limit: 70) == 0)
-        #expect(try store.journal.ingestKeyCounts() == [base + 3: 50])
+        #expect(try await store.dedupe.pruneIngestKeys(before: base + 3, limit: 70) == 70)
+        #expect(try store.dedupe.ingestKeyCounts() == [base + 1: 30, base + 2: 50, base + 3: 50])
+        #expect(try await store.dedupe.pruneIngestKeys(before: base + 3, limit: 70) == 70)
+        #expect(try store.dedupe.ingestKeyCounts() == [base + 2: 10, base + 3: 50])
+        #expect(try await store.dedupe.pruneIngestKeys(before: base + 3, limit: 70) == 10)
+        #expect(try await store.dedupe.pruneIngestKeys(before: base + 3, limit: 70) == 0)
+        #expect(try store.dedupe.ingestKeyCounts() == [base + 3: 50])
         // What is kept still deduplicates; the pruned minutes' ids are forgotten.
         #expect(try store.journal.commit([record("id-0", minute: 3), record("id-0", minute: 0)]) == [false, true])
-        #expect(try await store.journal.pruneIngestKeys(before: base + 4) == 51)
-        #expect(try store.journal.ingestKeyCounts().isEmpty)
+        #expect(try await store.dedupe.pruneIngestKeys(before: base + 4) == 51)
+        #expect(try store.dedupe.ingestKeyCounts().isEmpty)
     }
 
     /// The dedupe horizon is absent until saved, then only rises.
@@ -81,11 +81,11 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
-        #expect(try store.journal.dedupeHorizon() == nil)
-        try await store.journal.raiseDedupeHorizon(to: 1_000)
-        try await store.journal.raiseDedupeHorizon(to: 900)
-        #expect(try store.journal.dedupeHorizon() == 1_000)
-        try await store.journal.raiseDedupeHorizon(to: 1_001)
-        #expect(try StateStore(path: dir.file("state.db")).journal.dedupeHorizon() == 1_001)
+        #expect(try store.dedupe.dedupeHorizon() == nil)
+        try await store.dedupe.raiseDedupeHorizon(to: 1_000)
+        try await store.dedupe.raiseDedupeHorizon(to: 900)
+        #expect(try store.dedupe.dedupeHorizon() == 1_000)
+        try await store.dedupe.raiseDedupeHorizon(to: 1_001)
+        #expect(try StateStore(path: dir.file("state.db")).dedupe.dedupeHorizon() == 1_001)
     }
 }

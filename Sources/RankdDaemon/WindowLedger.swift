@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RankdCore
+import RankdPlatform
 import RankdStore
 import Synchronization
 
@@ -143,6 +144,7 @@ public actor WindowLedger {
     }
 
     private func count(_ observations: [Observation], persist: Bool) -> Counted {
+        WorkerPriority.lower()
         let found = observations.map { positions[$0.endpointID] ?? -1 }
         let known = found.map { $0 >= 0 }
         guard lent > 0 else {
@@ -176,6 +178,7 @@ public actor WindowLedger {
     /// the next call catches up. Returns the totals, advanced.
     @discardableResult
     public func advance(to now: Timestamp) async throws -> WindowTotals {
+        WorkerPriority.lower()
         try rebuild()
         guard now.minute > windows.currentMinute else { return windows.totals }
         await gate.lock()

@@ -21,21 +21,10 @@ public final class Deflater {
 
     /// - Parameter level: 1 (fastest) to 9 (smallest).
     public init(level: Int32 = 1) throws {
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = rankd_deflate_init(stream, level)
-        guard status == Z_OK else {
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-            throw CompressionError(operation: "deflateInit", status: status)
-        }
+        stream = try ZStream.open("deflateInit") { rankd_deflate_init($0, level) }
     }
 
-    deinit {
-        deflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-    }
+    deinit { ZStream.close(stream, end: deflateEnd) }
 
     /// Compresses `bytes`; what is ready so far accumulates in `output`.
     public func append(_ bytes: [UInt8]) throws {
@@ -96,20 +85,14 @@ public enum Zlib {
     /// stream that ends early, bytes after its end) and when the result would pass `limit` bytes,
     /// so a damaged or hostile body cannot make rankd allocate without bound.
     public static func inflate(_ data: Data, format: Format = .zlib, limit: Int) throws -> [UInt8] {
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        defer {
-            stream.deinitialize(count: 1)
-            stream.deallocate()
+        let stream = try ZStream.open("inflateInit") { stream in
+            switch format {
+            case .zlib: rankd_inflate_init(stream)
+            case .gzip: rankd_inflate_init_gzip(stream)
+            case .raw: rankd_inflate_init_raw(stream)
+            }
         }
-        let initialized: Int32
-        switch format {
-        case .zlib: initialized = rankd_inflate_init(stream)
-        case .gzip: initialized = rankd_inflate_init_gzip(stream)
-        case .raw: initialized = rankd_inflate_init_raw(stream)
-        }
-        guard initialized == Z_OK else { throw CompressionError(operation: "inflateInit", status: initialized) }
-        defer { inflateEnd(stream) }
+        defer { ZStream.close(stream, end: inflateEnd) }
         var output: [UInt8] = []
         output.reserveCapacity(min(limit, data.count * 8))
         var chunk = [UInt8](repeating: 0, count: 256 * 1024)
@@ -153,21 +136,10 @@ public final class FragmentDeflater {
     private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
 
     public init(level: Int32 = 1) throws {
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = rankd_deflate_init_raw(stream, level)
-        guard status == Z_OK else {
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-            throw CompressionError(operation: "deflateInit2", status: status)
-        }
+        stream = try ZStream.open("deflateInit2") { rankd_deflate_init_raw($0, level) }
     }
 
-    deinit {
-        deflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-    }
+    deinit { ZStream.close(stream, end: deflateEnd) }
 
     /// Appends `bytes` to `buffer` as one fragment, and returns their CRC-32.
     public func fragment(_ bytes: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) throws -> UInt32 {
@@ -210,21 +182,10 @@ public final class FragmentInflater {
     public init(_ input: ByteBuffer, expectedLength: Int) throws {
         self.input = input
         self.expectedLength = expectedLength
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = rankd_inflate_init_raw(stream)
-        guard status == Z_OK else {
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-            throw CompressionError(operation: "inflateInit2", status: status)
-        }
+        stream = try ZStream.open("inflateInit2") { rankd_inflate_init_raw($0) }
     }
 
-    deinit {
-        inflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-    }
+    deinit { ZStream.close(stream, end: inflateEnd) }
 
     public var isFinished: Bool { produced == expectedLength }
 
@@ -278,6 +239,30 @@ extension ByteBuffer {
             return written
         }
         return result!
+    }
+}
+
+/// A zlib stream's memory: zlib keeps a pointer back to the stream it was given and checks it on
+/// every call, so each stream lives at one address for its whole life.
+enum ZStream {
+    /// A stream set up by `initialize` (one of the shim's init functions); freed again if that fails.
+    static func open(_ operation: String, _ initialize: (UnsafeMutablePointer<z_stream>) -> Int32) throws -> UnsafeMutablePointer<z_stream> {
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        let status = initialize(stream)
+        guard status == Z_OK else {
+            stream.deinitialize(count: 1)
+            stream.deallocate()
+            throw CompressionError(operation: operation, status: status)
+        }
+        return stream
+    }
+
+    /// Ends a stream opened by `open` (`deflateEnd` or `inflateEnd`) and frees it.
+    static func close(_ stream: UnsafeMutablePointer<z_stream>, end: (UnsafeMutablePointer<z_stream>) -> Int32) {
+        _ = end(stream)
+        stream.deinitialize(count: 1)
+        stream.deallocate()
     }
 }
 

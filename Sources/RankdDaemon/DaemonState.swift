@@ -31,26 +31,33 @@ public struct DaemonState: Sendable {
         _ loaded: LoadedConfiguration, clock: any WallClock, holder: EpochHolder = EpochHolder(), metrics: RankdMetrics = RankdMetrics(),
         logger: Logger
     ) throws -> DaemonState {
-        // Start-up phases are timed for the "state restored" line (what start-up time goes to).
-        var phases: [(String, Double)] = []
-        var phaseStart = ContinuousClock.now
-        func phase(_ name: String) {
-            let now = ContinuousClock.now
-            phases.append((name, (now - phaseStart).milliseconds))
-            phaseStart = now
-        }
+        var phases = StartupPhases()
         let configuration = loaded.configuration
         let stores = try DaemonStores(dataDirectory: configuration.dataDirectory)
-        phase("open_ms")
+        phases.end("open_ms")
         let now = clock.now()
         try stores.state.registry.save(configuration.endpoints, at: now)
-        phase("registry_ms")
+        phases.end("registry_ms")
         let ledger = try WindowLedger(
             buckets: stores.state.buckets, journal: stores.state.journal, policy: loaded.policy, endpoints: configuration.endpoints, now: now,
             logger: logger)
-        phase("journal_ms")
+        phases.end("journal_ms")
         let ranker = try Ranker(
             loaded: loaded, stores: stores, ledger: ledger, clock: clock, holder: holder, metrics: metrics, logger: logger, phases: phases)
         return DaemonState(stores: stores, ledger: ledger, ranker: ranker)
+    }
+}
+
+/// Start-up phases, timed one after the other for the "state restored" line (what start-up time
+/// goes to).
+struct StartupPhases {
+    private(set) var timed: [(name: String, milliseconds: Double)] = []
+    private var start = ContinuousClock.now
+
+    /// Ends the phase running since the last one ended (or since this was made).
+    mutating func end(_ name: String) {
+        let now = ContinuousClock.now
+        timed.append((name, (now - start).milliseconds))
+        start = now
     }
 }

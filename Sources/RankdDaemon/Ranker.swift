@@ -39,16 +39,10 @@ public actor Ranker {
     /// timed so far, for the "state restored" line.
     init(
         loaded: LoadedConfiguration, stores: DaemonStores, ledger: WindowLedger, clock: any WallClock, holder: EpochHolder,
-        metrics: RankdMetrics, logger: Logger, phases: [(String, Double)]
+        metrics: RankdMetrics, logger: Logger, phases: StartupPhases
     ) throws {
         let configuration = loaded.configuration
         var phases = phases
-        var phaseStart = ContinuousClock.now
-        func phase(_ name: String) {
-            let now = ContinuousClock.now
-            phases.append((name, (now - phaseStart).milliseconds))
-            phaseStart = now
-        }
         self.clock = clock
         self.holder = holder
         self.metrics = metrics
@@ -58,7 +52,7 @@ public actor Ranker {
         demotionStore = stores.state.demotions
         let now = clock.now()
         let last = try stores.state.history.latest()
-        phase("last_epoch_ms")
+        phases.end("last_epoch_ms")
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
             lastEpochID: last?.id ?? 0, demotions: try stores.state.demotions.load())
@@ -76,16 +70,16 @@ public actor Ranker {
                     last, endpoints: configuration.endpoints, at: now,
                     retentionSeconds: configuration.retention.publishedEpochsHours * 3600)
             }
-            phase("catch_up_ms")
+            phases.end("catch_up_ms")
             try holder.publish(last)
             metrics.currentEpoch(last)
-            phase("serve_last_epoch_ms")
+            phases.end("serve_last_epoch_ms")
         }
         var metadata: Logger.Metadata = [
             "data_dir": .string(configuration.dataDirectory), "endpoints": .stringConvertible(configuration.endpoints.count),
             "last_epoch": .string(last.map { String($0.id) } ?? "none"),
         ]
-        for (name, milliseconds) in phases { metadata[name] = .string(String(format: "%.1f", milliseconds)) }
+        for (name, milliseconds) in phases.timed { metadata[name] = .string(String(format: "%.1f", milliseconds)) }
         logger.info("state restored", metadata: metadata)
     }
 

@@ -107,7 +107,9 @@ public enum Zlib {
                     output.append(contentsOf: out.prefix(out.count - Int(stream.pointee.avail_out)))
                     return status
                 }
-                guard output.count <= limit else { throw CompressionError(operation: "inflate", status: Z_MEM_ERROR, detail: "more than \(limit) bytes") }
+                guard output.count <= limit else {
+                    throw CompressionError(operation: "inflate", status: Z_MEM_ERROR, detail: "more than \(limit) bytes", exceedsLimit: true)
+                }
                 switch status {
                 case Z_STREAM_END:
                     guard stream.pointee.avail_in == 0 else {
@@ -285,11 +287,14 @@ public struct CompressionError: Error, CustomStringConvertible {
     public var operation: String
     public var status: Int32
     public var detail: String? = nil
+    /// The stream was sound but holds more than the caller's limit (a body too large, not a damaged one).
+    public var exceedsLimit = false
 
-    public init(operation: String, status: Int32, detail: String? = nil) {
+    public init(operation: String, status: Int32, detail: String? = nil, exceedsLimit: Bool = false) {
         self.operation = operation
         self.status = status
         self.detail = detail
+        self.exceedsLimit = exceedsLimit
     }
 
     public var description: String { "zlib \(operation) failed (status \(status))" + (detail.map { ": \($0)" } ?? "") }

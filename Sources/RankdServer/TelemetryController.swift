@@ -149,12 +149,95 @@ enum IngestRequest {
             metrics.ingestRefused(reason: "too_large")
             return .refused(tooLarge)
         }
+        let encoding: ContentEncoding
+        switch ContentEncoding.of(request) {
+        case .success(let found): encoding = found
+        case .failure(let refusal):
+            metrics.ingestRefused(reason: "unsupported_encoding")
+            return .refused(refusal.response)
+        }
+        let body: ByteBuffer
         do {
-            return .body(try await request.body.collect(upTo: sink.maxBodyBytes))
+            body = try await request.body.collect(upTo: sink.maxBodyBytes)
         } catch {
             metrics.ingestRefused(reason: "too_large")
             return .refused(tooLarge)
         }
+        guard let format = encoding.format(of: body) else { return .body(body) }
+        // The limit is on what the body inflates to, so a small body that inflates to gigabytes
+        // (a zip bomb) is refused once it passes the limit, before it can take the memory.
+        do {
+            return .body(ByteBuffer(bytes: try Zlib.inflate(Data(body.readableBytesView), format: format, limit: sink.maxBodyBytes)))
+        } catch let error as CompressionError where error.exceedsLimit {
+            metrics.ingestRefused(reason: "too_large")
+            return .refused(
+                JSONResponse.error(
+                    .contentTooLarge, code: "body_too_large",
+                    "the body inflates to more than \(sink.maxBodyBytes) bytes (ingest.max_body_bytes); send smaller batches"))
+        } catch {
+            metrics.ingestRefused(reason: "bad_encoding")
+            return .refused(
+                JSONResponse.error(
+                    .badRequest, code: "invalid_encoding",
+                    "the body is not valid \(encoding.name) data (\(error)); nothing was accepted: check the Content-Encoding header"))
+        }
+    }
+
+    /// The `Content-Encoding` of an ingest body: none, gzip or deflate (one coding; what OpenTelemetry
+    /// exporters and HTTP clients send).
+    enum ContentEncoding {
+        case identity
+        case gzip
+        case deflate
+
+        var name: String {
+            switch self {
+            case .identity: "identity"
+            case .gzip: "gzip"
+            case .deflate: "deflate"
+            }
+        }
+
+        /// How `body` is framed; nil when it is not compressed.
+        func format(of body: ByteBuffer) -> Zlib.Format? {
+            switch self {
+            case .identity: return nil
+            case .gzip: return .gzip
+            case .deflate:
+                // RFC 9110 names the zlib format (RFC 1950) "deflate", but some clients send raw
+                // deflate (RFC 1951) under that name; a zlib header says deflate in its low four
+                // bits and makes its first two bytes a multiple of 31.
+                let bytes = body.readableBytesView
+                guard bytes.count >= 2, let first = bytes.first else { return .raw }
+                let second = bytes[bytes.index(after: bytes.startIndex)]
+                let isZlib = first & 0x0f == 8 && (UInt16(first) << 8 | UInt16(second)) % 31 == 0
+                return isZlib ? .zlib : .raw
+            }
+        }
+
+        static func of(_ request: Request) -> Result<ContentEncoding, RefusalResponse> {
+            let codings = request.headers[values: .contentEncoding]
+                .flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                .filter { !$0.isEmpty && $0 != "identity" }
+            switch codings {
+            case []: return .success(.identity)
+            case ["gzip"], ["x-gzip"]: return .success(.gzip)
+            case ["deflate"]: return .success(.deflate)
+            default:
+                var response = JSONResponse.error(
+                    .unsupportedMediaType, code: "unsupported_encoding",
+                    "Content-Encoding \(codings.joined(separator: ", ")) is not read here: send gzip, deflate or an uncompressed body")
+                // RFC 7694: the codings the server does accept.
+                response.headers[.acceptEncoding] = "gzip, deflate"
+                return .failure(RefusalResponse(response: response))
+            }
+        }
+    }
+
+    /// A `Response` as the failure of a `Result`.
+    struct RefusalResponse: Error {
+        var response: Response
     }
 
     static func commit(api: String, decoded: TelemetryDecoder.Batch, atomic: Bool, sink: IngestSink, metrics: RankdMetrics) async throws

@@ -10,13 +10,17 @@ public struct LoadedConfiguration: Sendable {
     /// Resolved secrets (never logged).
     public var ingestToken: String?
     public var adminToken: String?
+    public var readToken: String?
+    public var metricsToken: String?
     /// Probe suites from `probes_dir`, validated.
     public var probeSuites: [ProbeSuite]
 
     public init(
         configuration: RankdConfiguration, policy: Policy = .default, benchmarks: [BenchmarkScore] = [], ingestToken: String? = nil,
-        adminToken: String? = nil, probeSuites: [ProbeSuite] = []
+        adminToken: String? = nil, readToken: String? = nil, metricsToken: String? = nil, probeSuites: [ProbeSuite] = []
     ) {
+        self.readToken = readToken
+        self.metricsToken = metricsToken
         self.configuration = configuration
         self.policy = policy
         self.benchmarks = benchmarks
@@ -85,7 +89,10 @@ public enum ConfigurationLoader {
         let tokens = fields.fields("tokens")
         configuration.tokens.ingest = tokenSource(tokens, "ingest")
         configuration.tokens.admin = tokenSource(tokens, "admin")
+        configuration.tokens.read = tokenSource(tokens, "read")
+        configuration.tokens.metrics = tokenSource(tokens, "metrics")
         tokens.finish()
+        configuration.tls = tlsFiles(fields, baseDirectory: baseDirectory)
 
         configuration.endpoints = EndpointRegistryReader.read(fields, problems: problems)
         fields.finish()
@@ -112,10 +119,48 @@ public enum ConfigurationLoader {
             resolveToken($0, key: "tokens.admin", file: file, environment: environment, problems: problems)
         }
 
+        let readToken = configuration.tokens.read.flatMap {
+            resolveToken($0, key: "tokens.read", file: file, environment: environment, problems: problems)
+        }
+        let metricsToken = configuration.tokens.metrics.flatMap {
+            resolveToken($0, key: "tokens.metrics", file: file, environment: environment, problems: problems)
+        }
+
         guard problems.isEmpty else { throw ConfigurationErrors(problems: problems.problems) }
         return LoadedConfiguration(
             configuration: configuration, policy: policy, benchmarks: benchmarks, ingestToken: ingestToken, adminToken: adminToken,
-            probeSuites: probeSuites)
+            readToken: readToken, metricsToken: metricsToken, probeSuites: probeSuites)
+    }
+
+    /// `tls: {cert_file, key_file}`: both PEM files must be readable and hold what they are named
+    /// for (the server parses them fully when it starts, and says so if they do not fit).
+    private static func tlsFiles(_ fields: YAMLFields, baseDirectory: String) -> RankdConfiguration.TLS? {
+        guard let node = fields.node("tls") else { return nil }
+        let tls = fields.fields("tls")
+        defer { tls.finish() }
+        let certificate = tls.string("cert_file")
+        let key = tls.string("key_file")
+        guard let certificate, let key else {
+            for missing in ["cert_file", "key_file"] where !tls.has(missing) {
+                tls.report(
+                    tls.keyPath(missing), node,
+                    "is required (a PEM file); write tls: {cert_file: /etc/rankd/tls.crt, key_file: /etc/rankd/tls.key}")
+            }
+            return nil
+        }
+        let files = RankdConfiguration.TLS(
+            certificateFile: resolve(certificate, base: baseDirectory), keyFile: resolve(key, base: baseDirectory))
+        for (key, path, marker, what) in [
+            ("cert_file", files.certificateFile, "-----BEGIN CERTIFICATE-----", "a PEM certificate"),
+            ("key_file", files.keyFile, "PRIVATE KEY-----", "a PEM private key"),
+        ] {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                tls.report(tls.keyPath(key), tls.node(key), "\(path) cannot be read; check the path and that the rankd user may read it")
+                continue
+            }
+            if !text.contains(marker) { tls.report(tls.keyPath(key), tls.node(key), "\(path) does not hold \(what) (no \"\(marker)\")") }
+        }
+        return files
     }
 
     static func resolve(_ path: String, base: String) -> String {

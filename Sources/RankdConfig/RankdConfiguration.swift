@@ -18,6 +18,8 @@ public struct RankdConfiguration: Sendable {
     public var probesDirectory: String?
     public var retention = Retention()
     public var tokens = Tokens()
+    /// Serve HTTPS instead of HTTP; nil serves plain HTTP.
+    public var tls: TLS?
     public var ingest = Ingest()
     public var endpoints: [Endpoint] = []
 
@@ -47,8 +49,25 @@ public struct RankdConfiguration: Sendable {
         public var ingest: TokenSource?
         /// Bearer token for `/v1/admin/*`.
         public var admin: TokenSource?
+        /// When set, every read route (API and dashboard; not `/healthz`, `/readyz`) needs this
+        /// token (or the admin token). Nil leaves reads open.
+        public var read: TokenSource?
+        /// When set, `/metrics` needs this token instead of the read token.
+        public var metrics: TokenSource?
 
         public init() {}
+    }
+
+    /// The listener's certificate and key (PEM files), for HTTPS.
+    public struct TLS: Sendable, Equatable {
+        /// The certificate chain, leaf first.
+        public var certificateFile: String
+        public var keyFile: String
+
+        public init(certificateFile: String, keyFile: String) {
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+        }
     }
 
     public init() {}

@@ -1,7 +1,10 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RankdConfig
 import RankdCore
 import RankdPlatform
@@ -38,6 +41,8 @@ public enum RankdApplication {
         extraServices: @Sendable (Ranker) -> [any Service] = { _ in [] },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> (app: App, daemon: DaemonState) {
+        // Before anything is opened: a certificate that cannot serve stops start-up with its reason.
+        let tls = try loaded.configuration.tls.map(tlsConfiguration)
         switch Malloc.prepare() {
         case .jemalloc(let version):
             logger.info("allocator is jemalloc", metadata: ["version": .string(version)])
@@ -63,6 +68,7 @@ public enum RankdApplication {
         let coldStart = ColdStart(
             endpoints: ranker.registry.count { $0.enabled }, probing: probes,
             deadline: clock.now().adding(seconds: loaded.policy.routing.coldStartMaxSeconds))
+        let access = ReadAccess(readToken: loaded.readToken, metricsToken: loaded.metricsToken, adminToken: loaded.adminToken)
         let router = buildRouter(
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
@@ -82,13 +88,17 @@ public enum RankdApplication {
                     submit: { records in try await pipeline.submit(records) },
                     nearlyFull: { pipeline.nearlyFull }),
                 coldStart: epochLoop ? coldStart : nil, clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
+                readAccess: access,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         let holder = ranker.holder
         let metrics = ranker.metrics
         let maxAge = loaded.policy.publication.cacheMaxAgeSeconds
         var app = Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [RankingsFastPath(holder: holder, metrics: metrics, cacheMaxAgeSeconds: maxAge)])),
+            server: try serverBuilder(
+                tls: tls,
+                http1: .init(
+                    additionalChannelHandlers: [RankingsFastPath(holder: holder, metrics: metrics, cacheMaxAgeSeconds: maxAge, access: access)])),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "rankd"),
             // The port alone is captured: capturing `configuration` kept its endpoint array (and
             // the strings parsed from the file) for the life of the server.
@@ -113,6 +123,49 @@ public enum RankdApplication {
 }
 
 extension RankdApplication {
+    /// Why the listener's certificate or key cannot be used.
+    public struct TLSFilesError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The server side of TLS from the PEM files of `tls:`, checked by building a context once (a
+    /// key that does not belong to the certificate fails here, not at the first client).
+    static func tlsConfiguration(_ files: RankdConfiguration.TLS) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificateFile)
+        } catch {
+            throw TLSFilesError(description: "tls.cert_file \(files.certificateFile) is not a PEM certificate chain (\(error))")
+        }
+        guard !chain.isEmpty else { throw TLSFilesError(description: "tls.cert_file \(files.certificateFile) holds no certificate") }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: files.keyFile, format: .pem)
+        } catch {
+            throw TLSFilesError(description: "tls.key_file \(files.keyFile) is not a PEM private key, or is encrypted (\(error))")
+        }
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        do {
+            _ = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw TLSFilesError(
+                description: "tls.key_file \(files.keyFile) does not belong to the certificate of \(files.certificateFile) (\(error))")
+        }
+        return configuration
+    }
+
+    /// Checks that the files of `tls:` can serve HTTPS (`rankd check-config`).
+    public static func checkTLS(_ files: RankdConfiguration.TLS) throws {
+        _ = try tlsConfiguration(files)
+    }
+
+    /// HTTP/1.1, over TLS when `tls` is given.
+    static func serverBuilder(tls: TLSConfiguration?, http1: HTTP1Channel.Configuration) throws -> HTTPServerBuilder {
+        guard let tls else { return .http1(configuration: http1) }
+        return try .tls(.http1(configuration: http1), tlsConfiguration: tls)
+    }
+
     /// The prober, feeding the ranker, probing demoted endpoints and those still below
     /// `minimum_samples` at the suspicious interval, telling the cold start of its first round.
     static func makeProber(

@@ -6,6 +6,8 @@ public struct ServerDependencies: Sendable {
     public var holder: EpochHolder
     public var metrics: RankdMetrics
     public var adminToken: String?
+    /// Who may read (`tokens.read`, `tokens.metrics`); open by default.
+    public var readAccess = ReadAccess()
     public var recompute: @Sendable () async throws -> Epoch
     public var cacheMaxAgeSeconds: Int
     /// Endpoint attributes (prices, parameters, policies, regions) for routing preferences.
@@ -23,8 +25,10 @@ public struct ServerDependencies: Sendable {
     public init(
         holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
         overrides: OverrideSource? = nil, ingest: IngestSink? = nil, coldStart: ColdStart? = nil,
-        clock: any WallClock, cacheMaxAgeSeconds: Int = 5, recompute: @escaping @Sendable () async throws -> Epoch
+        clock: any WallClock, cacheMaxAgeSeconds: Int = 5, readAccess: ReadAccess = ReadAccess(),
+        recompute: @escaping @Sendable () async throws -> Epoch
     ) {
+        self.readAccess = readAccess
         self.coldStart = coldStart
         self.history = history
         self.overrides = overrides
@@ -43,6 +47,7 @@ public struct ServerDependencies: Sendable {
 public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
+    if !dependencies.readAccess.isOpen { router.add(middleware: ReadAccessMiddleware(access: dependencies.readAccess)) }
     router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics, coldStart: dependencies.coldStart).endpoints)
     router.addRoutes(
         RankingsController(holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RankdConfig
 import RankdCore
+import RankdDaemon
 
 /// `rankd check-config FILE`: validate a configuration and everything it names, in one pass.
 struct CheckConfig: AsyncParsableCommand {
@@ -27,6 +28,19 @@ struct CheckConfig: AsyncParsableCommand {
             print(
                 "  ingest token: \(c.tokens.ingest.map { "from \($0)" } ?? "off"); admin token: \(c.tokens.admin.map { "from \($0)" } ?? "off")"
             )
+            print(
+                "  reads: \(c.tokens.read.map { "need the token from \($0)" } ?? "open"); /metrics: \(c.tokens.metrics.map { "needs the token from \($0)" } ?? c.tokens.read.map { _ in "needs the read token" } ?? "open")"
+            )
+            if let tls = c.tls {
+                try RankdApplication.checkTLS(tls)
+                print("  HTTPS with \(tls.certificateFile) and \(tls.keyFile)")
+            } else {
+                print("  plain HTTP (no tls)")
+            }
+        } catch let error as RankdApplication.TLSFilesError {
+            print("\(file): 1 problem(s)")
+            print("  \(error)")
+            throw ExitCode(1)
         } catch let errors as ConfigurationErrors {
             print("\(file): \(errors.problems.count) problem(s)")
             for problem in errors.problems { print("  \(problem)") }

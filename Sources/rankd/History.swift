@@ -19,7 +19,7 @@ struct History: AsyncParsableCommand {
     @Option(help: "RFC 3339 start (default: 24 h ago).")
     var since: String?
 
-    @Option(help: "Base URL of a running rankd.")
+    @Option(help: "Base URL of a running rankd (with tokens.read set there, export RANKD_READ_TOKEN).")
     var url: String = "http://127.0.0.1:8080"
 
     struct Answer: Decodable {
@@ -50,15 +50,15 @@ struct History: AsyncParsableCommand {
             + (since.map { [URLQueryItem(name: "since", value: $0)] } ?? [])
         guard let endpoint = components?.url else { throw ValidationError("--url \(url) is not a URL") }
         let data: Data
-        let response: URLResponse
+        let status: Int
         do {
-            (data, response) = try await URLSession.shared.data(from: endpoint)
+            (data, status) = try await APIRead.get(endpoint)
         } catch {
             print("cannot reach rankd at \(url): \(error.localizedDescription); is `rankd serve` running there?")
             throw ExitCode(1)
         }
-        guard (response as? HTTPURLResponse)?.statusCode == 200 else {
-            print("rankd answered: \(String(decoding: data, as: UTF8.self))")
+        guard status == 200 else {
+            print("rankd answered \(status): \(APIRead.hint(status: status))\(String(decoding: data, as: UTF8.self))")
             throw ExitCode(1)
         }
         print(Self.render(try JSONDecoder().decode(Answer.self, from: data), detail: provider != nil), terminator: "")

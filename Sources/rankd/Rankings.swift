@@ -14,7 +14,7 @@ struct Rankings: AsyncParsableCommand {
     @Option(help: "Only this model.")
     var model: String?
 
-    @Option(help: "Base URL of a running rankd.")
+    @Option(help: "Base URL of a running rankd (with tokens.read set there, export RANKD_READ_TOKEN).")
     var url: String = "http://127.0.0.1:8080"
 
     @Option(help: "Read this rankings.db instead of the HTTP API.")
@@ -59,16 +59,15 @@ struct Rankings: AsyncParsableCommand {
             throw ValidationError("--url \(url) is not a URL; write it like http://127.0.0.1:8080")
         }
         let data: Data
-        let response: URLResponse
+        let status: Int
         do {
-            (data, response) = try await URLSession.shared.data(from: endpoint)
+            (data, status) = try await APIRead.get(endpoint)
         } catch {
             print("cannot reach rankd at \(base): \(error.localizedDescription); is `rankd serve` running there? (or use --db PATH)")
             throw ExitCode(1)
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard status == 200 else {
-            print("rankd answered \(status): \(String(decoding: data, as: UTF8.self))")
+            print("rankd answered \(status): \(APIRead.hint(status: status))\(String(decoding: data, as: UTF8.self))")
             throw ExitCode(1)
         }
         if json {

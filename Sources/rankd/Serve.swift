@@ -41,8 +41,18 @@ struct Serve: AsyncParsableCommand {
                 Data("rankd: refusing to start; \(config) has \(errors.problems.count) problem(s):\n\(errors)\n".utf8))
             throw ExitCode(2)
         }
-        let (app, _) = try RankdApplication.build(loaded, logger: logger, probing: probe)
-        logger.info("rankd \(Rankd.version) listening", metadata: ["listen": .string(loaded.configuration.listenAddress)])
+        let app: RankdApplication.App
+        do {
+            (app, _) = try RankdApplication.build(loaded, logger: logger, probing: probe)
+        } catch let error as RankdApplication.TLSFilesError {
+            FileHandle.standardError.write(Data("rankd: refusing to start; \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        logger.info(
+            "rankd \(Rankd.version) listening",
+            metadata: [
+                "listen": .string(loaded.configuration.listenAddress), "scheme": .string(loaded.configuration.tls == nil ? "http" : "https"),
+            ])
         return app
     }
 }

@@ -55,6 +55,28 @@ import Testing
         #expect(policy == Policy.default)
     }
 
+    @Test func readAndMetricsTokensAndTLSFilesAreLoaded() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // What the loader checks without parsing: readable, and PEM blocks of the right kind.
+        try "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".write(toFile: dir.path + "/tls.crt", atomically: true, encoding: .utf8)
+        try "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n".write(toFile: dir.path + "/tls.key", atomically: true, encoding: .utf8)
+        let yaml = """
+            tokens:
+              read: {env: RANKD_READ_TOKEN}
+              metrics: {env: RANKD_METRICS_TOKEN}
+            tls: {cert_file: \(dir.path)/tls.crt, key_file: tls.key}
+            """
+        let loaded = try ConfigurationLoader.load(
+            yaml: yaml + "\n" + Self.minimal, file: dir.path + "/rankd.yaml", baseDirectory: dir.path,
+            environment: ["RANKD_READ_TOKEN": String(repeating: "r", count: 20), "RANKD_METRICS_TOKEN": String(repeating: "m", count: 20)])
+        #expect(loaded.readToken == String(repeating: "r", count: 20))
+        #expect(loaded.metricsToken == String(repeating: "m", count: 20))
+        #expect(loaded.configuration.tls == .init(certificateFile: dir.path + "/tls.crt", keyFile: dir.path + "/tls.key"))
+        let plain = try load(Self.minimal, environment: [:])
+        #expect(plain.readToken == nil && plain.metricsToken == nil && plain.configuration.tls == nil)
+    }
+
     @Test func minimalConfigurationGetsDefaults() throws {
         let loaded = try load(Self.minimal, environment: [:])
         #expect(loaded.configuration.endpoints[0].id == "acme:acme/model-1")
@@ -88,6 +110,14 @@ import Testing
             minimal + "\n" + minimal.split(separator: "\n").dropFirst().joined(separator: "\n"), "endpoints[1].id",
             "already used by endpoints[0]"
         ),
+        ("tokens:\n  read: opensesame-opensesame\n" + minimal, "tokens.read", "never written inline"),
+        ("tokens:\n  metrics: {env: SHORT}\n" + minimal, "tokens.metrics", "shorter than 16"),
+        ("tokens:\n  reed: {env: SHORT}\n" + minimal, "tokens.reed", "did you mean read?"),
+        ("tls: {cert_file: /etc/hostname}\n" + minimal, "tls.key_file", "is required"),
+        ("tls: {cert_file: /nonexistent/tls.crt, key_file: /etc/hostname}\n" + minimal, "tls.cert_file", "cannot be read"),
+        ("tls: {cert_file: /etc/hostname, key_file: /etc/hostname}\n" + minimal, "tls.cert_file", "PEM certificate"),
+        ("tls: {cert_file: /etc/hostname, key_file: /etc/hostname}\n" + minimal, "tls.key_file", "PEM private key"),
+        ("tls: {cert_file: a, key_file: b, ca_file: c}\n" + minimal, "tls.ca_file", "not a known key"),
         ("policy_file: /nonexistent/policy.yaml\n" + minimal, "", "built-in policy"),
         ("retention: {minute_buckets_hours: 2}\n" + minimal, "retention.minute_buckets_hours", "long window"),
     ])

@@ -23,10 +23,21 @@ public final class DaemonProcess: Sendable {
 
     /// Starts `rankd ARGUMENTS` (which must include a `127.0.0.1:0` listen address) with
     /// `environment` added to this process's, and waits (at most `timeoutSeconds`) for its port.
-    public init(_ arguments: [String], environment: [String: String] = [:], timeoutSeconds: Double = 20) async throws {
+    ///
+    /// - Parameter wrapper: a program (absolute path) and its arguments to run rankd under, such as
+    ///   `strace -f -c -o FILE`; the rankd command line follows them. `process` is then the
+    ///   wrapper's; `stopWrapped` signals rankd itself.
+    public init(_ arguments: [String], environment: [String: String] = [:], timeoutSeconds: Double = 20, wrapper: [String] = [])
+        async throws
+    {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: RepositoryFiles.rankdExecutable)
-        process.arguments = arguments
+        if let program = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(wrapper.dropFirst()) + [RepositoryFiles.rankdExecutable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: RepositoryFiles.rankdExecutable)
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let stderr = Pipe()
         process.standardError = stderr
@@ -94,6 +105,23 @@ public final class DaemonProcess: Sendable {
         if process.isRunning { kill() }
         process.waitUntilExit()
         return took
+    }
+
+    /// SIGTERM to rankd under its wrapper (the wrapper's child), then waits (bounded) for the
+    /// wrapper to exit after it. False if rankd was not found or the wrapper did not end in time.
+    public func stopWrapped(timeoutSeconds: Double = 15) async -> Bool {
+        let pid = process.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        guard let child = children.split(separator: " ").first.flatMap({ Int32($0) }) else { return false }
+        Glibc.kill(child, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(timeoutSeconds)
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning {
+            Glibc.kill(child, SIGKILL)
+            kill()
+            return false
+        }
+        return true
     }
 
     deinit {

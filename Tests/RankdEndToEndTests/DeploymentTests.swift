@@ -44,6 +44,90 @@ import Testing
         #expect(sysusers.contains("u rankd - ") && unit.contains("User=rankd") && unit.contains("StateDirectory=rankd"))
     }
 
+    /// The groups `systemd-analyze syscall-filter` prints, each with its members (system calls and
+    /// other groups, unexpanded).
+    static func syscallGroups() async throws -> [String: [String]] {
+        let listing = try await ChildProcess.runOffPool("systemd-analyze", ["syscall-filter"])
+        try #require(listing.status == 0, "\(listing.output)")
+        var groups: [String: [String]] = [:]
+        var current: String?
+        for line in listing.output.split(separator: "\n") {
+            if line.hasPrefix("@") {
+                current = String(line)
+                groups[String(line), default: []] = []
+            } else if line.hasPrefix(" "), let group = current {
+                let item = line.trimmingCharacters(in: .whitespaces)
+                if !item.isEmpty && !item.hasPrefix("#") { groups[group, default: []].append(item) }
+            } else {
+                current = nil
+            }
+        }
+        return groups
+    }
+
+    /// The system calls a unit's `SystemCallFilter=` lines allow, applied as systemd does: the first
+    /// (not inverted) line sets the allow list, later plain lines add to it and `~` lines take away.
+    static func allowedSyscalls(unit: String, groups: [String: [String]]) -> Set<String> {
+        func expand(_ name: String, seen: Set<String> = []) -> Set<String> {
+            guard name.hasPrefix("@") else { return [name] }
+            guard !seen.contains(name) else { return [] }
+            return (groups[name] ?? []).reduce(into: Set<String>()) { $0.formUnion(expand($1, seen: seen.union([name]))) }
+        }
+        var allowed = Set<String>()
+        for line in unit.split(separator: "\n") where line.hasPrefix("SystemCallFilter=") {
+            var value = line.dropFirst("SystemCallFilter=".count)
+            let remove = value.hasPrefix("~")
+            if remove { value = value.dropFirst() }
+            let names = value.split(separator: " ").reduce(into: Set<String>()) { $0.formUnion(expand(String($1))) }
+            if remove { allowed.subtract(names) } else { allowed.formUnion(names) }
+        }
+        return allowed
+    }
+
+    /// Every system call `rankd serve` makes while it probes, ingests (its workers lowering their
+    /// priority), publishes epochs and stops, counted by `strace -f -c`, is one the shipped unit's
+    /// filter allows; the unit allows `setpriority` beyond `@system-service` minus `@privileged`
+    /// and `@resources`, and nothing else. About 15 s.
+    @Test(.enabled(if: Needs.programs("strace", "systemd-analyze"), "needs strace and systemd-analyze: apt-get install -y strace systemd"))
+    func systemdSyscallFilterAllowsEveryCallRankdMakes_about15s() async throws {
+        let unit = try String(contentsOfFile: RepositoryFiles.path("deploy/systemd/rankd.service"), encoding: .utf8)
+        let groups = try await Self.syscallGroups()
+        try #require(groups["@system-service"] != nil, "systemd-analyze syscall-filter lists no @system-service")
+        let allowed = Self.allowedSyscalls(unit: unit, groups: groups)
+        let baseline = Self.allowedSyscalls(
+            unit: "SystemCallFilter=@system-service\nSystemCallFilter=~@privileged @resources\n", groups: groups)
+        #expect(allowed.subtracting(baseline) == ["setpriority"], "beyond the baseline: \(allowed.subtracting(baseline).sorted())")
+        #expect(baseline.subtracting(allowed).isEmpty)
+
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let counts = dir.file("strace.txt")
+        // As root, rankd runs as `nobody`, as the unit runs it as `rankd`: SQLite calls fchown on
+        // its journal files only when it runs as root.
+        let asRoot = geteuid() == 0
+        let stopped = try await HeavyWork.run {
+            try await Self.withLivelyDaemon(
+                wrapper: ["/usr/bin/env", "strace", "-f", "-c", "-o", counts] + (asRoot ? ["-u", "nobody"] : []), otherUser: asRoot
+            ) { daemon, _ in
+                await daemon.stopWrapped()
+            }
+        }
+        #expect(stopped, "rankd under strace stopped on SIGTERM")
+        let summary = try String(contentsOfFile: counts, encoding: .utf8)
+        // Rows of `% time, seconds, usecs/call, calls, [errors,] syscall`; the name is the last column.
+        let called = Set(
+            summary.split(separator: "\n").compactMap { line -> String? in
+                let columns = line.split(separator: " ")
+                guard columns.count >= 5, Double(columns[0]) != nil, let name = columns.last, name != "total" else { return nil }
+                return String(name)
+            })
+        print("rankd serve under strace made \(called.count) distinct system calls: \(called.sorted().joined(separator: " "))")
+        #expect(called.count > 20, "\(summary)")
+        #expect(called.contains("setpriority"), "the ingest workers lower their priority: \(summary)")
+        let denied = called.subtracting(allowed).sorted()
+        #expect(denied.isEmpty, "the unit's SystemCallFilter would deny \(denied)")
+    }
+
     /// Lays out `/etc/rankd` as deploy/README.md says (the configuration next to copies of
     /// scoring/'s policy, benchmarks and probes) and runs `rankd check-config` on it.
     static func checkConfig(_ yaml: String) async throws -> ChildProcess.Finished {
@@ -152,8 +236,18 @@ import Testing
     /// (demoted by the fast path), one spends its probe budget at once; one telemetry record is
     /// accepted and one request refused. Returns `/metrics` once all of that shows.
     static func metricsOfALivelyDaemon() async throws -> String {
+        try await withLivelyDaemon { _, metrics in metrics }
+    }
+
+    /// The lively daemon above, `body` given it and its `/metrics` while it still runs.
+    /// - Parameter otherUser: make the directory usable by a user other than this one (the
+    ///   daemon runs as `nobody` under the wrapper).
+    static func withLivelyDaemon<T>(wrapper: [String] = [], otherUser: Bool = false, _ body: (DaemonProcess, String) async throws -> T)
+        async throws -> T
+    {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
+        if otherUser { try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: dir.path) }
         let model = "acme/tools-1"
         try """
         providers:
@@ -188,7 +282,7 @@ import Testing
         let token = "ingest-token-for-the-deployment-test"
         let daemon = try await DaemonProcess(
             ["serve", "--config", dir.file("rankd.yaml"), "--listen", "127.0.0.1:0", "--data-dir", dir.file("data")],
-            environment: ["RANKD_INGEST_TOKEN": token])
+            environment: ["RANKD_INGEST_TOKEN": token], wrapper: wrapper)
         defer { daemon.process.terminate() }
         #expect(await daemon.waitUntilReady())
 
@@ -214,7 +308,7 @@ import Testing
         #expect(value(#"rankd_endpoint_demoted{endpoint_id="broken:acme/tools-1",model="acme/tools-1",provider="broken"}"#, in: text) == 1)
         #expect((value(#"rankd_probes_total{provider="broken",outcome="http_5xx"}"#, in: text) ?? 0) >= 5)
         #expect(value("rankd_probe_budget_exhausted_endpoints", in: text) == 1, "the pricey endpoint spent its budget")
-        return text
+        return try await body(daemon, text)
     }
 
     /// The value of one series (name with its labels, as exposed) in a Prometheus exposition.

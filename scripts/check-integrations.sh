@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks what `swift test` cannot: the LiteLLM plug-in against LiteLLM from PyPI (its unit tests,
-# then LiteLLM's Router against `rankd mock-provider` with rankd beside it, about 3 minutes), and
-# the Kubernetes manifests against the Kubernetes schemas. Needs network access to PyPI and a
-# built rankd (swift build). Writes .build/litellm-report.json with the failure rates.
+# LiteLLM's Router against `rankd mock-provider` with rankd beside it, about 3 minutes, then the
+# LiteLLM proxy loading the plug-in from its config.yaml, about 1 minute), the OpenTelemetry
+# SDK's OTLP/HTTP exporter with gzip against `rankd serve`, and the Kubernetes manifests against
+# the Kubernetes schemas. Needs network access to PyPI and a built rankd (swift build). Writes
+# .build/litellm-report.json and .build/litellm-proxy-report.json with the shares and failure rates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +18,16 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -r integrations/requirements.txt
-"$VENV/bin/pip" install -q --disable-pip-version-check -e integrations/litellm
+# As a user installs it (not editable): what the proxy imports is the built package.
+"$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./integrations/litellm
 
 echo "== Kubernetes manifests (kubernetes-validate --strict)"
 "$VENV/bin/kubernetes-validate" --strict deploy/kubernetes/*.yaml
 
-echo "== LiteLLM plug-in"
+echo "== OpenTelemetry SDK exporter (gzip) into rankd serve"
+RANKD_BINARY="$RANKD_BINARY" "$VENV/bin/python" -m unittest -v integrations/otel/test_otel_exporter.py
+
+echo "== LiteLLM plug-in: SDK Router, then the proxy"
 cd integrations/litellm
-export LITELLM_LOCAL_MODEL_COST_MAP=True RANKD_BINARY
-"$VENV/bin/python" -m unittest -v tests.test_validation tests.test_router_with_rankd
+export LITELLM_LOCAL_MODEL_COST_MAP=True RANKD_BINARY LITELLM="$VENV/bin/litellm"
+"$VENV/bin/python" -m unittest -v tests.test_validation tests.test_router_with_rankd tests.test_proxy_with_rankd

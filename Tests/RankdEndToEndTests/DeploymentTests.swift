@@ -189,6 +189,11 @@ import Testing
         #expect(destination["scoring/probes"] == "/etc/rankd/probes")
         #expect(text.contains(#"CMD ["serve", "--config", "/etc/rankd/rankd.yaml""#))
         #expect(text.contains("USER 10001"))
+        // The gateway's init step copies the LiteLLM plug-in from where the image puts it.
+        #expect(destination["integrations/litellm"] == "/usr/share/rankd/integrations/litellm")
+        let deployment = try String(contentsOfFile: RepositoryFiles.path("deploy/kubernetes/deployment.yaml"), encoding: .utf8)
+        #expect(deployment.contains(#""cp", "-r", "/usr/share/rankd/integrations/litellm/rankd_litellm", "/plugins/""#))
+        #expect(FileManager.default.fileExists(atPath: RepositoryFiles.path("integrations/litellm/rankd_litellm/proxy.py")))
     }
 
     @Test(.enabled(if: Needs.programs("promtool"), "needs promtool: apt-get install -y --no-install-recommends prometheus"))

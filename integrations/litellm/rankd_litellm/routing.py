@@ -79,9 +79,13 @@ def _entry(deployment, key):
 
 
 class RankdRouting(CustomRoutingStrategyBase):
-    def __init__(self, router, rankd_url, cache_seconds=5.0, timeout_seconds=0.5, failure_backoff_seconds=2.0, seed=None):
+    def __init__(
+        self, router, rankd_url, cache_seconds=5.0, timeout_seconds=0.5, failure_backoff_seconds=2.0, seed=None, read_token=None
+    ):
         self.router = router
         self.rankd_url = rankd_url.rstrip("/")
+        # rankd's tokens.read, when it is set there: every read needs it.
+        self.headers = {"Authorization": f"Bearer {read_token}"} if read_token else {}
         self.cache_seconds = cache_seconds
         self.timeout_seconds = timeout_seconds
         self.failure_backoff_seconds = failure_backoff_seconds
@@ -163,7 +167,7 @@ class RankdRouting(CustomRoutingStrategyBase):
             if hit:
                 return kind, value
         if self._async_client is None:
-            self._async_client = httpx.AsyncClient(timeout=self.timeout_seconds)
+            self._async_client = httpx.AsyncClient(timeout=self.timeout_seconds, headers=self.headers)
         try:
             response = await self._async_client.request(method, self.rankd_url + path, json=body)
         except Exception as error:
@@ -177,7 +181,7 @@ class RankdRouting(CustomRoutingStrategyBase):
             if hit:
                 return kind, value
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout_seconds)
+            self._client = httpx.Client(timeout=self.timeout_seconds, headers=self.headers)
         try:
             response = self._client.request(method, self.rankd_url + path, json=body)
         except Exception as error:

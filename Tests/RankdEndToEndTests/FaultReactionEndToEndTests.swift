@@ -2,6 +2,10 @@ import Foundation
 import RankdTestKit
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// Fault reaction as gateways meet it (about 2.5 minutes): one `rankd serve` with the default
 /// policy, one `rankd mock-provider`, five models of three providers each, and one
 /// `scripts/gateway-loop.py` per model, all at once. Each loop follows `POST /v1/route`, falls
@@ -103,6 +107,15 @@ import Testing
                 for try await (name, run) in group { all[name] = run }
                 return all
             }
+        }
+        // How often each faulty endpoint was probed and with what outcome: when a reaction is late,
+        // this tells a probe that stalled from a statistical test that took its time.
+        if let (data, _) = try? await URLSession.shared.data(from: URL(string: "\(daemon.baseURL)/metrics")!) {
+            print(
+                "rankd's probes of the faulty endpoints:\n"
+                    + String(decoding: data, as: UTF8.self).split(separator: "\n").filter {
+                        $0.hasPrefix("rankd_probes_total{") && $0.contains("-fast\"")
+                    }.joined(separator: "\n"))
         }
         _ = await daemon.stop()
         print(

@@ -53,6 +53,13 @@ public struct RankingsController<Context: RequestContext>: Sendable {
             // Preferences given: the routing answer for this model (same parser as POST /v1/route).
             return route.answer(RouteQuery.body(model: slug, query: query).flatMap(RouteRequestParser.parse))
         }
+        // A variant (`author/name:nitro`) of a model the epoch has: the routing answer with it, as
+        // `POST /v1/route` gives it; an unknown suffix is refused there, naming it.
+        if published.modelBodies[slug] == nil, let suffix = ModelVariant.suffix(of: slug),
+            published.modelBodies[String(slug.dropLast(suffix.count + 1))] != nil
+        {
+            return route.answer(RouteQuery.body(model: slug, query: query).flatMap(RouteRequestParser.parse))
+        }
         guard let body = published.modelBodies[slug] else {
             let known = published.modelBodies.keys.sorted().prefix(20).joined(separator: ", ")
             return JSONResponse.error(

@@ -46,7 +46,9 @@ final class RouteAnswerEncoder: Sendable {
         } else {
             buffer.writeBytes(try EpochJSON.encoder.encode(answer.excluded.map(RouteJSON.Excluded.init)))
         }
-        buffer.writeString(",\"mode\":\"\(answer.mode.rawValue)\",\"seed\":\(seed),\"seed_source\":\"\(seedSource.rawValue)\"}")
+        buffer.writeString(",\"mode\":\"\(answer.mode.rawValue)\",\"notes\":")
+        buffer.writeBytes(try EpochJSON.encoder.encode(answer.notes))
+        buffer.writeString(",\"seed\":\(seed),\"seed_source\":\"\(seedSource.rawValue)\"}")
         return buffer
     }
 

@@ -41,7 +41,21 @@ public struct RouteController<Context: RequestContext>: Sendable {
         // such request to the same endpoint), named in the answer so it can be reproduced.
         if request.seedSource == .server { request.seed = UInt64.random(in: 0...RouteRequest.maxSeed) }
         guard let epoch = holder.epoch else { return RankingsController<Context>.notReady }
+        // A registry model whose slug itself ends in `:nitro` (say) is that model, not a variant.
+        if request.variant != nil, epoch.ranking(for: request.requestedModel) != nil {
+            (request.model, request.variant) = (request.requestedModel, nil)
+        }
         guard let ranking = epoch.ranking(for: request.model) else {
+            if let suffix = ModelVariant.suffix(of: request.model), epoch.ranking(for: String(request.model.dropLast(suffix.count + 1))) != nil {
+                return JSONResponse.invalid(
+                    RouteRequestParser.FieldErrors(errors: [
+                        RouteRequestParser.FieldError(
+                            field: "model",
+                            message:
+                                "\":\(suffix)\" is not a model variant rankd serves; known: \(ModelVariant.allCases.map { ":" + $0.rawValue }.joined(separator: ", ")) (or the model without a suffix)"
+                        )
+                    ]))
+            }
             return JSONResponse.error(.notFound, code: "unknown_model", "no model \"\(request.model)\" in epoch \(epoch.id)")
         }
         switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: registry) {
@@ -75,8 +89,10 @@ enum RouteJSON {
         /// it gives the same order again from the same epoch.
         var seed: UInt64
         var seedSource: String
+        var notes: [String]
 
         init(_ answer: RouteAnswer, seed: UInt64, seedSource: RouteRequest.SeedSource) {
+            notes = answer.notes
             epochID = answer.epochID
             mode = answer.mode.rawValue
             self.seed = seed
@@ -86,7 +102,7 @@ enum RouteJSON {
         }
 
         enum CodingKeys: String, CodingKey {
-            case mode, endpoints, excluded, seed
+            case mode, endpoints, excluded, seed, notes
             case epochID = "epoch_id"
             case seedSource = "seed_source"
         }

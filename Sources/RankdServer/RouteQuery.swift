@@ -34,12 +34,14 @@ enum RouteQuery {
                 top["seed"] = Double(value).map(JSONValue.number) ?? .string(value)
             } else if name == "request_id" {
                 top["request_id"] = .string(value)
+            } else if name == "context_tokens" {
+                top["context_tokens"] = Double(value).map(JSONValue.number) ?? .string(value)
             } else {
                 errors.append(
                     .init(
                         field: name,
                         message:
-                            "is not a routing preference; known: \((lists.union(bools).union(strings).union(numbers).union(prices.keys).union(["parameters", "seed", "request_id"])).sorted().joined(separator: ", "))"
+                            "is not a routing preference; known: \((lists.union(bools).union(strings).union(numbers).union(prices.keys).union(["parameters", "seed", "request_id", "context_tokens"])).sorted().joined(separator: ", "))"
                     ))
             }
         }

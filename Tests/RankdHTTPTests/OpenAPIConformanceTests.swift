@@ -190,6 +190,17 @@ import Testing
                 .post, "/v1/route", documentedAs: "/v1/route", expect: 200, json: ["model": Build.model, "request_id": "r-1"])
             _ = try await call(
                 .post, "/v1/route", documentedAs: "/v1/route", expect: 400, json: ["model": Build.model, "provider": ["sort": "cheapest"]])
+            // OpenRouter's shortcuts, sort object and a context hint.
+            _ = try await call(
+                .post, "/v1/route", documentedAs: "/v1/route", expect: 200,
+                json: [
+                    "model": Build.model + ":nitro", "context_tokens": 8_000, "parameters": ["tool_choice"],
+                    "provider": ["sort": ["by": "latency", "partition": "none"]],
+                ])
+            // (An unknown variant in a body is a 400 the schema cannot foresee: a registry slug may end in
+            // `:something` itself. OpenRouterFidelityHTTPTests covers it.)
+            _ = try await call(.get, "/v1/rankings/\(Build.model):exacto", documentedAs: model, expect: 200)
+            _ = try await call(.get, "/v1/rankings/\(Build.model):free", documentedAs: model, expect: 400)
             _ = try await call(
                 .post, "/v1/route", documentedAs: "/v1/route", expect: 404,
                 json: ["model": Build.model, "provider": ["only": ["nobody"]]])

@@ -15,6 +15,9 @@ public struct ProviderPreferences: Hashable, Sendable {
     /// Allowed quantizations (`fp8`, `bf16`, ...).
     public var quantizations: [String]?
     public var sort: Sort?
+    /// `sort.partition`: `model` (the default) or `none`; rankd routes one model per request, so
+    /// both order the same (the answer notes `none`).
+    public var sortPartition: String?
     /// Maximum prices in USD (per million prompt/completion tokens, per request).
     public var maxPrice: MaxPrice?
     /// Output tokens/s p50 below this: moved after the others (not excluded).
@@ -51,9 +54,43 @@ public struct ProviderPreferences: Hashable, Sendable {
     }
 }
 
+/// OpenRouter's model shortcuts: a suffix on the model slug that sets how endpoints are ordered.
+public enum ModelVariant: String, Hashable, Sendable, CaseIterable {
+    /// Sort by throughput (as `provider.sort: throughput`).
+    case nitro
+    /// Sort by price (as `provider.sort: price`).
+    case floor
+    /// rankd's quality order (the traffic-share draw), with or without tools.
+    case exacto
+
+    /// Splits `author/name:variant` into the model and a known variant; nil when the slug has no
+    /// suffix of a known variant (the caller decides what an unknown suffix means).
+    public static func split(_ slug: String) -> (model: String, variant: ModelVariant)? {
+        guard let colon = slug.lastIndex(of: ":"), let variant = ModelVariant(rawValue: String(slug[slug.index(after: colon)...])) else {
+            return nil
+        }
+        let model = String(slug[..<colon])
+        return model.isEmpty ? nil : (model, variant)
+    }
+
+    /// The suffix after the last `:` of a slug's name part, if any (`free` of `a/b:free`).
+    public static func suffix(of slug: String) -> String? {
+        let name = slug.split(separator: "/").last.map(String.init) ?? slug
+        guard let colon = name.lastIndex(of: ":") else { return nil }
+        return String(name[name.index(after: colon)...])
+    }
+}
+
 /// One routing question: a model, preferences, and the parameters the request uses.
 public struct RouteRequest: Hashable, Sendable {
     public var model: String
+    /// The model slug as the request gave it (with its variant suffix, if any).
+    public var requestedModel: String
+    /// A shortcut the slug carried (`:nitro`, `:floor`, `:exacto`).
+    public var variant: ModelVariant?
+    /// Tokens the request needs the context window to hold (prompt and output): endpoints with a
+    /// smaller `context_length` are excluded (`context_length`).
+    public var contextTokens: Int?
     public var preferences: ProviderPreferences
     /// Request parameters used (`tools`, `tool_choice`, `response_format`, ...).
     public var parameters: [String]
@@ -81,6 +118,7 @@ public struct RouteRequest: Hashable, Sendable {
         seedSource: SeedSource = .seed
     ) {
         self.model = model
+        self.requestedModel = model
         self.preferences = preferences
         self.parameters = parameters
         self.seed = seed
@@ -90,5 +128,7 @@ public struct RouteRequest: Hashable, Sendable {
     /// The seed a `request_id` stands for.
     public static func seed(requestID: String) -> UInt64 { FNV1a.hash(requestID) & maxSeed }
 
-    public var usesTools: Bool { parameters.contains("tools") }
+    /// Tools or a tool choice: the quality order applies (as OpenRouter routes both to tool-capable
+    /// providers, and Auto Exacto orders them).
+    public var usesTools: Bool { parameters.contains("tools") || parameters.contains("tool_choice") }
 }

@@ -7,6 +7,9 @@ public struct RouteAnswer: Hashable, Sendable {
     /// Where each of `endpoints` stands in the ranking it was planned from (`ModelRanking.endpoints`
     /// indices), so an encoder can reuse what it has per ranking entry.
     public var positions: [Int]
+    /// What of the request rankd took differently from what it says, or could not honour, in words
+    /// (never a silent drop).
+    public var notes: [String] = []
 }
 
 /// Which ordering applied.

@@ -11,7 +11,7 @@ public enum RoutePlanner {
         // Positions in `ranking.endpoints` throughout, not copies of the (large) entries: the
         // route answer is per request, and copying entries was most of its cost.
         let entries = ranking.endpoints
-        let preferences = request.preferences
+        let (preferences, quality, notes) = effectivePreferences(request)
         var eligible: [Int] = []
         eligible.reserveCapacity(entries.count)
         // Each entry's position in the registry (-1: not there), read in place instead of copied.
@@ -32,6 +32,14 @@ public enum RoutePlanner {
             }
         }
         let endpointOf = { (index: Int) -> Endpoint in registry.endpoints[registryPosition[index]] }
+        var allNotes = notes
+        if let tokens = request.contextTokens {
+            let unknown = eligible.count { endpointOf($0).contextLength == nil }
+            if unknown > 0 {
+                allNotes.append(
+                    "context_tokens \(tokens): \(unknown) endpoint(s) have no context_length in the registry and were kept")
+            }
+        }
         guard !eligible.isEmpty else { return .failure(NoEligibleEndpoint(model: request.model, excluded: excluded)) }
         let isDemoted = { (index: Int) in entries[index].status == .demoted }
 
@@ -55,7 +63,7 @@ public enum RoutePlanner {
                 let (a, b) = (sortKey(sort, entries[lhs], endpointOf(lhs)), sortKey(sort, entries[rhs], endpointOf(rhs)))
                 return a != b ? a < b : entries[lhs].rank < entries[rhs].rank
             }
-        } else if request.usesTools {
+        } else if quality {
             mode = .quality
             ordered = shareWeightedDraw(eligible, shares: eligible.map { entries[$0].trafficShare }, seed: request.seed)
         } else {
@@ -75,13 +83,46 @@ public enum RoutePlanner {
             RouteAnswer(
                 epochID: epochID, mode: mode,
                 endpoints: ordered.map { RoutedEndpoint(entry: entries[$0], belowPreference: misses($0)) },
-                excluded: excluded, positions: ordered))
+                excluded: excluded, positions: ordered, notes: allNotes))
+    }
+
+    /// The preferences the ordering uses once the model's variant is applied, whether the quality
+    /// order applies (tools, a tool choice, or `:exacto`), and notes on what was taken otherwise.
+    static func effectivePreferences(_ request: RouteRequest) -> (ProviderPreferences, quality: Bool, notes: [String]) {
+        var preferences = request.preferences
+        var quality = request.usesTools
+        var notes: [String] = []
+        let ordered = preferences.order.map { !$0.isEmpty } ?? false
+        switch request.variant {
+        case .nitro?, .floor?:
+            let wanted: ProviderPreferences.Sort = request.variant == .nitro ? .throughput : .price
+            if ordered {
+                notes.append(":\(request.variant!.rawValue) sorts by \(wanted.rawValue); provider.order, given with it, decides the order")
+            } else if let explicit = preferences.sort, explicit != wanted {
+                notes.append(
+                    ":\(request.variant!.rawValue) sorts by \(wanted.rawValue); provider.sort \(explicit.rawValue), given with it, decides the order")
+            } else {
+                preferences.sort = wanted
+            }
+        case .exacto?:
+            if ordered || preferences.sort != nil {
+                notes.append(":exacto asks for the quality order; provider.\(ordered ? "order" : "sort"), given with it, decides the order")
+            }
+            quality = true
+        case nil:
+            break
+        }
+        if preferences.sortPartition == "none" {
+            notes.append("provider.sort.partition none: rankd routes one model per request, so the order is the same as with model")
+        }
+        return (preferences, quality, notes)
     }
 
     /// The first preference that rules the endpoint out, or nil.
     static func exclusionReason(_ entry: EndpointRanking, _ endpoint: Endpoint, _ request: RouteRequest) -> String? {
         let preferences = request.preferences
         if entry.status == .disabled { return "disabled" }
+        if let tokens = request.contextTokens, let length = endpoint.contextLength, length < tokens { return "context_length" }
         if let only = preferences.only, !only.contains(where: { ProviderPreferences.matches($0, endpoint) }) { return "only" }
         if let ignore = preferences.ignore, ignore.contains(where: { ProviderPreferences.matches($0, endpoint) }) { return "ignore" }
         if let order = preferences.order, !order.isEmpty, !preferences.allowFallbacks,

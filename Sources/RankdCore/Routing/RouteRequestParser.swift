@@ -23,7 +23,7 @@ public enum RouteRequestParser {
         }
     }
 
-    static let topKeys: Set<String> = ["model", "provider", "parameters", "seed", "request_id"]
+    static let topKeys: Set<String> = ["model", "provider", "parameters", "seed", "request_id", "context_tokens"]
     static let providerKeys: Set<String> = [
         "order", "allow_fallbacks", "require_parameters", "data_collection", "zdr", "only", "ignore", "quantizations", "sort",
         "max_price", "preferred_min_throughput", "preferred_max_latency", "region",
@@ -42,7 +42,12 @@ public enum RouteRequestParser {
         }
         var request = RouteRequest(model: "", seedSource: .server)
         if let model = object["model"]?.stringValue, !model.isEmpty {
-            request.model = model
+            request.requestedModel = model
+            if let (base, variant) = ModelVariant.split(model) {
+                (request.model, request.variant) = (base, variant)
+            } else {
+                request.model = model
+            }
         } else {
             errors.append(FieldError(field: "model", message: "is required: the model slug, e.g. meta-llama/llama-3.3-70b-instruct"))
         }
@@ -61,6 +66,14 @@ public enum RouteRequestParser {
             } else if requestID.stringValue == nil {
                 errors.append(FieldError(field: "request_id", message: "must be a string"))
             }
+        }
+        switch object["context_tokens"] {
+        case .number(let tokens)? where tokens >= 1 && tokens == tokens.rounded() && tokens <= 100_000_000:
+            request.contextTokens = Int(tokens)
+        case nil: break
+        default:
+            errors.append(
+                FieldError(field: "context_tokens", message: "must be a whole number of tokens ≥ 1 (prompt and output the request needs)"))
         }
         if let provider = object["provider"] {
             request.preferences = preferences(provider, errors: &errors)
@@ -105,12 +118,25 @@ public enum RouteRequestParser {
             preferences.quantizations = quantizations
         }
         if let sort = object["sort"] {
-            // OpenRouter also accepts {"by": "price", "partition": ...}; rankd reads `by`.
+            // A name, or OpenRouter's {"by": "price", "partition": "model" | "none"}.
+            let field = sort.stringValue == nil ? "provider.sort.by" : "provider.sort"
+            if case .object(let fields) = sort {
+                for key in fields.keys.sorted() where key != "by" && key != "partition" {
+                    errors.append(FieldError(field: "provider.sort.\(key)", message: "is not a known key; known: by, partition"))
+                }
+                if let partition = fields["partition"] {
+                    if let value = partition.stringValue, value == "model" || value == "none" {
+                        preferences.sortPartition = value
+                    } else {
+                        errors.append(FieldError(field: "provider.sort.partition", message: "must be \"model\" or \"none\""))
+                    }
+                }
+            }
             let name = sort.stringValue ?? sort["by"]?.stringValue
             if let parsed = name.flatMap(ProviderPreferences.Sort.init(rawValue:)) {
                 preferences.sort = parsed
             } else {
-                errors.append(FieldError(field: "provider.sort", message: "must be \"price\", \"throughput\" or \"latency\""))
+                errors.append(FieldError(field: field, message: "must be \"price\", \"throughput\" or \"latency\""))
             }
         }
         if let maxPrice = object["max_price"] {

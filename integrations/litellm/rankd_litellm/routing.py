@@ -19,7 +19,6 @@ pick falls back to LiteLLM's own default order (simple shuffle, weighted by `wei
 `tpm`), so rankd being down never takes the gateway down.
 """
 
-import asyncio
 import logging
 import random
 import threading

@@ -25,11 +25,11 @@ import urllib.request
 
 from openai import AsyncOpenAI
 
-from tests.test_router_with_rankd import BROKEN, FAST, HEALTHY, MESSAGES, MODEL, REPOSITORY, TOOLS, Server
+from tests.test_router_with_rankd import BROKEN, FAST, MESSAGES, MODEL, REPOSITORY, TOKEN, TOOLS, start_fleet
 from rankd_litellm import validate_tool_calls
 
 LITELLM = os.environ.get("LITELLM", os.path.join(os.path.dirname(sys.executable), "litellm"))
-INGEST = "ingest-token-for-the-proxy-test"
+INGEST = TOKEN
 READ = "read-token-for-the-proxy-test-01"
 MASTER = "sk-rankd-proxy-test-master-key-0123456789"
 PROVIDERS = ("alpha", "bravo", "charlie")
@@ -123,36 +123,7 @@ class ProxyWithRankdTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="rankd-litellm-proxy-")
-        with open(os.path.join(cls.dir, "scenario.yaml"), "w") as f:
-            json.dump({"providers": {"alpha": HEALTHY, "bravo": HEALTHY, "charlie": FAST}}, f)
-        cls.mock = Server(
-            ["mock-provider", "--listen", "127.0.0.1:0", "--scenario", os.path.join(cls.dir, "scenario.yaml"),
-             "--probes", os.path.join(REPOSITORY, "scoring/probes"), "--seed", "11"]
-        )
-        with open(os.path.join(REPOSITORY, "scoring/policy.yaml")) as f:
-            policy = f.read()
-        for old, new in (("interval_seconds: 60 ", "interval_seconds: 0.5 "),
-                         ("suspicious_interval_seconds: 15 ", "suspicious_interval_seconds: 0.25 "),
-                         ("max_per_minute: 6 ", "max_per_minute: 240 ")):
-            assert old in policy, old
-            policy = policy.replace(old, new)
-        with open(os.path.join(cls.dir, "policy.yaml"), "w") as f:
-            f.write(policy)
-        endpoints = "\n".join(
-            f"  - {{provider: {p}, model: {MODEL}, base_url: \"{cls.mock.url}/{p}/v1\", upstream_model: m,"
-            f" supported_parameters: [tools, tool_choice]}}"
-            for p in PROVIDERS
-        )
-        with open(os.path.join(cls.dir, "rankd.yaml"), "w") as f:
-            f.write(
-                f"epoch_interval_seconds: 10\npolicy_file: policy.yaml\nprobes_dir: {REPOSITORY}/scoring/probes\n"
-                f"tokens:\n  ingest: {{env: RANKD_INGEST_TOKEN}}\n  read: {{env: RANKD_READ_TOKEN}}\nendpoints:\n{endpoints}\n"
-            )
-        cls.rankd = Server(
-            ["serve", "--config", os.path.join(cls.dir, "rankd.yaml"), "--listen", "127.0.0.1:0",
-             "--data-dir", os.path.join(cls.dir, "data")],
-            env={"RANKD_INGEST_TOKEN": INGEST, "RANKD_READ_TOKEN": READ},
-        )
+        cls.mock, cls.rankd = start_fleet(cls.dir, seed=11, read_token=READ)
         # The proxy's own configuration: the models, and rankd-litellm as a callback.
         models = "\n".join(
             f"  - model_name: tools-model\n"

@@ -122,41 +122,50 @@ async def call(router):
     return response._hidden_params.get("model_id"), valid is not True
 
 
+def start_fleet(directory, seed, read_token=None):
+    """`rankd mock-provider` with alpha and bravo healthy and charlie fast, and `rankd serve` probing
+    them every 0.5 s (epochs every 10 s), with the ingest token and, when given, a read token.
+    Returns (mock, rankd)."""
+    with open(os.path.join(directory, "scenario.yaml"), "w") as f:
+        json.dump({"providers": {"alpha": HEALTHY, "bravo": HEALTHY, "charlie": FAST}}, f)
+    mock = Server(
+        ["mock-provider", "--listen", "127.0.0.1:0", "--scenario", os.path.join(directory, "scenario.yaml"),
+         "--probes", os.path.join(REPOSITORY, "scoring/probes"), "--seed", str(seed)]
+    )
+    with open(os.path.join(REPOSITORY, "scoring/policy.yaml")) as f:
+        policy = f.read()
+    # Probes paced for a test that lasts a minute, not a day.
+    for old, new in (("interval_seconds: 60 ", "interval_seconds: 0.5 "),
+                     ("suspicious_interval_seconds: 15 ", "suspicious_interval_seconds: 0.25 "),
+                     ("max_per_minute: 6 ", "max_per_minute: 240 ")):
+        assert old in policy, old
+        policy = policy.replace(old, new)
+    with open(os.path.join(directory, "policy.yaml"), "w") as f:
+        f.write(policy)
+    endpoints = "\n".join(
+        f"  - {{provider: {p}, model: {MODEL}, base_url: \"{mock.url}/{p}/v1\", upstream_model: m,"
+        f" supported_parameters: [tools, tool_choice]}}"
+        for p in ("alpha", "bravo", "charlie")
+    )
+    read = "  read: {env: RANKD_READ_TOKEN}\n" if read_token else ""
+    with open(os.path.join(directory, "rankd.yaml"), "w") as f:
+        f.write(
+            f"epoch_interval_seconds: 10\npolicy_file: policy.yaml\nprobes_dir: {REPOSITORY}/scoring/probes\n"
+            f"tokens:\n  ingest: {{env: RANKD_INGEST_TOKEN}}\n{read}endpoints:\n{endpoints}\n"
+        )
+    rankd = Server(
+        ["serve", "--config", os.path.join(directory, "rankd.yaml"), "--listen", "127.0.0.1:0",
+         "--data-dir", os.path.join(directory, "data")],
+        env={"RANKD_INGEST_TOKEN": TOKEN, **({"RANKD_READ_TOKEN": read_token} if read_token else {})},
+    )
+    return mock, rankd
+
+
 class RouterWithRankdTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="rankd-litellm-")
-        with open(os.path.join(cls.dir, "scenario.yaml"), "w") as f:
-            json.dump({"providers": {"alpha": HEALTHY, "bravo": HEALTHY, "charlie": FAST}}, f)
-        cls.mock = Server(
-            ["mock-provider", "--listen", "127.0.0.1:0", "--scenario", os.path.join(cls.dir, "scenario.yaml"),
-             "--probes", os.path.join(REPOSITORY, "scoring/probes"), "--seed", "7"]
-        )
-        with open(os.path.join(REPOSITORY, "scoring/policy.yaml")) as f:
-            policy = f.read()
-        # Probes paced for a test that lasts a minute, not a day.
-        for old, new in (("interval_seconds: 60 ", "interval_seconds: 0.5 "),
-                         ("suspicious_interval_seconds: 15 ", "suspicious_interval_seconds: 0.25 "),
-                         ("max_per_minute: 6 ", "max_per_minute: 240 ")):
-            assert old in policy, old
-            policy = policy.replace(old, new)
-        with open(os.path.join(cls.dir, "policy.yaml"), "w") as f:
-            f.write(policy)
-        endpoints = "\n".join(
-            f"  - {{provider: {p}, model: {MODEL}, base_url: \"{cls.mock.url}/{p}/v1\", upstream_model: m,"
-            f" supported_parameters: [tools, tool_choice]}}"
-            for p in ("alpha", "bravo", "charlie")
-        )
-        with open(os.path.join(cls.dir, "rankd.yaml"), "w") as f:
-            f.write(
-                f"epoch_interval_seconds: 10\npolicy_file: policy.yaml\nprobes_dir: {REPOSITORY}/scoring/probes\n"
-                f"tokens:\n  ingest: {{env: RANKD_INGEST_TOKEN}}\nendpoints:\n{endpoints}\n"
-            )
-        cls.rankd = Server(
-            ["serve", "--config", os.path.join(cls.dir, "rankd.yaml"), "--listen", "127.0.0.1:0",
-             "--data-dir", os.path.join(cls.dir, "data")],
-            env={"RANKD_INGEST_TOKEN": TOKEN},
-        )
+        cls.mock, cls.rankd = start_fleet(cls.dir, seed=7)
 
     @classmethod
     def tearDownClass(cls):

@@ -62,7 +62,8 @@ enum EndpointRegistryReader {
             let price = Pricing(
                 promptPerMillionTokensUSD: pricing.double("prompt_per_million_usd", default: 0, range: 0...10_000, unit: "USD"),
                 completionPerMillionTokensUSD: pricing.double("completion_per_million_usd", default: 0, range: 0...10_000, unit: "USD"),
-                perRequestUSD: pricing.double("request_usd", default: 0, range: 0...100, unit: "USD"))
+                perRequestUSD: pricing.double("request_usd", default: 0, range: 0...100, unit: "USD"),
+                perImageUSD: pricing.has("image_usd") ? pricing.double("image_usd", default: 0, range: 0...100, unit: "USD") : nil)
             pricing.finish()
             let contextLength = entry.optionalInt("context_length", range: 1...100_000_000)
             let parameters = entry.stringList("supported_parameters", default: ["tools", "tool_choice"])
@@ -84,13 +85,14 @@ enum EndpointRegistryReader {
                     "regions", suffix: "[\(offset)]", "\"\(region)\" is not a region code; use lower case like us, eu or eu-west-1")
             }
             let enabled = entry.bool("enabled", default: true)
+            let distillable = entry.has("distillable") ? entry.bool("distillable", default: false) : nil
             entry.finish()
             endpoints.append(
                 Endpoint(
                     id: id, model: model, provider: provider, baseURL: baseURL, upstreamModel: upstream,
                     apiKeyEnvironmentVariable: apiKeyEnv, quantization: quantization, pricing: price, contextLength: contextLength,
                     supportedParameters: parameters, dataCollection: dataCollection ?? .allow, zeroDataRetention: zdr,
-                    regions: regions, enabled: enabled))
+                    regions: regions, enabled: enabled, distillable: distillable))
         }
         if items.isEmpty { fields.report("endpoints", nil, "is empty; list at least one endpoint") }
         return endpoints

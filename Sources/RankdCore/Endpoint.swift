@@ -26,14 +26,18 @@ public struct Endpoint: Hashable, Codable, Sendable {
     public var regions: [String]
     /// A disabled endpoint is listed with status `disabled`, last, and never probed.
     public var enabled: Bool
+    /// The provider's terms allow distilling the model's text output (OpenRouter's
+    /// `enforce_distillable_text` keeps only these). Nil, as in registries stored before it: not declared, so no.
+    public var distillable: Bool?
 
     public init(
         id: String, model: String, provider: String, baseURL: String, upstreamModel: String,
         apiKeyEnvironmentVariable: String? = nil, quantization: String = "unknown",
         pricing: Pricing = Pricing(), contextLength: Int? = nil,
         supportedParameters: [String] = ["tools", "tool_choice"], dataCollection: DataCollection = .allow,
-        zeroDataRetention: Bool = false, regions: [String] = [], enabled: Bool = true
+        zeroDataRetention: Bool = false, regions: [String] = [], enabled: Bool = true, distillable: Bool? = nil
     ) {
+        self.distillable = distillable
         self.id = id
         self.model = model
         self.provider = provider
@@ -56,8 +60,14 @@ public struct Pricing: Hashable, Codable, Sendable {
     public var promptPerMillionTokensUSD: Double
     public var completionPerMillionTokensUSD: Double
     public var perRequestUSD: Double
+    /// Per input image (OpenRouter's `max_price.image`). Nil, as in registries stored before it: not priced.
+    public var perImageUSD: Double?
 
-    public init(promptPerMillionTokensUSD: Double = 0, completionPerMillionTokensUSD: Double = 0, perRequestUSD: Double = 0) {
+    public init(
+        promptPerMillionTokensUSD: Double = 0, completionPerMillionTokensUSD: Double = 0, perRequestUSD: Double = 0,
+        perImageUSD: Double? = nil
+    ) {
+        self.perImageUSD = perImageUSD
         self.promptPerMillionTokensUSD = promptPerMillionTokensUSD
         self.completionPerMillionTokensUSD = completionPerMillionTokensUSD
         self.perRequestUSD = perRequestUSD

@@ -5,10 +5,12 @@ import RankdCore
 /// strict parser: lists are comma-separated (`only=a,b`), `max_price.prompt=0.5`.
 enum RouteQuery {
     static let lists: Set<String> = ["order", "only", "ignore", "quantizations", "region"]
-    static let bools: Set<String> = ["allow_fallbacks", "require_parameters", "zdr"]
+    static let bools: Set<String> = ["allow_fallbacks", "require_parameters", "zdr", "enforce_distillable_text"]
     static let strings: Set<String> = ["data_collection", "sort"]
     static let numbers: Set<String> = ["preferred_min_throughput", "preferred_max_latency"]
-    static let prices = ["max_price.prompt": "prompt", "max_price.completion": "completion", "max_price.request": "request"]
+    static let prices = [
+        "max_price.prompt": "prompt", "max_price.completion": "completion", "max_price.request": "request", "max_price.image": "image",
+    ]
 
     /// The body, or the names of parameters that are not preferences.
     static func body(model: String, query: [(String, String)]) -> Result<JSONValue, RouteRequestParser.FieldErrors> {

@@ -46,6 +46,8 @@ import Testing
         let deepinfra = c.endpoints.first { $0.id == "deepinfra:meta-llama/llama-3.3-70b-instruct" }!
         #expect(deepinfra.pricing.promptPerMillionTokensUSD == 0.23)
         #expect(deepinfra.apiKeyEnvironmentVariable == "DEEPINFRA_API_KEY")
+        #expect(deepinfra.distillable == true && deepinfra.pricing.perImageUSD == nil)
+        #expect(c.endpoints.first { $0.id == "self-hosted-vllm" }?.distillable == nil, "not declared")
     }
 
     @Test func shippedPolicyFileEqualsTheBuiltInDefault() {
@@ -106,6 +108,8 @@ import Testing
         (minimal + "\n    regions: [Europe]", "endpoints[0].regions[0]", "region code"),
         (minimal + "\n    api_key: sk-123", "endpoints[0].api_key", "never written inline"),
         (minimal + "\n    zdr: sometimes", "endpoints[0].zdr", "true or false"),
+        (minimal + "\n    distillable: perhaps", "endpoints[0].distillable", "true or false"),
+        (minimal + "\n    pricing: {image_usd: -0.5}", "endpoints[0].pricing.image_usd", "between 0"),
         (
             minimal + "\n" + minimal.split(separator: "\n").dropFirst().joined(separator: "\n"), "endpoints[1].id",
             "already used by endpoints[0]"

@@ -194,7 +194,7 @@ import Testing
         (#"{\#(m), "provider": {"allow_fallbacks": "no"}}"#, "provider.allow_fallbacks"),
         (#"{\#(m), "provider": {"order": ["a"], "fallbacks": true}}"#, "provider.fallbacks"),
         (#"{\#(m), "provider": {"max_price": {"prompt": -1}}}"#, "provider.max_price.prompt"),
-        (#"{\#(m), "provider": {"max_price": {"image": 1}}}"#, "provider.max_price.image"),
+        (#"{\#(m), "provider": {"max_price": {"audio": 1}}}"#, "provider.max_price.audio"),
         (#"{\#(m), "provider": {"quantizations": ["fp7"]}}"#, "provider.quantizations[0]"),
         (#"{\#(m), "provider": {"data_collection": "sometimes"}}"#, "provider.data_collection"),
         (#"{\#(m), "tools": []}"#, "tools"),

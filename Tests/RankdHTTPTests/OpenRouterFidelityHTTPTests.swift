@@ -68,6 +68,29 @@ import Testing
         Row(
             name: "context_tokens must be a whole number", request: #"{"model": "\#(model)", "context_tokens": 1.5}"#,
             status: .badRequest, error: "context_tokens"),
+        Row(
+            name: "enforce_distillable_text keeps endpoints declared distillable",
+            request: #"{"model": "\#(model)", "provider": {"enforce_distillable_text": true}}"#, mode: "price_weighted",
+            excluded: ["steady": "enforce_distillable_text", "slow": "enforce_distillable_text"]),
+        Row(
+            name: "max_price.image excludes dearer images, keeps unpriced ones",
+            request: #"{"model": "\#(model)", "provider": {"max_price": {"image": 0.001}}}"#, mode: "price_weighted",
+            excluded: ["fast": "max_price.image"]),
+        Row(
+            name: "an unknown max_price key is named", request: #"{"model": "\#(model)", "provider": {"max_price": {"audio": 1}}}"#,
+            status: .badRequest, error: "provider.max_price.audio"),
+        Row(
+            name: "allow_fallbacks false without order: only the top endpoint",
+            request: #"{"model": "\#(model)", "provider": {"sort": "latency", "allow_fallbacks": false}}"#, mode: "sort_latency",
+            excluded: ["steady": "allow_fallbacks", "slow": "allow_fallbacks"]),
+        Row(
+            name: "allow_fallbacks false with order: only the listed ones",
+            request: #"{"model": "\#(model)", "provider": {"order": ["slow", "steady"], "allow_fallbacks": false}}"#, mode: "explicit_order",
+            excluded: ["fast": "allow_fallbacks"]),
+        Row(
+            name: "GET with enforce_distillable_text and max_price.image", method: .get,
+            request: "/v1/rankings/\(model)?enforce_distillable_text=true&max_price.image=1", mode: "price_weighted",
+            excluded: ["steady": "enforce_distillable_text", "slow": "enforce_distillable_text"]),
         Row(name: "GET a variant", method: .get, request: "/v1/rankings/\(model):nitro", mode: "sort_throughput"),
         Row(name: "GET an unknown variant", method: .get, request: "/v1/rankings/\(model):online", status: .badRequest, error: "\":online\""),
         Row(
@@ -80,9 +103,13 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         var loaded = testConfiguration(dir)
-        // Context windows: fast 131,072, steady 32,768, slow unknown.
+        // Context windows: fast 131,072, steady 32,768, slow unknown. Distillable: fast yes, steady
+        // no, slow not declared. Image prices: fast $0.002, others none.
         for index in loaded.configuration.endpoints.indices {
-            loaded.configuration.endpoints[index].contextLength = ["fast": 131_072, "steady": 32_768][loaded.configuration.endpoints[index].provider]
+            let provider = loaded.configuration.endpoints[index].provider
+            loaded.configuration.endpoints[index].contextLength = ["fast": 131_072, "steady": 32_768][provider]
+            loaded.configuration.endpoints[index].distillable = ["fast": true, "steady": false][provider]
+            loaded.configuration.endpoints[index].pricing.perImageUSD = ["fast": 0.002][provider]
         }
         let clock = ManualClock()
         let (app, ranker) = try RankdApplication.build(loaded, clock: clock, logger: quietLogger, epochLoop: false)

@@ -2,7 +2,9 @@
 public struct ProviderPreferences: Hashable, Sendable {
     /// Provider or endpoint slugs to try first, in this order (demoted ones included, flagged).
     public var order: [String]?
-    /// After the eligible `order` entries, the rest by rank (true, default), or nothing else (false).
+    /// After the eligible `order` entries, the rest by rank (true, default), or nothing else
+    /// (false); without `order`, false keeps only the first endpoint of the order (OpenRouter:
+    /// only the top provider serves the request, its error comes back).
     public var allowFallbacks = true
     /// Only endpoints supporting every parameter the request uses.
     public var requireParameters = false
@@ -10,6 +12,8 @@ public struct ProviderPreferences: Hashable, Sendable {
     public var dataCollection: DataCollection = .allow
     /// Only zero-data-retention endpoints.
     public var zdr = false
+    /// Only endpoints whose registry entry says `distillable: true`.
+    public var enforceDistillableText = false
     public var only: [String]?
     public var ignore: [String]?
     /// Allowed quantizations (`fp8`, `bf16`, ...).
@@ -37,8 +41,11 @@ public struct ProviderPreferences: Hashable, Sendable {
         public var prompt: Double?
         public var completion: Double?
         public var request: Double?
+        /// USD per input image.
+        public var image: Double?
 
-        public init(prompt: Double? = nil, completion: Double? = nil, request: Double? = nil) {
+        public init(prompt: Double? = nil, completion: Double? = nil, request: Double? = nil, image: Double? = nil) {
+            self.image = image
             self.prompt = prompt
             self.completion = completion
             self.request = request

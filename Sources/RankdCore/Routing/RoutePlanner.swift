@@ -79,6 +79,14 @@ public enum RoutePlanner {
         if mode != .explicitOrder {
             ordered = stablePartition(ordered, by: isDemoted).flatMap { group in stablePartition(group, by: misses).flatMap { $0 } }
         }
+        // No fallbacks and no order: only the top endpoint of the order serves (OpenRouter's
+        // meaning); the others are listed as excluded by it, so the gateway returns its error.
+        if !preferences.allowFallbacks && mode != .explicitOrder && ordered.count > 1 {
+            for index in ordered.dropFirst() {
+                excluded.append(Exclusion(endpointID: entries[index].endpointID, provider: entries[index].provider, reason: "allow_fallbacks"))
+            }
+            ordered = [ordered[0]]
+        }
         return .success(
             RouteAnswer(
                 epochID: epochID, mode: mode,
@@ -135,6 +143,7 @@ public enum RoutePlanner {
         }
         if preferences.dataCollection == .deny && endpoint.dataCollection == .allow { return "data_collection" }
         if preferences.zdr && !endpoint.zeroDataRetention { return "zdr" }
+        if preferences.enforceDistillableText && endpoint.distillable != true { return "enforce_distillable_text" }
         if let quantizations = preferences.quantizations,
             !quantizations.map({ $0.lowercased() }).contains(endpoint.quantization.lowercased())
         {
@@ -153,6 +162,7 @@ public enum RoutePlanner {
                 return "max_price.completion"
             }
             if let perRequest = max.request, endpoint.pricing.perRequestUSD > perRequest { return "max_price.request" }
+            if let image = max.image, (endpoint.pricing.perImageUSD ?? 0) > image { return "max_price.image" }
         }
         return nil
     }

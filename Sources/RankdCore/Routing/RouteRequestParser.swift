@@ -26,7 +26,7 @@ public enum RouteRequestParser {
     static let topKeys: Set<String> = ["model", "provider", "parameters", "seed", "request_id", "context_tokens"]
     static let providerKeys: Set<String> = [
         "order", "allow_fallbacks", "require_parameters", "data_collection", "zdr", "only", "ignore", "quantizations", "sort",
-        "max_price", "preferred_min_throughput", "preferred_max_latency", "region",
+        "max_price", "preferred_min_throughput", "preferred_max_latency", "region", "enforce_distillable_text",
     ]
 
     public static func parse(_ body: JSONValue) -> Result<RouteRequest, FieldErrors> {
@@ -100,6 +100,8 @@ public enum RouteRequestParser {
         preferences.requireParameters = bool(
             object["require_parameters"], field: "provider.require_parameters", default: false, errors: &errors)
         preferences.zdr = bool(object["zdr"], field: "provider.zdr", default: false, errors: &errors)
+        preferences.enforceDistillableText = bool(
+            object["enforce_distillable_text"], field: "provider.enforce_distillable_text", default: false, errors: &errors)
         if let collection = object["data_collection"] {
             if let parsed = collection.stringValue.flatMap(DataCollection.init(rawValue:)) {
                 preferences.dataCollection = parsed
@@ -141,15 +143,16 @@ public enum RouteRequestParser {
         }
         if let maxPrice = object["max_price"] {
             if case .object(let prices) = maxPrice {
-                for key in prices.keys.sorted() where !["prompt", "completion", "request"].contains(key) {
+                for key in prices.keys.sorted() where !["prompt", "completion", "request", "image"].contains(key) {
                     errors.append(
-                        FieldError(field: "provider.max_price.\(key)", message: "is not supported; use prompt, completion or request (USD)")
-                    )
+                        FieldError(
+                            field: "provider.max_price.\(key)", message: "is not a known price; use prompt, completion, request or image (USD)"))
                 }
                 preferences.maxPrice = ProviderPreferences.MaxPrice(
                     prompt: number(prices["prompt"], field: "provider.max_price.prompt", errors: &errors),
                     completion: number(prices["completion"], field: "provider.max_price.completion", errors: &errors),
-                    request: number(prices["request"], field: "provider.max_price.request", errors: &errors))
+                    request: number(prices["request"], field: "provider.max_price.request", errors: &errors),
+                    image: number(prices["image"], field: "provider.max_price.image", errors: &errors))
             } else {
                 errors.append(FieldError(field: "provider.max_price", message: "must be an object like {\"prompt\": 1, \"completion\": 2}"))
             }

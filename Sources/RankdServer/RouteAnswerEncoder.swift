@@ -47,7 +47,8 @@ final class RouteAnswerEncoder: Sendable {
             buffer.writeBytes(try EpochJSON.encoder.encode(answer.excluded.map(RouteJSON.Excluded.init)))
         }
         buffer.writeString(",\"mode\":\"\(answer.mode.rawValue)\",\"notes\":")
-        buffer.writeBytes(try EpochJSON.encoder.encode(answer.notes))
+        // Almost every answer has none: no encoder for those.
+        if answer.notes.isEmpty { buffer.writeString("[]") } else { buffer.writeBytes(try EpochJSON.encoder.encode(answer.notes)) }
         buffer.writeString(",\"seed\":\(seed),\"seed_source\":\"\(seedSource.rawValue)\"}")
         return buffer
     }

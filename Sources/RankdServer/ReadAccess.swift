@@ -41,13 +41,14 @@ public struct ReadAccess: Sendable {
 
     /// The tokens that open `scope`; nil when it is open to all.
     func accepted(for scope: Scope) -> [String]? {
+        let own: String?
         switch scope {
         case .open: return nil
-        case .metrics where metricsToken != nil: return [metricsToken!] + (adminToken.map { [$0] } ?? [])
-        case .metrics, .read:
-            guard let readToken else { return nil }
-            return [readToken] + (adminToken.map { [$0] } ?? [])
+        case .metrics: own = metricsToken ?? readToken
+        case .read: own = readToken
         }
+        guard let own else { return nil }
+        return [own] + (adminToken.map { [$0] } ?? [])
     }
 
     /// Whether anything is protected at all (the fast path skips the check when not).

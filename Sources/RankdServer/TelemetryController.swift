@@ -149,12 +149,15 @@ enum IngestRequest {
             metrics.ingestRefused(reason: "too_large")
             return .refused(tooLarge)
         }
-        let encoding: ContentEncoding
-        switch ContentEncoding.of(request) {
-        case .success(let found): encoding = found
-        case .failure(let refusal):
+        let encoding = ContentEncoding.of(request)
+        if case .unsupported(let codings) = encoding {
             metrics.ingestRefused(reason: "unsupported_encoding")
-            return .refused(refusal.response)
+            var response = JSONResponse.error(
+                .unsupportedMediaType, code: "unsupported_encoding",
+                "Content-Encoding \(codings) is not read here: send gzip, deflate or an uncompressed body")
+            // RFC 7694: the codings the server does accept.
+            response.headers[.acceptEncoding] = "gzip, deflate"
+            return .refused(response)
         }
         let body: ByteBuffer
         do {
@@ -184,24 +187,26 @@ enum IngestRequest {
     }
 
     /// The `Content-Encoding` of an ingest body: none, gzip or deflate (one coding; what OpenTelemetry
-    /// exporters and HTTP clients send).
+    /// exporters and HTTP clients send), or what the header says when it is none of those.
     enum ContentEncoding {
         case identity
         case gzip
         case deflate
+        case unsupported(String)
 
         var name: String {
             switch self {
             case .identity: "identity"
             case .gzip: "gzip"
             case .deflate: "deflate"
+            case .unsupported(let codings): codings
             }
         }
 
         /// How `body` is framed; nil when it is not compressed.
         func format(of body: ByteBuffer) -> Zlib.Format? {
             switch self {
-            case .identity: return nil
+            case .identity, .unsupported: return nil
             case .gzip: return .gzip
             case .deflate:
                 // RFC 9110 names the zlib format (RFC 1950) "deflate", but some clients send raw
@@ -215,29 +220,18 @@ enum IngestRequest {
             }
         }
 
-        static func of(_ request: Request) -> Result<ContentEncoding, RefusalResponse> {
+        static func of(_ request: Request) -> ContentEncoding {
             let codings = request.headers[values: .contentEncoding]
                 .flatMap { $0.split(separator: ",") }
                 .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
                 .filter { !$0.isEmpty && $0 != "identity" }
             switch codings {
-            case []: return .success(.identity)
-            case ["gzip"], ["x-gzip"]: return .success(.gzip)
-            case ["deflate"]: return .success(.deflate)
-            default:
-                var response = JSONResponse.error(
-                    .unsupportedMediaType, code: "unsupported_encoding",
-                    "Content-Encoding \(codings.joined(separator: ", ")) is not read here: send gzip, deflate or an uncompressed body")
-                // RFC 7694: the codings the server does accept.
-                response.headers[.acceptEncoding] = "gzip, deflate"
-                return .failure(RefusalResponse(response: response))
+            case []: return .identity
+            case ["gzip"], ["x-gzip"]: return .gzip
+            case ["deflate"]: return .deflate
+            default: return .unsupported(codings.joined(separator: ", "))
             }
         }
-    }
-
-    /// A `Response` as the failure of a `Result`.
-    struct RefusalResponse: Error {
-        var response: Response
     }
 
     static func commit(api: String, decoded: TelemetryDecoder.Batch, atomic: Bool, sink: IngestSink, metrics: RankdMetrics) async throws

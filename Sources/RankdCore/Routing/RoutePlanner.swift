@@ -102,23 +102,23 @@ public enum RoutePlanner {
         var notes: [String] = []
         let ordered = preferences.order.map { !$0.isEmpty } ?? false
         switch request.variant {
-        case .nitro?, .floor?:
-            let wanted: ProviderPreferences.Sort = request.variant == .nitro ? .throughput : .price
-            if ordered {
-                notes.append(":\(request.variant!.rawValue) sorts by \(wanted.rawValue); provider.order, given with it, decides the order")
-            } else if let explicit = preferences.sort, explicit != wanted {
-                notes.append(
-                    ":\(request.variant!.rawValue) sorts by \(wanted.rawValue); provider.sort \(explicit.rawValue), given with it, decides the order")
-            } else {
-                preferences.sort = wanted
-            }
+        case nil:
+            break
         case .exacto?:
             if ordered || preferences.sort != nil {
                 notes.append(":exacto asks for the quality order; provider.\(ordered ? "order" : "sort"), given with it, decides the order")
             }
             quality = true
-        case nil:
-            break
+        case let variant?:
+            let wanted: ProviderPreferences.Sort = variant == .nitro ? .throughput : .price
+            if ordered {
+                notes.append(":\(variant.rawValue) sorts by \(wanted.rawValue); provider.order, given with it, decides the order")
+            } else if let explicit = preferences.sort, explicit != wanted {
+                notes.append(
+                    ":\(variant.rawValue) sorts by \(wanted.rawValue); provider.sort \(explicit.rawValue), given with it, decides the order")
+            } else {
+                preferences.sort = wanted
+            }
         }
         if preferences.sortPartition == "none" {
             notes.append("provider.sort.partition none: rankd routes one model per request, so the order is the same as with model")

@@ -55,9 +55,7 @@ public struct RankingsController<Context: RequestContext>: Sendable {
         }
         // A variant (`author/name:nitro`) of a model the epoch has: the routing answer with it, as
         // `POST /v1/route` gives it; an unknown suffix is refused there, naming it.
-        if published.modelBodies[slug] == nil, let suffix = ModelVariant.suffix(of: slug),
-            published.modelBodies[String(slug.dropLast(suffix.count + 1))] != nil
-        {
+        if published.modelBodies[slug] == nil, let base = ModelVariant.suffixed(slug)?.model, published.modelBodies[base] != nil {
             return route.answer(RouteQuery.body(model: slug, query: query).flatMap(RouteRequestParser.parse))
         }
         guard let body = published.modelBodies[slug] else {

@@ -46,7 +46,7 @@ public struct RouteController<Context: RequestContext>: Sendable {
             (request.model, request.variant) = (request.requestedModel, nil)
         }
         guard let ranking = epoch.ranking(for: request.model) else {
-            if let suffix = ModelVariant.suffix(of: request.model), epoch.ranking(for: String(request.model.dropLast(suffix.count + 1))) != nil {
+            if let (base, suffix) = ModelVariant.suffixed(request.model), epoch.ranking(for: base) != nil {
                 return JSONResponse.invalid(
                     RouteRequestParser.FieldErrors(errors: [
                         RouteRequestParser.FieldError(

@@ -44,21 +44,28 @@ import Testing
         return routes.sorted { $0.1 < $1.1 }
     }
 
+    /// The daemon with these tokens (admin and ingest always), one epoch published.
+    static func publishedApp(_ dir: TemporaryDirectory, clock: SystemClock, read: String?, metrics: String?) async throws
+        -> RankdApplication.App
+    {
+        var loaded = testConfiguration(dir, adminToken: admin)
+        loaded.ingestToken = ingest
+        loaded.readToken = read
+        loaded.metricsToken = metrics
+        let (app, ranker) = try RankdApplication.build(loaded, clock: clock, logger: quietLogger, epochLoop: false)
+        for provider in ["fast", "steady", "slow"] { await ranker.record(Build.observations(id(provider), count: 60, end: clock.now())) }
+        try await ranker.computeAndPublish(.scheduled)
+        return app
+    }
+
     @Test func everyReadRouteNeedsTheReadTokenWhenOneIsSet() async throws {
         let routes = try Self.documentedReadRoutes()
         // The dashboard, rankings (all, one model), route, history, epochs, one epoch, overrides, metrics.
         #expect(routes.count == 9, "\(routes.map(\.path))")
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        var loaded = testConfiguration(dir, adminToken: Self.admin)
-        loaded.ingestToken = Self.ingest
-        loaded.readToken = Self.read
-        loaded.metricsToken = Self.metrics
         let clock = SystemClock()
-        let (app, ranker) = try RankdApplication.build(loaded, clock: clock, logger: quietLogger, epochLoop: false)
-        for provider in ["fast", "steady", "slow"] { await ranker.record(Build.observations(id(provider), count: 60, end: clock.now())) }
-        try await ranker.computeAndPublish(.scheduled)
-
+        let app = try await Self.publishedApp(dir, clock: clock, read: Self.read, metrics: Self.metrics)
         try await app.test(.live) { client in
             func status(_ method: HTTPRequest.Method, _ uri: String, _ authorization: String?, acceptGzip: Bool = false) async throws -> (
                 HTTPResponse.Status, HTTPFields, String
@@ -122,12 +129,7 @@ import Testing
     @Test func metricsTokenAloneLeavesOtherReadsOpen() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        var loaded = testConfiguration(dir, adminToken: Self.admin)
-        loaded.metricsToken = Self.metrics
-        let clock = SystemClock()
-        let (app, ranker) = try RankdApplication.build(loaded, clock: clock, logger: quietLogger, epochLoop: false)
-        for provider in ["fast", "steady", "slow"] { await ranker.record(Build.observations(id(provider), count: 60, end: clock.now())) }
-        try await ranker.computeAndPublish(.scheduled)
+        let app = try await Self.publishedApp(dir, clock: SystemClock(), read: nil, metrics: Self.metrics)
         try await app.test(.live) { client in
             try await client.execute(uri: "/v1/rankings", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/", method: .get) { #expect($0.status == .ok) }

@@ -80,11 +80,13 @@ public enum ModelVariant: String, Hashable, Sendable, CaseIterable {
         return model.isEmpty ? nil : (model, variant)
     }
 
-    /// The suffix after the last `:` of a slug's name part, if any (`free` of `a/b:free`).
-    public static func suffix(of slug: String) -> String? {
+    /// A slug split at the last `:` of its name part, known variant or not (`("a/b", "free")` of
+    /// `a/b:free`); nil without one.
+    public static func suffixed(_ slug: String) -> (model: String, suffix: String)? {
         let name = slug.split(separator: "/").last.map(String.init) ?? slug
         guard let colon = name.lastIndex(of: ":") else { return nil }
-        return String(name[name.index(after: colon)...])
+        let suffix = String(name[name.index(after: colon)...])
+        return (String(slug.dropLast(suffix.count + 1)), suffix)
     }
 }
 

@@ -226,6 +226,8 @@ public enum PolicyLoader {
             "warmup_seconds", default: policy.routing.warmupSeconds, range: 0...86_400, unit: "seconds")
         policy.routing.minUnscheduledEpochSeconds = routing.double(
             "min_unscheduled_epoch_seconds", default: policy.routing.minUnscheduledEpochSeconds, range: 0...3_600, unit: "seconds")
+        policy.routing.preferenceWindowSeconds = routing.double(
+            "preference_window_seconds", default: policy.routing.preferenceWindowSeconds, range: 60...3_600, unit: "seconds")
         routing.finish()
         fields.finish()
 

@@ -148,6 +148,9 @@ public struct Policy: Hashable, Codable, Sendable {
         public var warmupSeconds = 600.0
         /// Epochs out of schedule (fast path, outlier checks, overrides) at most once per this long. Default 1 s.
         public var minUnscheduledEpochSeconds = 1.0
+        /// The rolling window `preferred_max_latency` and `preferred_min_throughput` cut-offs are
+        /// judged over (OpenRouter's: 5 minutes). Default 300 s.
+        public var preferenceWindowSeconds = 300.0
 
         public init() {}
     }

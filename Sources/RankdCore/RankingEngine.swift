@@ -68,7 +68,9 @@ public struct RankingEngine: Sendable {
 
     /// The windows for this engine's policy, starting at `now` (their owner keeps them).
     public static func windows(for policy: Policy, now: Timestamp) -> WindowAggregator {
-        WindowAggregator(shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds, now: now)
+        WindowAggregator(
+            shortWindowSeconds: policy.windows.shortSeconds, longWindowSeconds: policy.windows.longSeconds,
+            recentWindowSeconds: EndpointFigures.windowSeconds(policy), now: now)
     }
 
     /// The fast path and the fault rules on one accepted observation. The demotion memory is

@@ -89,24 +89,34 @@ extension WindowAggregator {
         public var longMinutes: ClosedRange<Int64>?
         /// Length of a span (`coarseMinutes`).
         public var spanMinutes: Int64
+        /// Minutes that leave each recent window (`recentWindowMinutes`, in order).
+        public var recentMinutes: [ClosedRange<Int64>?] = []
 
-        public var isEmpty: Bool { shortMinutes == nil && longMinutes == nil }
+        public var isEmpty: Bool { shortMinutes == nil && longMinutes == nil && recentMinutes.allSatisfy { $0 == nil } }
     }
 
     /// Which side of the windows a departed row leaves.
-    public enum Departure: Sendable {
+    public enum Departure: Hashable, Sendable {
         case shortWindow
         case longWindow
+        /// The recent window at this position of `recentWindowMinutes`.
+        case recentWindow(Int)
     }
 
     /// The minutes that leave the windows if they advance to `now` (none if time did not advance).
     public func departures(to now: Timestamp) -> Departures {
-        var result = Departures(shortMinutes: nil, longMinutes: nil, spanMinutes: coarseMinutes)
+        var result = Departures(
+            shortMinutes: nil, longMinutes: nil, spanMinutes: coarseMinutes, recentMinutes: recentWindowMinutes.map { _ in nil })
         let newMinute = now.minute
         guard newMinute > currentMinute else { return result }
-        // The short window counted minutes from its start to the current one; those before the new start leave.
-        let shortLast = min(currentMinute, newMinute - shortWindowMinutes)
-        if shortStart <= shortLast { result.shortMinutes = shortStart...shortLast }
+        // An exact window counted minutes from its start to the current one; those before the new start leave.
+        func leaving(_ length: Int64) -> ClosedRange<Int64>? {
+            let start = currentMinute - length + 1
+            let last = min(currentMinute, newMinute - length)
+            return start <= last ? start...last : nil
+        }
+        result.shortMinutes = leaving(shortWindowMinutes)
+        result.recentMinutes = recentWindowMinutes.map(leaving)
         // Spans counted: from the one holding the long window's start to the one holding the current
         // minute; those that end before the new start leave, whole.
         let firstSpan = spanStart(of: longStart)
@@ -129,7 +139,7 @@ extension WindowAggregator {
         let departures = departures(to: now)
         let step = StoreStep(
             oldMinute: currentMinute, newMinute: newMinute, shortStart: newMinute - shortWindowMinutes + 1,
-            longStart: newMinute - longWindowMinutes + 1, span: coarseMinutes)
+            longStart: newMinute - longWindowMinutes + 1, recentStarts: recentWindowMinutes.map { newMinute - $0 + 1 }, span: coarseMinutes)
         // Each endpoint is moved once, with its departed rows: its totals are unpacked and packed
         // once a minute. What it held before is kept until the reading ends, to be put back if the
         // reading fails (not a copy of the whole table, every minute).
@@ -137,6 +147,8 @@ extension WindowAggregator {
         var id: String?
         var short = SourceTallies()
         var long = SourceTallies()
+        let noRecent = recentWindowMinutes.map { _ in SourceTallies() }
+        var recent = noRecent
         func flush() {
             guard let current = id else { return }
             id = nil
@@ -144,15 +156,19 @@ extension WindowAggregator {
             Self.mutate(&endpoints[current]!) { windows in
                 if before[current] == nil {
                     before[current] = windows
-                    step.move(&windows, subtracting: (short, long))
+                    step.move(&windows, subtracting: Departed(short: short, long: long, recent: recent))
                 } else {
                     // Rows of an endpoint that came apart: already moved, only subtracted.
-                    var pastShort = windows.shortPast.unpacked()
-                    var pastLong = windows.longPast.unpacked()
-                    pastShort.subtract(short)
-                    pastLong.subtract(long)
-                    windows.shortPast = PackedTallies(pastShort)
-                    windows.longPast = PackedTallies(pastLong)
+                    func subtract(_ packed: PackedTallies, _ departed: SourceTallies) -> PackedTallies {
+                        var past = packed.unpacked()
+                        past.subtract(departed)
+                        return PackedTallies(past)
+                    }
+                    windows.shortPast = subtract(windows.shortPast, short)
+                    windows.longPast = subtract(windows.longPast, long)
+                    if !windows.recentPast.isEmpty {
+                        windows.recentPast = zip(windows.recentPast, recent).map { subtract($0, $1) }
+                    }
                 }
             }
         }
@@ -164,8 +180,13 @@ extension WindowAggregator {
                         id = bucket.endpointID
                         short = SourceTallies()
                         long = SourceTallies()
+                        recent = noRecent
                     }
-                    if side == .shortWindow { short.add(bucket.tally, source: bucket.source) } else { long.add(bucket.tally, source: bucket.source) }
+                    switch side {
+                    case .shortWindow: short.add(bucket.tally, source: bucket.source)
+                    case .longWindow: long.add(bucket.tally, source: bucket.source)
+                    case .recentWindow(let index): if recent.indices.contains(index) { recent[index].add(bucket.tally, source: bucket.source) }
+                    }
                 }
                 flush()
             } catch {
@@ -183,6 +204,13 @@ extension WindowAggregator {
         }
     }
 
+    /// The rows that left one endpoint's windows.
+    private struct Departed {
+        var short: SourceTallies
+        var long: SourceTallies
+        var recent: [SourceTallies]
+    }
+
     /// One endpoint's move.
     private struct StoreStep {
         let oldMinute: Int64
@@ -190,18 +218,20 @@ extension WindowAggregator {
         /// The new windows' starts.
         let shortStart: Int64
         let longStart: Int64
+        let recentStarts: [Int64]
         let span: Int64
 
         /// What memory holds enters the totals (the old current minute, future-dated minutes now
         /// past, late records), then the departed rows are subtracted: in the other order a total
         /// could go below zero, and tallies stop at zero.
-        func move(_ windows: inout EndpointWindows, subtracting departed: (short: SourceTallies, long: SourceTallies)?) {
+        func move(_ windows: inout EndpointWindows, subtracting departed: Departed?) {
             // Held: the current minute and future-dated ones (and future-dated spans, which only a
             // clock set back gives). Those now in the past enter the totals.
             let entering = windows.minutes.keys.filter { $0 <= newMinute }
             let spansEntering = windows.spans.keys.filter { $0 <= newMinute }
             guard departed != nil || !entering.isEmpty || !spansEntering.isEmpty || !windows.late.isEmpty else { return }
             var (short, long) = windows.totals(current: oldMinute)
+            var recent = windows.recentTotals(current: oldMinute, count: recentStarts.count)
             for minute in entering {
                 guard let tallies = windows.minutes.removeValue(forKey: minute) else { continue }
                 // The old current minute is in the totals already (and in the departed rows if it
@@ -209,6 +239,7 @@ extension WindowAggregator {
                 guard minute > oldMinute else { continue }
                 if WindowAggregator.spanStart(of: minute, span: span) + span - 1 >= longStart { long.add(tallies) }
                 if minute >= shortStart { short.add(tallies) }
+                for (index, start) in recentStarts.enumerated() where minute >= start { recent[index].add(tallies) }
             }
             for start in spansEntering {
                 guard let tallies = windows.spans.removeValue(forKey: start) else { continue }
@@ -217,8 +248,9 @@ extension WindowAggregator {
             if let departed {
                 short.subtract(departed.short)
                 long.subtract(departed.long)
+                for index in recent.indices where index < departed.recent.count { recent[index].subtract(departed.recent[index]) }
             }
-            windows.store(short: short, long: long, current: newMinute)
+            windows.store(short: short, long: long, recent: recent, current: newMinute)
             windows.minutes.pack(before: newMinute)
             // An endpoint quiet this minute holds no buffer for its minutes until it has one again.
             windows.minutes.releaseIfEmpty()

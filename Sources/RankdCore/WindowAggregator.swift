@@ -28,6 +28,8 @@ public struct WindowAggregator: Sendable {
     /// Window lengths in whole minutes (the current, partial minute counts as one).
     public let shortWindowMinutes: Int64
     public let longWindowMinutes: Int64
+    /// The recent windows' lengths in whole minutes, ascending, no two alike.
+    public let recentWindowMinutes: [Int64]
     /// Length of the spans that hold the long window's minutes older than the short window: the
     /// largest divisor of 60 no longer than a 24th of the long window (60 for 24 h, 1 for short
     /// test windows, where the long window is then exact too).
@@ -54,49 +56,62 @@ public struct WindowAggregator: Sendable {
         /// The short and long window totals as of the last advance, without the current minute.
         var shortPast = PackedTallies.empty
         var longPast = PackedTallies.empty
+        /// The recent windows' totals likewise, one per `recentWindowMinutes` (empty: all empty).
+        var recentPast: [PackedTallies] = []
         /// Records since the last advance for minutes before the current one: none almost always
-        /// (an empty array allocates nothing); else `[inShort, longOnly]`, those in the short
-        /// window (which count in the long one too) and those in the long window only.
+        /// (an empty array allocates nothing); else what of them each window holds, `[short,
+        /// long, recent...]` (the long window holds them all).
         var late: [SourceTallies] = []
 
-        mutating func addLate(_ tally: Tally, source: ObservationSource, inShort: Bool) {
-            if late.isEmpty { late = [SourceTallies(), SourceTallies()] }
-            late[inShort ? 0 : 1].add(tally, source: source)
+        mutating func addLate(_ tally: Tally, source: ObservationSource, inShort: Bool, inRecent: [Bool]) {
+            if late.isEmpty { late = Array(repeating: SourceTallies(), count: 2 + inRecent.count) }
+            if inShort { late[0].add(tally, source: source) }
+            late[1].add(tally, source: source)
+            for (index, inside) in inRecent.enumerated() where inside { late[2 + index].add(tally, source: source) }
+        }
+
+        /// What the minute `current` and the late records add to every window.
+        private func adding(to past: SourceTallies, lateIndex: Int, current: Int64) -> SourceTallies {
+            var total = past
+            if let tallies = minutes[current] { total.add(tallies) }
+            if lateIndex < late.count { total.add(late[lateIndex]) }
+            return total
         }
 
         /// The window totals, the minute `current` included.
         func totals(current: Int64) -> (short: SourceTallies, long: SourceTallies) {
-            var short = shortPast.unpacked()
-            var long = longPast.unpacked()
-            if let tallies = minutes[current] {
-                short.add(tallies)
-                long.add(tallies)
+            (adding(to: shortPast.unpacked(), lateIndex: 0, current: current), adding(to: longPast.unpacked(), lateIndex: 1, current: current))
+        }
+
+        /// The recent windows' totals (`count` of them), the minute `current` included.
+        func recentTotals(current: Int64, count: Int) -> [SourceTallies] {
+            (0..<count).map { index in
+                adding(to: index < recentPast.count ? recentPast[index].unpacked() : SourceTallies(), lateIndex: 2 + index, current: current)
             }
-            if late.count == 2 {
-                short.add(late[0])
-                long.add(late[0])
-                long.add(late[1])
-            }
-            return (short, long)
         }
 
         /// Keeps window totals that include the minute `current` (packed, without it).
-        mutating func store(short: SourceTallies, long: SourceTallies, current: Int64) {
-            var short = short
-            var long = long
-            if let tallies = minutes[current] {
-                short.subtract(tallies)
-                long.subtract(tallies)
+        mutating func store(short: SourceTallies, long: SourceTallies, recent: [SourceTallies], current: Int64) {
+            let minute = minutes[current]
+            func pack(_ total: SourceTallies) -> PackedTallies {
+                var total = total
+                if let minute { total.subtract(minute) }
+                return PackedTallies(total)
             }
-            shortPast = PackedTallies(short)
-            longPast = PackedTallies(long)
+            shortPast = pack(short)
+            longPast = pack(long)
+            recentPast = recent.allSatisfy { $0 == SourceTallies() } ? [] : recent.map(pack)
             late = []
         }
     }
 
-    public init(shortWindowSeconds: Double, longWindowSeconds: Double, now: Timestamp) {
+    /// `recentWindowSeconds`: more windows exact to the minute (OpenRouter's 5 and 30 minutes, the
+    /// routing cut-offs' window), read with `recentStats(for:)`; each at most the long window.
+    public init(shortWindowSeconds: Double, longWindowSeconds: Double, recentWindowSeconds: [Double] = [], now: Timestamp) {
         shortWindowMinutes = max(1, Int64((shortWindowSeconds / 60).rounded(.up)))
         longWindowMinutes = max(shortWindowMinutes, Int64((longWindowSeconds / 60).rounded(.up)))
+        let long = longWindowMinutes
+        recentWindowMinutes = Array(Set(recentWindowSeconds.map { min(long, max(1, Int64(($0 / 60).rounded(.up)))) })).sorted()
         coarseMinutes = Self.coarseSpan(longWindowMinutes: longWindowMinutes)
         currentMinute = now.minute
     }
@@ -108,6 +123,8 @@ public struct WindowAggregator: Sendable {
     }
 
     var shortStart: Int64 { currentMinute - shortWindowMinutes + 1 }
+    /// The recent windows' first minutes.
+    var recentStarts: [Int64] { recentWindowMinutes.map { currentMinute - $0 + 1 } }
     var longStart: Int64 { currentMinute - longWindowMinutes + 1 }
 
     /// First minute of the span holding `minute`.
@@ -164,7 +181,8 @@ public struct WindowAggregator: Sendable {
             Self.mutate(&endpoints.values[index]) { windows in
                 if !windows.late.isEmpty {
                     let totals = windows.totals(current: current)
-                    windows.store(short: totals.short, long: totals.long, current: current)
+                    let recent = windows.recentTotals(current: current, count: recentWindowMinutes.count)
+                    windows.store(short: totals.short, long: totals.long, recent: recent, current: current)
                 }
                 windows.minutes.pack(before: current)
                 windows.spans.pack()
@@ -184,6 +202,7 @@ public struct WindowAggregator: Sendable {
         let current = bucket.minute <= currentMinute
         let inMinutes = bucket.spanMinutes <= 1 && bucket.minute >= shortStart
         let inShort = current && inMinutes
+        let inRecent = recentStarts.map { current && bucket.spanMinutes <= 1 && bucket.minute >= $0 }
         let span = spanStart(of: bucket.minute)
         // The current minute is read from `minutes` itself; records for earlier minutes are late.
         let late = current && !(inMinutes && bucket.minute == currentMinute)
@@ -197,7 +216,7 @@ public struct WindowAggregator: Sendable {
             } else {
                 windows.spans.add(bucket.tally, source: bucket.source, at: span)
             }
-            if late { windows.addLate(bucket.tally, source: bucket.source, inShort: inShort) }
+            if late { windows.addLate(bucket.tally, source: bucket.source, inShort: inShort, inRecent: inRecent) }
         }
         if persist {
             pending[BucketKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: Tally()].add(
@@ -214,6 +233,13 @@ public struct WindowAggregator: Sendable {
         guard let windows = endpoints[endpointID] else { return WindowStats() }
         let totals = windows.totals(current: currentMinute)
         return WindowStats(short: totals.short, long: totals.long)
+    }
+
+    /// The recent windows' totals of one endpoint, one per `recentWindowMinutes` (empty ones
+    /// when nothing was seen).
+    public func recentStats(for endpointID: String) -> [SourceTallies] {
+        guard let windows = endpoints[endpointID] else { return recentWindowMinutes.map { _ in SourceTallies() } }
+        return windows.recentTotals(current: currentMinute, count: recentWindowMinutes.count)
     }
 
     /// Minute tallies recorded since the last call, merged per minute, sorted for determinism.
@@ -241,7 +267,9 @@ public struct WindowAggregator: Sendable {
     /// Bytes of the packed window totals (both windows of every endpoint; array headers not
     /// counted). They grow with the spread of latency and throughput values seen (a histogram bin
     /// each), not with time.
-    public var packedTotalBytes: Int { endpoints.values.reduce(0) { $0 + $1.shortPast.byteCount + $1.longPast.byteCount } }
+    public var packedTotalBytes: Int {
+        endpoints.values.reduce(0) { $0 + $1.shortPast.byteCount + $1.longPast.byteCount + $1.recentPast.reduce(0) { $0 + $1.byteCount } }
+    }
 }
 
 /// Tallies split by source.

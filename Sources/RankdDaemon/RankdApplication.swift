@@ -89,6 +89,7 @@ public enum RankdApplication {
                     nearlyFull: { pipeline.nearlyFull }),
                 coldStart: epochLoop ? coldStart : nil, clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 readAccess: access,
+                figures: LedgerFigures(ledger: daemon.ledger, clock: clock, policy: loaded.policy),
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         let holder = ranker.holder
         let metrics = ranker.metrics

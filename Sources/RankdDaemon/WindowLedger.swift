@@ -51,7 +51,8 @@ public actor WindowLedger {
         openedAt = now
     }
 
-    /// Rebuilds the windows from the stored buckets (hour rows and the short window's minutes), once.
+    /// Rebuilds the windows from the stored buckets (hour rows, and the minutes of the short and
+    /// recent windows, whichever reaches back further), once.
     ///
     /// Start-up does not wait for this: the epoch loop calls it first, and every method that
     /// moves or reads the windows calls it before. Nothing is counted twice: what is counted meanwhile
@@ -69,7 +70,8 @@ public actor WindowLedger {
         // leave, so they must hold whole spans (hour rows only if a span is an hour).
         let count = try buckets.forEachWindowBucket(
             sinceMinute: WindowAggregator.spanStart(of: openedAt.minute - windows.longWindowMinutes + 1, span: span),
-            shortWindowStartMinute: openedAt.minute - windows.shortWindowMinutes + 1, hourRows: span == 60
+            shortWindowStartMinute: openedAt.minute - max(windows.shortWindowMinutes, windows.recentWindowMinutes.last ?? 0) + 1,
+            hourRows: span == 60
         ) { bucket in
             if positions[bucket.endpointID] != nil { rebuilt.load(bucket) }
         }
@@ -264,6 +266,21 @@ public actor WindowLedger {
     public func stats(for endpointID: String) -> WindowStats {
         rebuildOrLog()
         return windows.stats(for: endpointID)
+    }
+
+    /// Each endpoint's figures over the recent windows (OpenRouter's 5 and 30 minutes, the
+    /// cut-offs' window) and the long one, with the windows advanced to `now` first (so a minute
+    /// that has ended is in them, and one that has left them is not).
+    public func figures(for endpointIDs: [String], now: Timestamp) async throws -> [String: EndpointFigures] {
+        try await advance(to: now)
+        let minutes = windows.recentWindowMinutes
+        var result: [String: EndpointFigures] = [:]
+        for id in endpointIDs where positions[id] != nil {
+            var figures = EndpointFigures(recent: windows.recentStats(for: id), minutes: minutes)
+            figures.windows[Int(windows.longWindowMinutes) * 60] = WindowFigures(windows.stats(for: id).long)
+            result[id] = figures
+        }
+        return result
     }
 
     /// What the windows hold in memory, for `/metrics`.

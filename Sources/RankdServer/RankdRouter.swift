@@ -21,13 +21,17 @@ public struct ServerDependencies: Sendable {
     public var clock: any WallClock
     /// The way to the first informed epoch, reported by `/readyz`; nil reports none.
     public var coldStart: ColdStart?
+    /// Per-endpoint figures over rolling windows (the daemon's window ledger): preferred cut-offs
+    /// and `/v1/models/{model}/endpoints`; nil: the listing answers 503, cut-offs use the epoch's p50.
+    public var figures: (any EndpointFiguresSource)?
 
     public init(
         holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
         overrides: OverrideSource? = nil, ingest: IngestSink? = nil, coldStart: ColdStart? = nil,
         clock: any WallClock, cacheMaxAgeSeconds: Int = 5, readAccess: ReadAccess = ReadAccess(),
-        recompute: @escaping @Sendable () async throws -> Epoch
+        figures: (any EndpointFiguresSource)? = nil, recompute: @escaping @Sendable () async throws -> Epoch
     ) {
+        self.figures = figures
         self.readAccess = readAccess
         self.coldStart = coldStart
         self.history = history
@@ -50,10 +54,16 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
     if !dependencies.readAccess.isOpen { router.add(middleware: ReadAccessMiddleware(access: dependencies.readAccess)) }
     router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics, coldStart: dependencies.coldStart).endpoints)
     router.addRoutes(
-        RankingsController(holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds)
-            .endpoints, atPath: "/v1")
+        RankingsController(
+            holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds,
+            figures: dependencies.figures
+        ).endpoints, atPath: "/v1")
     router.addRoutes(AdminController(adminToken: dependencies.adminToken, recompute: dependencies.recompute).endpoints, atPath: "/v1")
-    router.addRoutes(RouteController(holder: dependencies.holder, registry: dependencies.registry).endpoints, atPath: "/v1")
+    router.addRoutes(
+        RouteController(holder: dependencies.holder, registry: dependencies.registry, figures: dependencies.figures).endpoints, atPath: "/v1")
+    router.addRoutes(
+        ModelEndpointsController(holder: dependencies.holder, registry: dependencies.registry, figures: dependencies.figures).endpoints,
+        atPath: "/v1")
     if let history = dependencies.history {
         router.addRoutes(HistoryController(source: history, clock: dependencies.clock).endpoints, atPath: "/v1")
     }

@@ -13,17 +13,17 @@ public struct RankingsController<Context: RequestContext>: Sendable {
     /// Answers `GET /v1/rankings/{model}?only=...` (preferences as query parameters).
     let route: RouteController<Context>
 
-    public init(holder: EpochHolder, registry: EndpointDirectory, maxAgeSeconds: Int = 5) {
+    public init(holder: EpochHolder, registry: EndpointDirectory, maxAgeSeconds: Int = 5, figures: (any EndpointFiguresSource)? = nil) {
         self.holder = holder
         cacheControl = "max-age=\(maxAgeSeconds)"
-        route = RouteController(holder: holder, registry: registry)
+        route = RouteController(holder: holder, registry: registry, figures: figures)
     }
 
     public var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
         routes.get("rankings") { request, _ in self.all(request) }
         // Slugs contain '/': accept both `/v1/rankings/author/name` and one percent-encoded segment.
-        routes.get("rankings/**") { request, context in self.model(request, segments: context.parameters.getCatchAll()) }
+        routes.get("rankings/**") { request, context in await self.model(request, segments: context.parameters.getCatchAll()) }
         return routes
     }
 
@@ -44,19 +44,19 @@ public struct RankingsController<Context: RequestContext>: Sendable {
             })
     }
 
-    func model(_ request: Request, segments: [Substring]) -> Response {
+    func model(_ request: Request, segments: [Substring]) async -> Response {
         guard let published = holder.published else { return Self.notReady }
         let joined = segments.map(String.init).joined(separator: "/")
         let slug = joined.removingPercentEncoding ?? joined
         let query = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
         if !query.isEmpty, published.modelBodies[slug] != nil {
             // Preferences given: the routing answer for this model (same parser as POST /v1/route).
-            return route.answer(RouteQuery.body(model: slug, query: query).flatMap(RouteRequestParser.parse))
+            return await route.answer(RouteQuery.body(model: slug, query: query).flatMap(RouteRequestParser.parse))
         }
         // A variant (`author/name:nitro`) of a model the epoch has: the routing answer with it, as
         // `POST /v1/route` gives it; an unknown suffix is refused there, naming it.
         if published.modelBodies[slug] == nil, let base = ModelVariant.suffixed(slug)?.model, published.modelBodies[base] != nil {
-            return route.answer(RouteQuery.body(model: slug, query: query).flatMap(RouteRequestParser.parse))
+            return await route.answer(RouteQuery.body(model: slug, query: query).flatMap(RouteRequestParser.parse))
         }
         guard let body = published.modelBodies[slug] else {
             let known = published.modelBodies.keys.sorted().prefix(20).joined(separator: ", ")

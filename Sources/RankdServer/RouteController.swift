@@ -8,11 +8,14 @@ import RankdCore
 public struct RouteController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
     let registry: EndpointDirectory
+    /// Figures over the rolling window the preferred cut-offs are judged on; nil: the epoch's p50.
+    let figures: (any EndpointFiguresSource)?
     let encoder = RouteAnswerEncoder()
 
-    public init(holder: EpochHolder, registry: EndpointDirectory) {
+    public init(holder: EpochHolder, registry: EndpointDirectory, figures: (any EndpointFiguresSource)? = nil) {
         self.holder = holder
         self.registry = registry
+        self.figures = figures
     }
 
     public var endpoints: RouteCollection<Context> {
@@ -24,12 +27,12 @@ public struct RouteController<Context: RequestContext>: Sendable {
                     .badRequest, code: "invalid_json",
                     "the body is not JSON; send {\"model\": ..., \"provider\": {...}, \"parameters\": [...]}")
             }
-            return answer(RouteRequestParser.parse(json))
+            return await answer(RouteRequestParser.parse(json))
         }
         return routes
     }
 
-    func answer(_ parsed: Result<RouteRequest, RouteRequestParser.FieldErrors>) -> Response {
+    func answer(_ parsed: Result<RouteRequest, RouteRequestParser.FieldErrors>) async -> Response {
         var request: RouteRequest
         switch parsed {
         case .failure(let problems):
@@ -58,7 +61,8 @@ public struct RouteController<Context: RequestContext>: Sendable {
             }
             return JSONResponse.error(.notFound, code: "unknown_model", "no model \"\(request.model)\" in epoch \(epoch.id)")
         }
-        switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: registry) {
+        let recent = await windowFigures(request, ranking: ranking)
+        switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: registry, figures: recent) {
         case .success(let answer):
             guard let body = try? encoder.encode(answer, ranking: ranking, seed: request.seed, seedSource: request.seedSource) else {
                 return JSONResponse.encode(RouteJSON.Answer(answer, seed: request.seed, seedSource: request.seedSource))
@@ -75,6 +79,19 @@ public struct RouteController<Context: RequestContext>: Sendable {
                     excluded: none.excluded.map(RouteJSON.Excluded.init)),
                 status: .notFound)
         }
+    }
+}
+
+extension RouteController {
+    /// The model's endpoints' figures over the cut-offs' window, read only when the request has
+    /// cut-offs (the others never wait on the windows). Nil without a source, or when the windows
+    /// could not be read (then the epoch's p50 figures decide, and the answer says so).
+    func windowFigures(_ request: RouteRequest, ranking: ModelRanking) async -> [String: WindowFigures]? {
+        let preferences = request.preferences
+        guard let figures, preferences.preferredMaxLatencySeconds != nil || preferences.preferredMinThroughput != nil else { return nil }
+        guard let all = try? await figures.figures(for: ranking.endpoints.map(\.endpointID)) else { return nil }
+        let window = figures.preferenceWindowSeconds
+        return all.compactMapValues { $0.windows[window] }
     }
 }
 

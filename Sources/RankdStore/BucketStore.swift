@@ -252,19 +252,31 @@ public struct BucketStore: WindowPast, Sendable {
         let path = self.path
         return try pool.write { db in
             _ = try LiveJournal.fold(db, file: path)
-            func rows(_ table: String, _ minutes: ClosedRange<Int64>, span: Int64, _ side: WindowAggregator.Departure) throws -> Int {
-                try Self.forEachBucket(
-                    db, sql: "SELECT * FROM \(table) WHERE minute BETWEEN ? AND ? ORDER BY endpoint_id",
-                    arguments: [minutes.lowerBound, minutes.upperBound], spanMinutes: span, file: path
-                ) { body($0, side) }
+            // The minute rows of every side in one query ordered by endpoint, so the windows take
+            // each endpoint's departures together (a query per side would part them: an unpack
+            // and repack of its totals per side, every minute). A row in several sides' ranges (a
+            // jump of several minutes) is handed over once per side.
+            func rows(_ table: String, _ sides: [(ClosedRange<Int64>, WindowAggregator.Departure)], span: Int64) throws -> Int {
+                guard !sides.isEmpty else { return 0 }
+                let ranges = sides.map { "minute BETWEEN \($0.0.lowerBound) AND \($0.0.upperBound)" }.joined(separator: " OR ")
+                return try Self.forEachBucket(
+                    db, sql: "SELECT * FROM \(table) WHERE \(ranges) ORDER BY endpoint_id", arguments: [], spanMinutes: span, file: path
+                ) { bucket in
+                    for (range, side) in sides where range.contains(bucket.minute) { body(bucket, side) }
+                }
+            }
+            var minuteSides: [(ClosedRange<Int64>, WindowAggregator.Departure)] = []
+            if let minutes = departures.shortMinutes { minuteSides.append((minutes, .shortWindow)) }
+            for (index, minutes) in departures.recentMinutes.enumerated() {
+                if let minutes { minuteSides.append((minutes, .recentWindow(index))) }
             }
             var count = 0
-            if let minutes = departures.shortMinutes { count += try rows("minute_buckets", minutes, span: 1, .shortWindow) }
             if let minutes = departures.longMinutes {
                 let rolledUntil = try Self.rolledUpUntil(db) ?? .min
                 let hours = departures.spanMinutes == 60 && minutes.lowerBound % 60 == 0 && rolledUntil > minutes.upperBound
-                count += try hours ? rows("hour_buckets", minutes, span: 60, .longWindow) : rows("minute_buckets", minutes, span: 1, .longWindow)
+                if hours { count += try rows("hour_buckets", [(minutes, .longWindow)], span: 60) } else { minuteSides.append((minutes, .longWindow)) }
             }
+            count += try rows("minute_buckets", minuteSides, span: 1)
             return count
         }
     }

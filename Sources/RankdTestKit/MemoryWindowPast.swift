@@ -44,6 +44,9 @@ public struct MemoryWindowPast: WindowPast, Sendable {
             count += rows.count
         }
         if let range = departures.shortMinutes { read(range, .shortWindow) }
+        for (index, range) in departures.recentMinutes.enumerated() {
+            if let range { read(range, .recentWindow(index)) }
+        }
         if let range = departures.longMinutes {
             read(range, .longWindow)
             // Gone from both windows: never read again (a record that old is refused as too old).

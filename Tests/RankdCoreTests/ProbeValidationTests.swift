@@ -63,7 +63,9 @@ import Testing
         let cases: [(TransportResult, Outcome)] = [
             (.timeout, .timeout), (.failed("refused"), .transportError), (.tooLarge(limitBytes: 10), .transportError),
             (.completed(status: 429, retryAfterSeconds: 3), .http429), (.completed(status: 503, retryAfterSeconds: nil), .http5xx),
-            (.completed(status: 401, retryAfterSeconds: nil), .http4xx), (.cutOff(status: 200), .truncated),
+            (.completed(status: 401, retryAfterSeconds: nil), .http4xxEndpoint), (.completed(status: 404, retryAfterSeconds: nil), .http4xxEndpoint),
+            (.completed(status: 400, retryAfterSeconds: nil), .http4xx), (.completed(status: 413, retryAfterSeconds: nil), .http4xx),
+            (.cutOff(status: 200), .truncated),
             (.completed(status: 200, retryAfterSeconds: nil), .truncated),
         ]
         for (transport, outcome) in cases {

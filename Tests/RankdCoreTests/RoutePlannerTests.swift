@@ -195,8 +195,8 @@ import Testing
         (#"{\#(m), "provider": {"order": ["a"], "fallbacks": true}}"#, "provider.fallbacks"),
         (#"{\#(m), "provider": {"max_price": {"prompt": -1}}}"#, "provider.max_price.prompt"),
         (#"{\#(m), "provider": {"max_price": {"audio": 1}}}"#, "provider.max_price.audio"),
-        // Percentiles other than p50 are not kept per 5-minute window yet: refused, named.
-        (#"{\#(m), "provider": {"preferred_max_latency": {"p50": 2, "p90": 4}}}"#, "provider.preferred_max_latency.p90"),
+        (#"{\#(m), "provider": {"preferred_max_latency": {"p50": 2, "p95": 4}}}"#, "provider.preferred_max_latency.p95"),
+        (#"{\#(m), "provider": {"preferred_min_throughput": {"p90": "fast"}}}"#, "provider.preferred_min_throughput.p90"),
         (#"{\#(m), "provider": {"quantizations": ["fp7"]}}"#, "provider.quantizations[0]"),
         (#"{\#(m), "provider": {"data_collection": "sometimes"}}"#, "provider.data_collection"),
         (#"{\#(m), "tools": []}"#, "tools"),

@@ -11,7 +11,7 @@ import Testing
     /// ledger does with `state.db`).
     @Test(arguments: [1, 2, 7, 61, 3_000] as [Int])
     func runningTotalsMatchBruteForce(stepMinutes: Int) throws {
-        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start)
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, recentWindowSeconds: [300, 1_800], now: start)
         var past = MemoryWindowPast()
         var all: [Observation] = []
         var rng = SeededGenerator(seed: UInt64(stepMinutes))
@@ -29,12 +29,14 @@ import Testing
             let between = aggregator.stats(for: "e")
             #expect(between.short == bruteForce(all, now: now, minutes: 15))
             #expect(between.long == bruteForce(all, now: now, minutes: 60, span: aggregator.coarseMinutes))
+            #expect(aggregator.recentStats(for: "e") == [bruteForce(all, now: now, minutes: 5), bruteForce(all, now: now, minutes: 30)])
             now = now.adding(seconds: Double(stepMinutes) * 60)
             past.add(aggregator.drainPendingBuckets())
             try aggregator.advance(to: now, past: &past)
             let stats = aggregator.stats(for: "e")
             #expect(stats.short == bruteForce(all, now: now, minutes: 15))
             #expect(stats.long == bruteForce(all, now: now, minutes: 60, span: aggregator.coarseMinutes))
+            #expect(aggregator.recentStats(for: "e") == [bruteForce(all, now: now, minutes: 5), bruteForce(all, now: now, minutes: 30)])
             // Everything before the current minute is packed (records are at most a minute ahead).
             #expect(aggregator.unpackedTallyCount <= 1)
         }
@@ -52,7 +54,7 @@ import Testing
     @Test(arguments: [1, 2, 7, 61, 3_000] as [Int])
     func pastInTheStoreMatchesBruteForce(stepMinutes: Int) throws {
         struct ReadFailed: Error {}
-        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, now: start)
+        var aggregator = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 3_600, recentWindowSeconds: [1_800, 300], now: start)
         var counted: [String: [Observation]] = ["e": [], "f": []]
         var stored: [MinuteBucket] = []
         var rng = SeededGenerator(seed: UInt64(stepMinutes) + 100)
@@ -76,7 +78,8 @@ import Testing
                 throws
             {
                 var rows = 0
-                for (range, side) in [(departures.shortMinutes, WindowAggregator.Departure.shortWindow), (departures.longMinutes, .longWindow)] {
+                let recent = departures.recentMinutes.enumerated().map { ($0.element, WindowAggregator.Departure.recentWindow($0.offset)) }
+                for (range, side) in [(departures.shortMinutes, WindowAggregator.Departure.shortWindow), (departures.longMinutes, .longWindow)] + recent {
                     guard let range else { continue }
                     for bucket in stored.filter({ range.contains($0.minute) }).sorted(by: { $0.endpointID < $1.endpointID }) {
                         if let failAfter, rows == failAfter { throw ReadFailed() }
@@ -88,12 +91,13 @@ import Testing
             }
             // Every third advance first fails after a few rows, then is retried.
             if round % 3 == 1 {
-                let before = (aggregator.stats(for: "e"), aggregator.stats(for: "f"), aggregator.currentMinute)
+                let before = (aggregator.stats(for: "e"), aggregator.stats(for: "f"), aggregator.currentMinute, aggregator.recentStats(for: "e"))
                 #expect(throws: ReadFailed.self) {
                     try aggregator.advance(to: next) { departures, subtract in try read(departures, failAfter: 3, subtract) }
                 }
                 #expect(aggregator.stats(for: "e") == before.0)
                 #expect(aggregator.stats(for: "f") == before.1)
+                #expect(aggregator.recentStats(for: "e") == before.3)
                 #expect(aggregator.currentMinute == before.2)
                 failures += 1
             }
@@ -103,6 +107,8 @@ import Testing
                 let stats = aggregator.stats(for: id)
                 #expect(stats.short == bruteForce(counted[id]!, now: now, minutes: 15))
                 #expect(stats.long == bruteForce(counted[id]!, now: now, minutes: 60, span: aggregator.coarseMinutes))
+                // Given in any order, the recent windows come sorted: 5 then 30 minutes.
+                #expect(aggregator.recentStats(for: id) == [bruteForce(counted[id]!, now: now, minutes: 5), bruteForce(counted[id]!, now: now, minutes: 30)])
             }
             // Nothing of the past is held: the current minute and those ahead of it only.
             #expect(aggregator.storedMinuteCount <= 2 * 2)

@@ -132,6 +132,8 @@ import Testing
             _ = try await call(.get, "/v1/rankings", documentedAs: "/v1/rankings", expect: 503)
             _ = try await call(.get, "/v1/rankings/\(Build.model)", documentedAs: model, expect: 503)
             _ = try await call(.post, "/v1/route", documentedAs: "/v1/route", expect: 503, json: ["model": Build.model])
+            let listing = "/v1/models/{author}/{name}/endpoints"
+            _ = try await call(.get, "/v1/models/\(Build.model)/endpoints", documentedAs: listing, expect: 503)
 
             for provider in ["fast", "steady", "slow"] {
                 await ranker.record(
@@ -181,6 +183,12 @@ import Testing
             _ = try await call(.get, "/v1/rankings/\(Build.model)?sort=cheapest", documentedAs: model, expect: 400)
             _ = try await call(.get, "/v1/rankings/\(Build.model)?max_price.prompt=0.01", documentedAs: model, expect: 404)
             _ = try await call(.get, "/v1/rankings/nobody/nothing", documentedAs: model, expect: 404)
+            _ = try await call(.get, "/v1/models/\(Build.model)/endpoints", documentedAs: listing, expect: 200)
+            _ = try await call(.get, "/v1/models/nobody/nothing/endpoints", documentedAs: listing, expect: 404)
+            _ = try await call(
+                .get, "/v1/models/\(Build.model.replacingOccurrences(of: "/", with: "%2F"))/endpoints", documentedAs: "/v1/models/{model}/endpoints",
+                expect: 200)
+            _ = try await call(.get, "/v1/rankings/\(Build.model)?preferred_max_latency.p90=2", documentedAs: model, expect: 200)
 
             // Routing.
             _ = try await call(
@@ -195,7 +203,10 @@ import Testing
                 .post, "/v1/route", documentedAs: "/v1/route", expect: 200,
                 json: [
                     "model": Build.model + ":nitro", "context_tokens": 8_000, "parameters": ["tool_choice"],
-                    "provider": ["sort": ["by": "latency", "partition": "none"]],
+                    "provider": [
+                        "sort": ["by": "latency", "partition": "none"], "preferred_max_latency": ["p50": 1, "p90": 2.5],
+                        "preferred_min_throughput": 20,
+                    ],
                 ])
             // (An unknown variant in a body is a 400 the schema cannot foresee: a registry slug may end in
             // `:something` itself. OpenRouterFidelityHTTPTests covers it.)

@@ -31,6 +31,42 @@ import Testing
         #expect(await secondState.ledger.stats(for: id("slow")).long == before.long)
     }
 
+    /// The rolling 5- and 30-minute figures come back whole after a restart (start-up reads the
+    /// minutes of the longest window, not only the short one's), and records leave each window as
+    /// its end passes them.
+    @Test func rollingFiguresSurviveARestartAndMoveWithTheClock() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // 20 minutes past the hour: the 30-minute window starts in the hour before the short
+        // window's, so rebuilding only the short window's minutes would lose its first records.
+        let clock = ManualClock(Timestamp(secondsSince1970: 1_767_225_600 + 20 * 60))
+        let now = clock.now()
+        let firstState = try DaemonState.open(dir, clock: clock)
+        let endpoint = id("steady")
+        await firstState.ranker.record(Build.observations(endpoint, count: 20, end: now.adding(seconds: -24 * 60 - 20), spanSeconds: 30))
+        await firstState.ranker.record(
+            Build.observations(endpoint, count: 10, end: now.adding(seconds: -12 * 60), spanSeconds: 30, failEvery: 1, failure: .http5xx))
+        await firstState.ranker.record(Build.observations(endpoint, count: 5, end: now.adding(seconds: -2 * 60), spanSeconds: 30))
+        // A scheduled epoch rolls the minutes before the short window up into hours.
+        try await firstState.ranker.computeAndPublish(.scheduled)
+        let before = try await firstState.ledger.figures(for: [endpoint], now: now)[endpoint]
+        #expect(before?.windows[300]?.requests == 5)
+        #expect(before?.windows[1_800]?.requests == 35)
+        #expect(before?.windows[1_800]?.uptimePercent == 25.0 / 35 * 100)
+
+        let secondState = try DaemonState.open(dir, clock: clock)
+        #expect(try await secondState.ledger.figures(for: [endpoint], now: now)[endpoint] == before)
+        clock.advance(seconds: 4 * 60)
+        let later = try await secondState.ledger.figures(for: [endpoint], now: clock.now())[endpoint]
+        #expect(later?.windows[300]?.requests == 0)
+        #expect(later?.windows[1_800]?.requests == 35)
+        clock.advance(seconds: 60)
+        let last = try await secondState.ledger.figures(for: [endpoint], now: clock.now())[endpoint]
+        #expect(last?.windows[1_800]?.requests == 15)
+        #expect(last?.windows[1_800]?.uptimePercent == 5.0 / 15 * 100)
+        #expect(last?.windows[86_400]?.requests == 35)
+    }
+
     /// Start-up serves the last epoch before the windows are rebuilt; what is recorded (and
     /// journalled, and flushed) in between is counted once, beside what was stored before.
     @Test func recordsBeforeTheWindowsAreRebuiltAreCountedOnce() async throws {

@@ -31,7 +31,8 @@ import Testing
         let spec = try YAMLJSON.parse(String(contentsOfFile: RepositoryFiles.path("docs/openapi.yaml"), encoding: .utf8))
         let concrete = [
             "/v1/rankings/{author}/{name}": "/v1/rankings/\(Build.model)", "/v1/epochs/{id}": "/v1/epochs/1",
-            "/v1/history": "/v1/history?model=\(Build.model)",
+            "/v1/history": "/v1/history?model=\(Build.model)", "/v1/models/{author}/{name}/endpoints": "/v1/models/\(Build.model)/endpoints",
+            "/v1/models/{model}/endpoints": "/v1/models/\(Build.model.replacingOccurrences(of: "/", with: "%2F"))/endpoints",
         ]
         var routes: [(HTTPRequest.Method, String, String)] = []
         for (path, item) in spec.objectValue?["paths"]?.objectValue ?? [:] {
@@ -60,8 +61,9 @@ import Testing
 
     @Test func everyReadRouteNeedsTheReadTokenWhenOneIsSet() async throws {
         let routes = try Self.documentedReadRoutes()
-        // The dashboard, rankings (all, one model), route, history, epochs, one epoch, overrides, metrics.
-        #expect(routes.count == 9, "\(routes.map(\.path))")
+        // The dashboard, rankings (all, one model), route, history, epochs, one epoch, overrides,
+        // metrics, a model's endpoints.
+        #expect(routes.count == 11, "\(routes.map(\.path))")
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = SystemClock()

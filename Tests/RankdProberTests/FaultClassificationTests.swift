@@ -107,7 +107,9 @@ import Testing
             let result = await ProbeRunner().run(probeCase("order-lookup"), on: endpoint("nobody", base: base)) {
                 Timestamp(secondsSince1970: 0)
             }
-            #expect(result.verdict.outcome == .http4xx)
+            // A 404 says the endpoint cannot serve at all: a failure for uptime, unlike a 400.
+            #expect(result.verdict.outcome == .http4xxEndpoint)
+            #expect(result.verdict.detail == "HTTP 404")
         }
     }
 }

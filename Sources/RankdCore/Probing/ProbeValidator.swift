@@ -76,10 +76,10 @@ public enum ProbeValidator {
     }
 
     static func statusVerdict(_ status: Int, retryAfter: Double?) -> ProbeVerdict {
-        switch status {
-        case 429: ProbeVerdict(.http429, retryAfter.map { "rate limited; retry after \(Int(saturating: $0)) s" } ?? "rate limited")
-        case 500...: ProbeVerdict(.http5xx, "HTTP \(status)")
-        default: ProbeVerdict(.http4xx, "HTTP \(status)")
+        let outcome = Outcome.ofErrorStatus(status)
+        return switch outcome {
+        case .http429: ProbeVerdict(.http429, retryAfter.map { "rate limited; retry after \(Int(saturating: $0)) s" } ?? "rate limited")
+        default: ProbeVerdict(outcome, "HTTP \(status)")
         }
     }
 }

@@ -24,10 +24,11 @@ public struct ProviderPreferences: Hashable, Sendable {
     public var sortPartition: String?
     /// Maximum prices in USD (per million prompt/completion tokens, per request).
     public var maxPrice: MaxPrice?
-    /// Output tokens/s p50 below this: moved after the others (not excluded).
-    public var preferredMinThroughput: Double?
-    /// TTFT p50 above this many seconds: moved after the others (not excluded).
-    public var preferredMaxLatencySeconds: Double?
+    /// Output tokens/s below these at their percentiles (a number: p50) over the rolling
+    /// `routing.preference_window_seconds`: moved after the others (not excluded).
+    public var preferredMinThroughput: [Percentiles.Percentile: Double]?
+    /// TTFT above these many seconds at their percentiles likewise.
+    public var preferredMaxLatencySeconds: [Percentiles.Percentile: Double]?
     /// Only endpoints serving from one of these regions (`eu`, `us`, ...).
     public var regions: [String]?
 

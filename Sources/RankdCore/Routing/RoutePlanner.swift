@@ -5,9 +5,12 @@ public enum RoutePlanner {
     /// Parameters that need endpoint support even without `require_parameters` (as OpenRouter).
     static let alwaysRequired: Set<String> = ["tools", "response_format"]
 
-    public static func route(_ request: RouteRequest, ranking: ModelRanking, epochID: Int64, registry: EndpointDirectory) -> Result<
-        RouteAnswer, NoEligibleEndpoint
-    > {
+    /// `figures`: each endpoint's figures over the rolling `routing.preference_window_seconds`,
+    /// which the preferred cut-offs are judged on; nil where the server keeps no such window
+    /// (then the epoch's p50 figures are, and the answer notes it).
+    public static func route(
+        _ request: RouteRequest, ranking: ModelRanking, epochID: Int64, registry: EndpointDirectory, figures: [String: WindowFigures]? = nil
+    ) -> Result<RouteAnswer, NoEligibleEndpoint> {
         // Positions in `ranking.endpoints` throughout, not copies of the (large) entries: the
         // route answer is per request, and copying entries was most of its cost.
         let entries = ranking.endpoints
@@ -75,7 +78,13 @@ public enum RoutePlanner {
 
         // Preferred throughput/latency: misses move after the others, inside their tier (demoted
         // endpoints stay last, except in an explicit order, which is the caller's).
-        let misses = { (index: Int) -> Bool in missesPreference(entries[index], preferences) }
+        let misses = { (index: Int) -> Bool in missesPreference(entries[index], preferences, figures: figures) }
+        let cutoffs = [preferences.preferredMinThroughput, preferences.preferredMaxLatencySeconds].compactMap { $0 }
+        if figures == nil, !cutoffs.isEmpty {
+            allNotes.append(
+                "preferred cut-offs judged on the epoch's p50 figures: this server keeps no rolling window"
+                    + (cutoffs.contains { $0.keys.contains { $0 != .p50 } } ? " (p75, p90 and p99 cut-offs not applied)" : ""))
+        }
         if mode != .explicitOrder {
             ordered = stablePartition(ordered, by: isDemoted).flatMap { group in stablePartition(group, by: misses).flatMap { $0 } }
         }
@@ -176,10 +185,30 @@ public enum RoutePlanner {
         return Array(Set(wanted)).sorted()
     }
 
-    static func missesPreference(_ entry: EndpointRanking, _ preferences: ProviderPreferences) -> Bool {
-        let stats = entry.explanation.stats
-        if let minimum = preferences.preferredMinThroughput, (stats.outputTokensPerSecondP50 ?? 0) < minimum { return true }
-        if let maximum = preferences.preferredMaxLatencySeconds, (stats.ttftP50Milliseconds ?? .infinity) > maximum * 1_000 { return true }
+    /// Whether the endpoint misses a preferred cut-off: every percentile given must hold over the
+    /// rolling window (OpenRouter's rule); an endpoint with no figures there misses (it moves
+    /// back, it is not excluded).
+    static func missesPreference(_ entry: EndpointRanking, _ preferences: ProviderPreferences, figures: [String: WindowFigures]?) -> Bool {
+        guard preferences.preferredMinThroughput != nil || preferences.preferredMaxLatencySeconds != nil else { return false }
+        let throughput: (Percentiles.Percentile) -> Double?
+        let ttft: (Percentiles.Percentile) -> Double?
+        if let figures {
+            let window = figures[entry.endpointID]
+            throughput = { window?.outputTokensPerSecond?[$0] }
+            ttft = { window?.ttftMilliseconds?[$0] }
+        } else {
+            let stats = entry.explanation.stats
+            throughput = { $0 == .p50 ? stats.outputTokensPerSecondP50 : nil }
+            ttft = { $0 == .p50 ? stats.ttftP50Milliseconds : nil }
+        }
+        for (percentile, minimum) in preferences.preferredMinThroughput ?? [:] {
+            guard figures != nil || percentile == .p50 else { continue }
+            if (throughput(percentile) ?? 0) < minimum { return true }
+        }
+        for (percentile, maximum) in preferences.preferredMaxLatencySeconds ?? [:] {
+            guard figures != nil || percentile == .p50 else { continue }
+            if (ttft(percentile) ?? .infinity) > maximum * 1_000 { return true }
+        }
         return false
     }
 

@@ -157,9 +157,9 @@ public enum RouteRequestParser {
                 errors.append(FieldError(field: "provider.max_price", message: "must be an object like {\"prompt\": 1, \"completion\": 2}"))
             }
         }
-        preferences.preferredMinThroughput = percentileNumber(
+        preferences.preferredMinThroughput = percentileCutoffs(
             object["preferred_min_throughput"], field: "provider.preferred_min_throughput", errors: &errors)
-        preferences.preferredMaxLatencySeconds = percentileNumber(
+        preferences.preferredMaxLatencySeconds = percentileCutoffs(
             object["preferred_max_latency"], field: "provider.preferred_max_latency", errors: &errors)
         if let region = object["region"] {
             preferences.regions = region.stringValue.map { [$0] } ?? strings(region, field: "provider.region", errors: &errors)
@@ -193,16 +193,19 @@ public enum RouteRequestParser {
         return number
     }
 
-    /// A number (the p50 cut-off) or `{"p50": n, ...}`; rankd compares p50 (the only percentile it keeps per window).
-    static func percentileNumber(_ value: JSONValue?, field: String, errors: inout [FieldError]) -> Double? {
+    /// A number (the p50 cut-off) or `{"p50": n, "p75": n, "p90": n, "p99": n}` (any of them).
+    static func percentileCutoffs(_ value: JSONValue?, field: String, errors: inout [FieldError]) -> [Percentiles.Percentile: Double]? {
         guard let value else { return nil }
-        if case .object(let object) = value {
-            for key in object.keys.sorted() where key != "p50" {
-                errors.append(FieldError(field: "\(field).\(key)", message: "is not supported yet; give p50"))
+        guard case .object(let object) = value else { return number(value, field: field, errors: &errors).map { [.p50: $0] } }
+        var cutoffs: [Percentiles.Percentile: Double] = [:]
+        for key in object.keys.sorted() {
+            guard let percentile = Percentiles.Percentile(rawValue: key) else {
+                errors.append(FieldError(field: "\(field).\(key)", message: "is not a percentile; give p50, p75, p90 or p99"))
+                continue
             }
-            return number(object["p50"], field: "\(field).p50", errors: &errors)
+            if let cutoff = number(object[key], field: "\(field).\(key)", errors: &errors) { cutoffs[percentile] = cutoff }
         }
-        return number(value, field: field, errors: &errors)
+        return cutoffs.isEmpty ? nil : cutoffs
     }
 
 }

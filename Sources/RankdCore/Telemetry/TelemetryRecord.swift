@@ -33,17 +33,16 @@ public struct TelemetryRecord: Hashable, Sendable {
     public var resolvedOutcome: Outcome {
         if let outcome { return outcome }
         let error = errorType?.lowercased() ?? ""
-        switch status ?? (error.isEmpty ? 200 : 0) {
+        let code = status ?? (error.isEmpty ? 200 : 0)
+        switch code {
         case 0:
             return error.contains("timeout") || error.contains("timed out") ? .timeout : .transportError
-        case 429:
-            return .http429
-        case 400..<500:
-            return .http4xx
-        case 500...:
-            return .http5xx
+        case 400...:
+            return .ofErrorStatus(code)
         default:
             if error.contains("timeout") { return .timeout }
+            // A stream that ended in an error (OpenRouter's error finish reason) was cut off.
+            if finishReason == "error" { return .truncated }
             if toolCallValid == false { return finishReason == "tool_calls" ? .schemaViolation : .noToolCall }
             if finishReason == "length" { return .truncated }
             return .ok

@@ -6,6 +6,11 @@
 #
 #   bash benchmarks/route.sh                         # 3 rounds of 20 s each per request kind
 #   ROUNDS=5 SECONDS_PER_ROUND=30 CONNECTIONS=64 bash benchmarks/route.sh
+#   CUTOFFS=1 bash benchmarks/route.sh               # also route requests with percentile cut-offs
+#
+# With CUTOFFS=1 a third kind runs in the same rounds: the route request with
+# preferred_max_latency {p50, p90} and preferred_min_throughput {p75}, which reads the rolling
+# window's figures from the daemon's windows per request; its ratio to the plain route is given.
 #
 # The goal (issue 22): the route answer at least half the rankings read's requests/s.
 # wrk and rankd share the machine's cores.
@@ -59,6 +64,9 @@ function request()
   return wrk.format("POST", "/v1/route", {["Content-Type"] = "application/json"}, body)
 end
 LUA
+sed 's/"parameters": \["tools"\], /"parameters": ["tools"], "provider": {"preferred_max_latency": {"p50": 2, "p90": 5}, "preferred_min_throughput": {"p75": 10}}, /' \
+  "$WORK/route.lua" > "$WORK/cutoffs.lua"
+grep -q preferred_max_latency "$WORK/cutoffs.lua" || { echo "cut-off script not made"; exit 1; }
 ROUTE_ONE=$(curl -sf -X POST "http://127.0.0.1:$PORT/v1/route" -H 'Content-Type: application/json' \
   -d "{\"model\": \"$MODEL\", \"parameters\": [\"tools\"], \"request_id\": \"probe-1\"}")
 echo "$ROUTE_ONE" | grep -q '"seed_source":"request_id"' || { echo "route answer without a request_id seed: $ROUTE_ONE"; exit 1; }
@@ -79,6 +87,11 @@ for round in $(seq 1 "$ROUNDS"); do
   printf "%-6s %-9s %14.0f %10.2f\n" "$round" rankings "$rps" "$p99"; echo "rankings $rps $p99" >> "$WORK/results"
   read -r rps p99 < <(wrk_measure "$SECONDS_PER_ROUND" -s "$WORK/route.lua" "$ROUTE_URL")
   printf "%-6s %-9s %14.0f %10.2f\n" "$round" route "$rps" "$p99"; echo "route $rps $p99" >> "$WORK/results"
+  if [ "${CUTOFFS:-0}" = 1 ]; then
+    read -r rps p99 < <(wrk_measure "$SECONDS_PER_ROUND" -s "$WORK/cutoffs.lua" "$ROUTE_URL")
+    printf "%-6s %-9s %14.0f %10.2f\n" "$round" cutoffs "$rps" "$p99"; echo "cutoffs $rps $p99" >> "$WORK/results"
+  fi
 done
 
 median_ratio "$WORK/results" route rankings 0.50
+if [ "${CUTOFFS:-0}" = 1 ]; then median_ratio "$WORK/results" cutoffs route "(none: reported)"; fi

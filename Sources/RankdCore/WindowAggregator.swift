@@ -60,13 +60,13 @@ public struct WindowAggregator: Sendable {
         var recentPast: [PackedTallies] = []
         /// Records since the last advance for minutes before the current one: none almost always
         /// (an empty array allocates nothing); else what of them each window holds, `[short,
-        /// long, recent...]` (the long window holds them all).
+        /// long, recent...]`.
         var late: [SourceTallies] = []
 
-        mutating func addLate(_ tally: Tally, source: ObservationSource, inShort: Bool, inRecent: [Bool]) {
+        mutating func addLate(_ tally: Tally, source: ObservationSource, inShort: Bool, inLong: Bool, inRecent: [Bool]) {
             if late.isEmpty { late = Array(repeating: SourceTallies(), count: 2 + inRecent.count) }
             if inShort { late[0].add(tally, source: source) }
-            late[1].add(tally, source: source)
+            if inLong { late[1].add(tally, source: source) }
             for (index, inside) in inRecent.enumerated() where inside { late[2 + index].add(tally, source: source) }
         }
 
@@ -161,11 +161,13 @@ public struct WindowAggregator: Sendable {
     /// start-up loads a whole window of past minutes and spans, which unpacked would peak at
     /// hundreds of megabytes with many busy endpoints, and packing each at once would repack a
     /// span for every minute loaded into it (several times slower).
+    /// `inLongWindow: false` for a past minute the long window has from an hour row already (the
+    /// exact windows take it, the long one does not).
     @discardableResult
-    public mutating func load(_ bucket: MinuteBucket) -> Bool {
+    public mutating func load(_ bucket: MinuteBucket, inLongWindow: Bool = true) -> Bool {
         loadsSincePack += 1
         if loadsSincePack >= Self.loadsPerPack { packPast() }
-        return add(bucket, persist: false)
+        return add(bucket, persist: false, inLong: inLongWindow)
     }
 
     static let loadsPerPack = 4_096
@@ -197,7 +199,7 @@ public struct WindowAggregator: Sendable {
         return spanStart(of: lastMinute) + coarseMinutes - 1 >= longStart
     }
 
-    private mutating func add(_ bucket: MinuteBucket, persist: Bool) -> Bool {
+    private mutating func add(_ bucket: MinuteBucket, persist: Bool, inLong: Bool = true) -> Bool {
         guard admits(bucket) else { return false }
         let current = bucket.minute <= currentMinute
         let inMinutes = bucket.spanMinutes <= 1 && bucket.minute >= shortStart
@@ -206,6 +208,9 @@ public struct WindowAggregator: Sendable {
         let span = spanStart(of: bucket.minute)
         // The current minute is read from `minutes` itself; records for earlier minutes are late.
         let late = current && !(inMinutes && bucket.minute == currentMinute)
+        // A minute left out of the long window (its hour row has it) that is not past: only a
+        // clock set back gives one; its hour row counts it, the exact windows go without it.
+        if !inLong && !late { return true }
         // Mutated in place through the dictionary: copying the windows out and back would copy
         // the endpoint's dictionaries on every add (quadratic at start-up).
         Self.mutate(&endpoints[bucket.endpointID, default: EndpointWindows()]) { windows in
@@ -216,7 +221,7 @@ public struct WindowAggregator: Sendable {
             } else {
                 windows.spans.add(bucket.tally, source: bucket.source, at: span)
             }
-            if late { windows.addLate(bucket.tally, source: bucket.source, inShort: inShort, inRecent: inRecent) }
+            if late { windows.addLate(bucket.tally, source: bucket.source, inShort: inShort, inLong: inLong, inRecent: inRecent) }
         }
         if persist {
             pending[BucketKey(endpointID: bucket.endpointID, minute: bucket.minute, source: bucket.source), default: Tally()].add(

@@ -70,10 +70,10 @@ public actor WindowLedger {
         // leave, so they must hold whole spans (hour rows only if a span is an hour).
         let count = try buckets.forEachWindowBucket(
             sinceMinute: WindowAggregator.spanStart(of: openedAt.minute - windows.longWindowMinutes + 1, span: span),
-            shortWindowStartMinute: openedAt.minute - max(windows.shortWindowMinutes, windows.recentWindowMinutes.last ?? 0) + 1,
+            exactWindowStartMinute: openedAt.minute - max(windows.shortWindowMinutes, windows.recentWindowMinutes.last ?? 0) + 1,
             hourRows: span == 60
-        ) { bucket in
-            if positions[bucket.endpointID] != nil { rebuilt.load(bucket) }
+        ) { bucket, inLongWindow in
+            if positions[bucket.endpointID] != nil { rebuilt.load(bucket, inLongWindow: inLongWindow) }
         }
         rebuilt.packPast()
         windows = rebuilt

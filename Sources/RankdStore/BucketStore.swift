@@ -127,12 +127,14 @@ public struct BucketStore: WindowPast, Sendable {
     }
 
     /// What a restart needs to rebuild the windows: hour rows for the rolled-up minutes of the
-    /// long window (from `sinceMinute`'s hour on), and minute rows from the roll-up's end on. If
-    /// the roll-up went past the short window's start (a policy with a longer short window), hour
-    /// rows stop at that start's hour and minute rows begin there. No minute is in both.
-    public func loadWindowBuckets(sinceMinute: Int64, shortWindowStartMinute: Int64) throws -> [MinuteBucket] {
-        var buckets: [MinuteBucket] = []
-        try forEachWindowBucket(sinceMinute: sinceMinute, shortWindowStartMinute: shortWindowStartMinute) { buckets.append($0) }
+    /// long window (from `sinceMinute`'s hour on), and minute rows from the roll-up's end on, each
+    /// with `inLongWindow` true. If the roll-up went past `exactWindowStartMinute` (the first
+    /// minute a window exact to the minute holds: the short or a recent one), the minute rows
+    /// begin there, and those the hour rows hold too come with `inLongWindow` false: they are for
+    /// the exact windows only, the long window has them in its hour rows.
+    public func loadWindowBuckets(sinceMinute: Int64, exactWindowStartMinute: Int64) throws -> [(bucket: MinuteBucket, inLongWindow: Bool)] {
+        var buckets: [(MinuteBucket, Bool)] = []
+        try forEachWindowBucket(sinceMinute: sinceMinute, exactWindowStartMinute: exactWindowStartMinute) { buckets.append(($0, $1)) }
         return buckets
     }
 
@@ -143,23 +145,25 @@ public struct BucketStore: WindowPast, Sendable {
     /// and read back what leaves them: an hour row does not split into their spans).
     @discardableResult
     public func forEachWindowBucket(
-        sinceMinute: Int64, shortWindowStartMinute: Int64, hourRows: Bool = true, _ body: (MinuteBucket) throws -> Void
+        sinceMinute: Int64, exactWindowStartMinute: Int64, hourRows: Bool = true, _ body: (MinuteBucket, _ inLongWindow: Bool) throws -> Void
     ) throws -> Int {
         let path = self.path
         return try pool.read { db in
             let rolled = hourRows ? try Self.rolledUpUntil(db) : nil
-            let rolledUntil = rolled ?? sinceMinute
-            let boundary = max(
-                sinceMinute, rolledUntil <= shortWindowStartMinute ? rolledUntil : Self.hourStart(of: shortWindowStartMinute))
+            let rolledUntil = max(sinceMinute, rolled ?? sinceMinute)
             // No ORDER BY: loading adds tallies, in any order, and ordering by the primary key made
             // SQLite scan every stored minute (48 h) instead of the minute index (3.3 s of a 4 s
             // start-up at 2,000 endpoints).
             var count = try Self.forEachBucket(
                 db, sql: "SELECT * FROM hour_buckets INDEXED BY hour_buckets_by_minute WHERE minute >= ? AND minute < ?",
-                arguments: [Self.hourStart(of: sinceMinute), boundary], spanMinutes: 60, file: path, body)
+                arguments: [Self.hourStart(of: sinceMinute), rolledUntil], spanMinutes: 60, file: path
+            ) { try body($0, true) }
+            // Reading the minutes of a rolled-up hour instead of its row would read up to 59 more
+            // rows per endpoint than the exact windows need (a rebuild's time is its rows).
             count += try Self.forEachBucket(
-                db, sql: "SELECT * FROM minute_buckets INDEXED BY minute_buckets_by_minute WHERE minute >= ?", arguments: [boundary],
-                spanMinutes: 1, file: path, body)
+                db, sql: "SELECT * FROM minute_buckets INDEXED BY minute_buckets_by_minute WHERE minute >= ?",
+                arguments: [min(rolledUntil, max(sinceMinute, exactWindowStartMinute))], spanMinutes: 1, file: path
+            ) { try body($0, $0.minute >= rolledUntil) }
             return count
         }
     }

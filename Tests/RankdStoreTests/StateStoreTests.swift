@@ -90,12 +90,13 @@ import Testing
         #expect(try store.buckets.rollUp(beforeMinute: shortStart) > 0)
         #expect(try store.buckets.rolledUpUntil() == shortStart)
         #expect(try store.buckets.rollUp(beforeMinute: shortStart) == 0, "an hour is rolled up once")
-        let loaded = try store.buckets.loadWindowBuckets(sinceMinute: now.minute - 1_440 + 1, shortWindowStartMinute: shortStart)
-        #expect(loaded.contains { $0.spanMinutes == 60 })
+        let loaded = try store.buckets.loadWindowBuckets(sinceMinute: now.minute - 1_440 + 1, exactWindowStartMinute: shortStart)
+        #expect(loaded.contains { $0.bucket.spanMinutes == 60 })
         #expect(loaded.count <= 7 + 15, "hours, then the short window's minutes")
-        #expect(loaded.map(\.tally.total).reduce(0, +) == 2_000, "every observation once")
+        #expect(loaded.allSatisfy { $0.inLongWindow })
+        #expect(loaded.map(\.bucket.tally.total).reduce(0, +) == 2_000, "every observation once")
         var rebuilt = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: now)
-        for bucket in loaded { rebuilt.load(bucket) }
+        for (bucket, inLong) in loaded { rebuilt.load(bucket, inLongWindow: inLong) }
         #expect(rebuilt.stats(for: id) == live.stats(for: id))
 
         // Minutes roll up as the short window moves on: the current hour's row grows.
@@ -105,15 +106,24 @@ import Testing
         try live.advance(to: later, past: &past)
         #expect(try store.buckets.rollUp(beforeMinute: later.minute - 15 + 1) > 0)
         var rebuiltLater = WindowAggregator(shortWindowSeconds: 900, longWindowSeconds: 86_400, now: later)
-        let loadedLater = try store.buckets.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 15 + 1)
-        for bucket in loadedLater { rebuiltLater.load(bucket) }
+        let loadedLater = try store.buckets.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, exactWindowStartMinute: later.minute - 15 + 1)
+        for (bucket, inLong) in loadedLater { rebuiltLater.load(bucket, inLongWindow: inLong) }
         #expect(rebuiltLater.stats(for: id) == live.stats(for: id))
-        #expect(loadedLater.map(\.tally.total).reduce(0, +) == 2_100)
-        // A policy with a longer short window after a restart still gets its minutes as minutes.
-        let longerShort = try store.buckets.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, shortWindowStartMinute: later.minute - 89)
-        #expect(longerShort.filter { $0.spanMinutes == 1 }.allSatisfy { $0.minute >= (later.minute - 89) / 60 * 60 })
-        #expect(longerShort.filter { $0.spanMinutes == 1 }.contains { $0.minute < later.minute - 15 })
-        #expect(longerShort.map(\.tally.total).reduce(0, +) == 2_100)
+        #expect(loadedLater.map(\.bucket.tally.total).reduce(0, +) == 2_100)
+        // A longer exact window after a restart (a policy with a longer short window, the recent
+        // windows) gets its minutes as minutes, from its start only; those the hour rows hold
+        // too are for the exact windows, not the long one.
+        let exactStart = later.minute - 89
+        let longer = try store.buckets.loadWindowBuckets(sinceMinute: later.minute - 1_440 + 1, exactWindowStartMinute: exactStart)
+        let minutes = longer.filter { $0.bucket.spanMinutes == 1 }
+        #expect(minutes.allSatisfy { $0.bucket.minute >= exactStart })
+        #expect(minutes.contains { $0.bucket.minute < later.minute - 15 && !$0.inLongWindow })
+        #expect(longer.filter(\.inLongWindow).map(\.bucket.tally.total).reduce(0, +) == 2_100)
+        var rebuiltLonger = WindowAggregator(shortWindowSeconds: 90 * 60, longWindowSeconds: 86_400, now: later)
+        for (bucket, inLong) in longer { rebuiltLonger.load(bucket, inLongWindow: inLong) }
+        let liveMinutes = (try store.buckets.load(sinceMinute: exactStart)).map(\.tally.total).reduce(0, +)
+        #expect(rebuiltLonger.stats(for: id).long == live.stats(for: id).long)
+        #expect(rebuiltLonger.stats(for: id).short.combined.total == liveMinutes)
 
         // A late minute of a rolled-up hour.
         let lateMinute = start.minute + 5

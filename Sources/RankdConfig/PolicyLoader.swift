@@ -229,6 +229,10 @@ public enum PolicyLoader {
         policy.routing.preferenceWindowSeconds = routing.double(
             "preference_window_seconds", default: policy.routing.preferenceWindowSeconds, range: 60...3_600, unit: "seconds")
         routing.finish()
+        let benchmarks = fields.fields("benchmarks")
+        policy.benchmarks.maxAgeDays = benchmarks.double(
+            "max_age_days", default: policy.benchmarks.maxAgeDays, range: 0...36_500, unit: "days")
+        benchmarks.finish()
         fields.finish()
 
         for problem in policy.problems() {

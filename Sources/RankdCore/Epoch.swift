@@ -40,6 +40,8 @@ public enum EpochTrigger: String, Codable, Sendable {
     case replay
     /// An operator override was made, withdrawn or expired.
     case override
+    /// Benchmark scores were replaced (`PUT /v1/admin/benchmarks`).
+    case benchmarks
 }
 
 /// One model's endpoints in rank order.
@@ -199,12 +201,16 @@ public struct EndpointStats: Hashable, Codable, Sendable {
     public var ttftP90Milliseconds: Double?
     public var outputTokensPerSecondP50: Double?
     public var benchmark: Double?
+    /// The share of the benchmark weight the score keeps as it ages (policy
+    /// `benchmarks.max_age_days`); nil without a benchmark.
+    public var benchmarkFreshness: Double?
 
     public init(
         requests: Int64 = 0, toolCallRequests: Int64 = 0, toolCallFailureRate: Double? = nil, errorRate: Double? = nil,
         ttftP50Milliseconds: Double? = nil, ttftP90Milliseconds: Double? = nil, outputTokensPerSecondP50: Double? = nil,
-        benchmark: Double? = nil
+        benchmark: Double? = nil, benchmarkFreshness: Double? = nil
     ) {
+        self.benchmarkFreshness = benchmarkFreshness
         self.requests = requests
         self.toolCallRequests = toolCallRequests
         self.toolCallFailureRate = toolCallFailureRate

@@ -16,6 +16,7 @@ public struct Policy: Hashable, Codable, Sendable {
     public var ingest: Ingest
     public var routing: Routing
     public var faults: Faults
+    public var benchmarks = Benchmarks()
 
     /// Component weights; they need not sum to 1 (they are normalised over present components).
     public struct Weights: Hashable, Codable, Sendable {
@@ -151,6 +152,15 @@ public struct Policy: Hashable, Codable, Sendable {
         /// The rolling window `preferred_max_latency` and `preferred_min_throughput` cut-offs are
         /// judged over (OpenRouter's: 5 minutes). Default 300 s.
         public var preferenceWindowSeconds = 300.0
+
+        public init() {}
+    }
+
+    /// How benchmark scores count as they age.
+    public struct Benchmarks: Hashable, Codable, Sendable {
+        /// A score's part in the benchmark component falls linearly from its date to nothing at
+        /// this age (days); 0: scores never fade. Default 180.
+        public var maxAgeDays = 180.0
 
         public init() {}
     }

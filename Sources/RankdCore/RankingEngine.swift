@@ -5,7 +5,10 @@
 public struct RankingEngine: Sendable {
     public private(set) var policy: Policy
     public private(set) var endpoints: [Endpoint]
+    /// Fixed benchmark figures per endpoint (tests, benches), used when no dated scores are set.
     public private(set) var benchmarks: [String: Double]
+    /// Dated benchmark scores (files, the admin API): each epoch weighs them by age.
+    public private(set) var benchmarkScores: [BenchmarkScore]?
     public private(set) var demotions: [String: DemotionState]
     /// Id of the latest epoch computed or restored.
     public private(set) var lastEpochID: Int64
@@ -172,11 +175,16 @@ public struct RankingEngine: Sendable {
     /// carries its demotion memory forward.
     public mutating func computeEpoch(now: Timestamp, trigger: EpochTrigger, windows: WindowTotals) -> Epoch {
         // The scorer reads each model's totals as it scores it, from this (shared, not copied) value.
-        let input = ScoringInput(
+        var input = ScoringInput(
             epochID: lastEpochID + 1, now: now, trigger: trigger, policy: policy, endpoints: endpoints,
             windowStats: { windows.stats(for: $0) },
             benchmarks: benchmarks, demotions: demotions, fastPathReasons: pendingFastPathReasons,
             overrides: Override.active(overrides, at: now), shareLimits: faultWatch.limits(at: now))
+        if let benchmarkScores {
+            let figures = BenchmarkScore.figures(benchmarkScores, at: now, maxAgeDays: policy.benchmarks.maxAgeDays)
+            input.benchmarks = figures.mapValues(\.value)
+            input.benchmarkFreshness = figures.mapValues(\.freshness)
+        }
         limitedInLastEpoch = Set(input.shareLimits.keys)
         overrides.removeAll { !$0.isActive(at: now) }
         let result = Scorer.score(input, parallelism: parallelism)
@@ -192,6 +200,13 @@ public struct RankingEngine: Sendable {
     /// The earliest expiry among overrides in force: an epoch is due then.
     public var nextOverrideExpiry: Timestamp? { overrides.filter { $0.revokedAt == nil }.map(\.expiresAt).min() }
 
-    /// Replaces benchmark scores (admin API, reload).
-    public mutating func setBenchmarks(_ benchmarks: [String: Double]) { self.benchmarks = benchmarks }
+    /// Replaces the benchmark figures with fixed ones (no aging).
+    public mutating func setBenchmarks(_ benchmarks: [String: Double]) {
+        self.benchmarks = benchmarks
+        benchmarkScores = nil
+    }
+
+    /// Replaces the dated benchmark scores (start-up, `PUT /v1/admin/benchmarks`): from the next
+    /// epoch on, each endpoint's figure is its scores weighed by age.
+    public mutating func setBenchmarkScores(_ scores: [BenchmarkScore]) { benchmarkScores = scores }
 }

@@ -14,6 +14,8 @@ public struct ScoringInput: Sendable {
     public var stats: @Sendable (String) -> WindowStats
     /// Combined benchmark score (0...1) per endpoint id.
     public var benchmarks: [String: Double]
+    /// How much of the benchmark weight each endpoint's score keeps as it ages (missing: 1).
+    public var benchmarkFreshness: [String: Double] = [:]
     /// Demotion memory from the previous epoch.
     public var demotions: [String: DemotionState]
     /// Fast-path reason codes seen since the previous epoch, per endpoint id.
@@ -143,7 +145,8 @@ public enum Scorer {
             let long = longComponents[endpoint.id] ?? [:]
             var components = blend(short: short, long: long, shortWeight: policy.windows.shortWeight)
             if let benchmark = input.benchmarks[endpoint.id] { components[.benchmark] = min(1, max(0, benchmark)) }
-            let (score, weights, missing) = weightedScore(components, weights: policy.weights)
+            let freshness = input.benchmarks[endpoint.id] == nil ? nil : input.benchmarkFreshness[endpoint.id]
+            let (score, weights, missing) = weightedScore(components, weights: policy.weights, benchmarkFreshness: freshness ?? 1)
 
             var status = EndpointStatus.ok
             var reasons: [String] = []
@@ -197,7 +200,9 @@ public enum Scorer {
                     explanation: Explanation(
                         weights: named(weights), missingComponents: missing.map(\.rawValue).sorted(),
                         shortWindow: named(short), longWindow: named(long),
-                        stats: rawStats(windowStats.short.combined, benchmark: input.benchmarks[endpoint.id], policy: policy))))
+                        stats: rawStats(
+                            windowStats.short.combined, benchmark: input.benchmarks[endpoint.id], benchmarkFreshness: freshness,
+                            policy: policy))))
             entries[entries.count - 1].demotedSince = demotedSince
             entries[entries.count - 1].override = endpoint.enabled ? override : nil
         }
@@ -279,22 +284,27 @@ public enum Scorer {
 
     /// Weighted mean over present components; missing components' weights are spread
     /// proportionally over the present ones. Returns the score, the normalised weights and what was missing.
-    static func weightedScore(_ components: ComponentValues, weights: Policy.Weights) -> (Double, ComponentValues, [Component]) {
-        let present = Component.allCases.filter { components[$0] != nil && weights.weight(of: $0) > 0 }
+    /// The score from the components present, their weights normalised to sum to 1; an aging
+    /// benchmark keeps `benchmarkFreshness` of its weight (the others take the rest).
+    static func weightedScore(_ components: ComponentValues, weights: Policy.Weights, benchmarkFreshness: Double = 1) -> (
+        Double, ComponentValues, [Component]
+    ) {
+        let weight = { (component: Component) in weights.weight(of: component) * (component == .benchmark ? benchmarkFreshness : 1) }
+        let present = Component.allCases.filter { components[$0] != nil && weight($0) > 0 }
         let missing = Component.allCases.filter { components[$0] == nil && weights.weight(of: $0) > 0 }
-        let total = present.reduce(0) { $0 + weights.weight(of: $1) }
+        let total = present.reduce(0) { $0 + weight($1) }
         guard total > 0 else { return (0, ComponentValues(), missing) }
         var normalised = ComponentValues()
         var score = 0.0
         for component in present {
-            let weight = weights.weight(of: component) / total
+            let weight = weight(component) / total
             normalised[component] = rounded(weight)
             score += weight * components[component]!
         }
         return (min(1, max(0, score)), normalised, missing)
     }
 
-    static func rawStats(_ tally: Tally, benchmark: Double?, policy: Policy) -> EndpointStats {
+    static func rawStats(_ tally: Tally, benchmark: Double?, benchmarkFreshness: Double? = nil, policy: Policy) -> EndpointStats {
         let reliability = tally.reliabilityCounts(ignoring: Set(policy.reliability.ignoredOutcomes))
         let (ttftP50, ttftP90) = tally.ttftMilliseconds.quantiles(0.5, 0.9)
         return EndpointStats(
@@ -305,7 +315,7 @@ public enum Scorer {
             ttftP50Milliseconds: ttftP50.map(rounded),
             ttftP90Milliseconds: ttftP90.map(rounded),
             outputTokensPerSecondP50: tally.outputTokensPerSecond.quantile(0.5).map(rounded),
-            benchmark: benchmark)
+            benchmark: benchmark.map(rounded), benchmarkFreshness: benchmark == nil ? nil : rounded(benchmarkFreshness ?? 1))
     }
 
     /// The values as published: each rounded (`rounded`).

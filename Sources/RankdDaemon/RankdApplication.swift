@@ -90,6 +90,14 @@ public enum RankdApplication {
                 coldStart: epochLoop ? coldStart : nil, clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 readAccess: access,
                 figures: LedgerFigures(ledger: daemon.ledger, clock: clock, policy: loaded.policy),
+                benchmarks: BenchmarkSource(
+                    replace: { [endpointIDs = Set(ranker.registry.map(\.id))] body, csv, author, note in
+                        switch BenchmarkUploadParser.parse(body, csv: csv, endpointIDs: endpointIDs) {
+                        case .failure(let problems): return .failure(problems)
+                        case .success(let scores): return .success(try await ranker.replaceBenchmarks(scores, author: author, note: note))
+                        }
+                    },
+                    list: { uploads in try await ranker.benchmarkListing(uploads: uploads) }),
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         let holder = ranker.holder
         let metrics = ranker.metrics

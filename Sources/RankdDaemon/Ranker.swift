@@ -20,6 +20,10 @@ public actor Ranker {
     private let ledger: WindowLedger
     /// Demotion memory (read at start) and operator overrides.
     private let demotionStore: DemotionStore
+    /// Benchmark scores set through the admin API (they win over the files' for the same endpoint and benchmark).
+    private let benchmarkStore: BenchmarkStore
+    /// Benchmark scores from `benchmarks_dir`, as loaded at start.
+    private let fileBenchmarks: [BenchmarkScore]
     private var engine: RankingEngine
     /// The registry in id order: the engine's own array, for others to share rather than copy.
     public nonisolated let registry: [Endpoint]
@@ -50,15 +54,19 @@ public actor Ranker {
         self.logger = logger
         self.ledger = ledger
         demotionStore = stores.state.demotions
+        benchmarkStore = stores.state.benchmarks
+        fileBenchmarks = loaded.benchmarks
         let now = clock.now()
         let last = try stores.state.history.latest()
         phases.end("last_epoch_ms")
         engine = RankingEngine(
-            policy: loaded.policy, endpoints: configuration.endpoints, benchmarks: BenchmarkScore.combined(loaded.benchmarks), now: now,
-            lastEpochID: last?.id ?? 0, demotions: try stores.state.demotions.load())
+            policy: loaded.policy, endpoints: configuration.endpoints, now: now, lastEpochID: last?.id ?? 0,
+            demotions: try stores.state.demotions.load())
         engine.parallelism = Parallel.scoring
         registry = engine.endpoints
         engine.setOverrides(try stores.state.demotions.activeOverrides(at: now))
+        engine.setBenchmarkScores(
+            Self.effectiveBenchmarks(files: loaded.benchmarks, api: try stores.state.benchmarks.scores(), registry: engine.endpoints))
         publisher = EpochPublisher(
             history: stores.state.history, ledger: ledger, published: stores.published, holder: holder, metrics: metrics, retention: configuration.retention,
             dataDirectory: configuration.dataDirectory, newestPublishedID: last?.id ?? 0, logger: logger)
@@ -258,6 +266,38 @@ public actor Ranker {
         logger.notice(
             "override withdrawn", metadata: ["override_id": .stringConvertible(id), "endpoint_id": .string(override.endpointID)])
         return (override, try await computeAndPublish(.override))
+    }
+
+    // MARK: Benchmark scores
+
+    /// The scores in force: the files', with the admin API's in place of theirs for the same
+    /// endpoint and benchmark; scores of endpoints no longer in the registry are left out.
+    static func effectiveBenchmarks(files: [BenchmarkScore], api: [BenchmarkScore], registry: [Endpoint]) -> [BenchmarkScore] {
+        let known = Set(registry.map(\.id))
+        let replaced = Set(api.map { "\($0.endpointID)\u{0}\($0.benchmark)" })
+        return (files.filter { !replaced.contains("\($0.endpointID)\u{0}\($0.benchmark)") } + api).filter { known.contains($0.endpointID) }
+    }
+
+    /// Replaces the admin API's benchmark scores (recorded with the upload, in one transaction),
+    /// then publishes an epoch with them (trigger `benchmarks`).
+    public func replaceBenchmarks(_ scores: [BenchmarkScore], author: String?, note: String?) async throws -> (BenchmarkUpload, Epoch) {
+        let upload = try benchmarkStore.replace(scores, author: author, note: note, now: clock.now())
+        engine.setBenchmarkScores(Self.effectiveBenchmarks(files: fileBenchmarks, api: scores, registry: engine.endpoints))
+        logger.notice(
+            "benchmark scores replaced",
+            metadata: ["upload_id": .stringConvertible(upload.id), "scores": .stringConvertible(upload.scores), "replaced": .stringConvertible(upload.replaced)])
+        return (upload, try await computeAndPublish(.benchmarks))
+    }
+
+    /// What `GET /v1/benchmarks` shows: the scores in force with where each came from, the
+    /// policy's fading, and the uploads (newest first).
+    public func benchmarkListing(uploads limit: Int) throws -> BenchmarkListing {
+        let api = try benchmarkStore.scores()
+        let apiKeys = Set(api.map { "\($0.endpointID)\u{0}\($0.benchmark)" })
+        let effective = Self.effectiveBenchmarks(files: fileBenchmarks, api: api, registry: engine.endpoints)
+        return BenchmarkListing(
+            scores: effective.map { ($0, apiKeys.contains("\($0.endpointID)\u{0}\($0.benchmark)") ? "api" : "file") },
+            maxAgeDays: engine.policy.benchmarks.maxAgeDays, uploads: try benchmarkStore.uploads(limit: limit), now: clock.now())
     }
 
     public func overrides(includeEnded: Bool) throws -> [Override] {

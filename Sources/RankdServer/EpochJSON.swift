@@ -48,6 +48,7 @@ enum EpochJSON {
 
         enum StatsKeys: String, CodingKey {
             case requests, benchmark
+            case benchmarkFreshness = "benchmark_freshness"
             case toolCallRequests = "tool_call_requests"
             case toolCallFailureRate = "tool_call_failure_rate"
             case errorRate = "error_rate"
@@ -95,6 +96,7 @@ enum EpochJSON {
             try s.encode(stats.ttftP90Milliseconds, forKey: .ttftP90)
             try s.encode(stats.outputTokensPerSecondP50, forKey: .throughputP50)
             try s.encode(stats.benchmark, forKey: .benchmark)
+            try s.encode(stats.benchmarkFreshness, forKey: .benchmarkFreshness)
             if let share = entry.explanation.share {
                 var h = e.nestedContainer(keyedBy: ShareKeys.self, forKey: .share)
                 try h.encode(share.share, forKey: .share)

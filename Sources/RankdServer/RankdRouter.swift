@@ -16,6 +16,8 @@ public struct ServerDependencies: Sendable {
     public var history: HistorySource?
     /// Operator overrides; nil serves no override routes.
     public var overrides: OverrideSource?
+    /// Benchmark scores by API; nil serves no benchmark routes.
+    public var benchmarks: BenchmarkSource?
     /// Live telemetry; nil serves no ingest routes.
     public var ingest: IngestSink?
     public var clock: any WallClock
@@ -29,9 +31,11 @@ public struct ServerDependencies: Sendable {
         holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
         overrides: OverrideSource? = nil, ingest: IngestSink? = nil, coldStart: ColdStart? = nil,
         clock: any WallClock, cacheMaxAgeSeconds: Int = 5, readAccess: ReadAccess = ReadAccess(),
-        figures: (any EndpointFiguresSource)? = nil, recompute: @escaping @Sendable () async throws -> Epoch
+        figures: (any EndpointFiguresSource)? = nil, benchmarks: BenchmarkSource? = nil,
+        recompute: @escaping @Sendable () async throws -> Epoch
     ) {
         self.figures = figures
+        self.benchmarks = benchmarks
         self.readAccess = readAccess
         self.coldStart = coldStart
         self.history = history
@@ -74,6 +78,9 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
     if let ingest = dependencies.ingest {
         router.addRoutes(TelemetryController(sink: ingest, metrics: dependencies.metrics).endpoints, atPath: "/v1")
         router.addRoutes(TracesController(sink: ingest, metrics: dependencies.metrics).endpoints, atPath: "/v1")
+    }
+    if let benchmarks = dependencies.benchmarks {
+        router.addRoutes(BenchmarkController(source: benchmarks, adminToken: dependencies.adminToken).endpoints, atPath: "/v1")
     }
     if let overrides = dependencies.overrides {
         router.addRoutes(

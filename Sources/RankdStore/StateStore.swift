@@ -7,9 +7,9 @@ import RankdCore
 /// `registry` (the endpoints in force), `buckets` (minute and hour tallies: the windows' past),
 /// `journal` (live telemetry committed exactly once with its dedupe keys, and folded), `dedupe`
 /// (the dedupe keys' upkeep), `history` (epochs), `demotions` (demotion memory and operator
-/// overrides).
+/// overrides), `benchmarks` (benchmark scores set through the admin API, and their uploads).
 public final class StateStore: Sendable {
-    public static let schemaVersion = 7
+    public static let schemaVersion = 8
     public let path: String
     let pool: DatabasePool
     public let registry: RegistryStore
@@ -18,6 +18,7 @@ public final class StateStore: Sendable {
     public let dedupe: DedupeKeys
     public let history: EpochHistory
     public let demotions: DemotionStore
+    public let benchmarks: BenchmarkStore
 
     public init(path: String) throws {
         self.path = path
@@ -29,6 +30,7 @@ public final class StateStore: Sendable {
         dedupe = DedupeKeys(pool: pool, path: path)
         history = EpochHistory(pool: pool, path: path)
         demotions = DemotionStore(pool: pool, path: path)
+        benchmarks = BenchmarkStore(pool: pool, path: path)
     }
 
     static var migrator: DatabaseMigrator {
@@ -169,6 +171,30 @@ public final class StateStore: Sendable {
                     PRAGMA user_version = 7;
                     """)
         }
+        migrator.registerMigration("v8 benchmark scores") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE benchmark_scores (
+                        endpoint_id TEXT NOT NULL,
+                        benchmark TEXT NOT NULL,
+                        score REAL NOT NULL,
+                        source TEXT NOT NULL,
+                        measured_at REAL NOT NULL,
+                        upload_id INTEGER NOT NULL,
+                        PRIMARY KEY (endpoint_id, benchmark)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE benchmark_uploads (
+                        id INTEGER PRIMARY KEY NOT NULL,
+                        at REAL NOT NULL,
+                        author TEXT,
+                        note TEXT,
+                        scores INTEGER NOT NULL,
+                        replaced INTEGER NOT NULL,
+                        body TEXT NOT NULL
+                    );
+                    PRAGMA user_version = 8;
+                    """)
+        }
         return migrator
     }
 
@@ -179,7 +205,11 @@ public final class StateStore: Sendable {
 
     /// Rows of one of the file's tables (tests and diagnostics).
     public func count(table: String) throws -> Int {
-        precondition(["registry", "minute_buckets", "hour_buckets", "live_journal", "epochs", "demotions", "overrides", "ingest_keys"].contains(table))
+        precondition(
+            [
+                "registry", "minute_buckets", "hour_buckets", "live_journal", "epochs", "demotions", "overrides", "ingest_keys",
+                "benchmark_scores", "benchmark_uploads",
+            ].contains(table))
         return try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
     }
 }

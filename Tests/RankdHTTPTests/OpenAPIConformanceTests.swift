@@ -256,6 +256,19 @@ import Testing
             _ = try await call(.delete, "/v1/admin/overrides/999", documentedAs: withdraw, expect: 404, headers: admin)
             _ = try await call(.delete, "/v1/admin/overrides/x", documentedAs: withdraw, expect: 400, headers: admin)
             _ = try await call(.delete, "/v1/admin/overrides/1", documentedAs: withdraw, expect: 401)
+
+            // Benchmark scores by API.
+            let scores: [String: Any] = [
+                "scores": [["endpoint_id": "fast:\(Build.model)", "benchmark": "tau2", "score": 0.5, "source": "eval", "date": "2025-12-01"]]
+            ]
+            let benchmarks = "/v1/admin/benchmarks"
+            _ = try await call(.put, benchmarks, documentedAs: benchmarks, expect: 200, headers: admin, json: scores)
+            _ = try await call(
+                .put, benchmarks, documentedAs: benchmarks, expect: 400, headers: admin,
+                json: ["scores": [["endpoint_id": "fast:\(Build.model)", "benchmark": "tau2", "score": 1.5, "source": "eval", "date": "2025-12-01"]]])
+            _ = try await call(.put, benchmarks, documentedAs: benchmarks, expect: 401, json: scores)
+            _ = try await call(.get, "/v1/benchmarks", documentedAs: "/v1/benchmarks", expect: 200)
+            _ = try await call(.get, "/v1/benchmarks?uploads=x", documentedAs: "/v1/benchmarks", expect: 400)
         }
         #expect(calls.failures.isEmpty, "\(calls.failures.joined(separator: "\n"))")
 
@@ -275,7 +288,10 @@ import Testing
                 history: HistorySource(epochs: { _, _, _ in [] }, epoch: { _ in nil }),
                 overrides: OverrideSource(apply: { _ in nil }, revoke: { _, _ in nil }, list: { _ in [] }),
                 ingest: IngestSink(token: nil, resolve: { _ in TelemetryResolver.Resolution() }, submit: { _ in IngestCommitted() }),
-                clock: clock, recompute: { throw CancellationError() }))
+                clock: clock,
+                benchmarks: BenchmarkSource(
+                    replace: { _, _, _, _ in throw CancellationError() }, list: { _ in throw CancellationError() }),
+                recompute: { throw CancellationError() }))
         let documentedShapes = Set(
             documented.map { entry in
                 let parts = entry.split(separator: " ")

@@ -62,8 +62,8 @@ import Testing
     @Test func everyReadRouteNeedsTheReadTokenWhenOneIsSet() async throws {
         let routes = try Self.documentedReadRoutes()
         // The dashboard, rankings (all, one model), route, history, epochs, one epoch, overrides,
-        // metrics, a model's endpoints.
-        #expect(routes.count == 11, "\(routes.map(\.path))")
+        // metrics, a model's endpoints (two forms), benchmarks.
+        #expect(routes.count == 12, "\(routes.map(\.path))")
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = SystemClock()

@@ -7,12 +7,16 @@ import Testing
 
 @Suite struct StateStoreTests {
     let start = Timestamp(secondsSince1970: 1_767_225_600)
+    static let allMigrations = [
+        "v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies",
+        "v7 ingest keys by minute", "v8 benchmark scores",
+    ]
 
     @Test func freshDatabaseIsMigratedToTheCurrentVersion() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try StateStore(path: dir.file("state.db"))
-        #expect(try store.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies", "v7 ingest keys by minute"])
+        #expect(try store.appliedMigrations() == Self.allMigrations)
         let version = try DatabaseQueue(path: dir.file("state.db")).read { try Int.fetchOne($0, sql: "PRAGMA user_version") }
         #expect(version == StateStore.schemaVersion)
         let mode = try DatabaseQueue(path: dir.file("state.db")).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
@@ -27,15 +31,16 @@ import Testing
             try store.registry.save([Build.endpoint("a"), Build.endpoint("b")], at: start)
         }
         let reopened = try StateStore(path: dir.file("state.db"))
-        #expect(try reopened.appliedMigrations() == ["v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies", "v7 ingest keys by minute"])
+        #expect(try reopened.appliedMigrations() == Self.allMigrations)
         #expect(try reopened.registry.load() == [Build.endpoint("a"), Build.endpoint("b")])
     }
 
     @Test func newerSchemaAndForeignFilesAreRefusedWithTheFix() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try DatabaseQueue(path: dir.file("newer.db")).write { try $0.execute(sql: "PRAGMA user_version = 8") }
-        #expect(throws: StoreError.newerSchema(file: dir.file("newer.db"), found: 8, supported: StateStore.schemaVersion)) {
+        let newer = StateStore.schemaVersion + 1
+        try DatabaseQueue(path: dir.file("newer.db")).write { try $0.execute(sql: "PRAGMA user_version = \(newer)") }
+        #expect(throws: StoreError.newerSchema(file: dir.file("newer.db"), found: newer, supported: StateStore.schemaVersion)) {
             try StateStore(path: dir.file("newer.db"))
         }
         try DatabaseQueue(path: dir.file("other.db")).write { try $0.execute(sql: "CREATE TABLE customers (id INTEGER)") }

@@ -355,11 +355,16 @@ public struct Policy: Hashable, Codable, Sendable {
     /// A short, stable fingerprint of the policy (FNV-1a 64 over its canonical JSON), recorded in
     /// every epoch so a rank can be traced to the policy that produced it.
     public var hash: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let value = FNV1a.hash((try? encoder.encode(self)) ?? Data())
+        let value = FNV1a.hash((try? Self.canonicalJSON(self)) ?? Data())
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The policy as JSON with sorted keys: what `hash` is taken of, and what `state.db` keeps.
+    public static func canonicalJSON(_ policy: Policy) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(policy)
     }
 
     /// Semantic checks beyond types and ranges: each problem as (key path, message with the fix).

@@ -74,7 +74,8 @@ public enum RankdApplication {
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
                 history: HistorySource(
                     epochs: { [history = daemon.stores.state.history] since, until, limit in try history.epochs(since: since, until: until, limit: limit) },
-                    epoch: { [history = daemon.stores.state.history] id in try history.epoch(id: id) }),
+                    epoch: { [history = daemon.stores.state.history] id in try history.epoch(id: id) },
+                    policy: { [history = daemon.stores.state.history] hash in try history.policy(hash: hash) }),
                 overrides: OverrideSource(
                     apply: { request in try await ranker.applyOverride(request) },
                     revoke: { id, note in try await ranker.revokeOverride(id: id, note: note) },

@@ -58,6 +58,7 @@ public actor Ranker {
         fileBenchmarks = loaded.benchmarks
         let now = clock.now()
         let last = try stores.state.history.latest()
+        try stores.state.history.recordPolicy(loaded.policy, at: now)
         phases.end("last_epoch_ms")
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, now: now, lastEpochID: last?.id ?? 0,

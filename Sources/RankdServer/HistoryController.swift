@@ -9,17 +9,29 @@ public struct HistorySource: Sendable {
     /// Epochs computed in `since...until`, oldest first, at most `limit`.
     public var epochs: @Sendable (_ since: Timestamp, _ until: Timestamp?, _ limit: Int) async throws -> [Epoch]
     public var epoch: @Sendable (_ id: Int64) async throws -> Epoch?
+    /// The policy an epoch's `policy_hash` names, and when it was first used.
+    public var policy: @Sendable (_ hash: String) async throws -> (Policy, Timestamp)?
 
     public init(
         epochs: @escaping @Sendable (Timestamp, Timestamp?, Int) async throws -> [Epoch],
-        epoch: @escaping @Sendable (Int64) async throws -> Epoch?
+        epoch: @escaping @Sendable (Int64) async throws -> Epoch?,
+        policy: @escaping @Sendable (String) async throws -> (Policy, Timestamp)? = { _ in nil }
     ) {
         self.epochs = epochs
         self.epoch = epoch
+        self.policy = policy
     }
 }
 
-/// `GET /v1/history`, `GET /v1/epochs`, `GET /v1/epochs/{id}`: how and why ranks moved.
+/// `GET /v1/policies/{hash}`: the policy an epoch was scored with.
+struct PolicyRecord: Encodable {
+    var hash: String
+    var firstUsed: String
+    var policy: Policy
+}
+
+/// `GET /v1/history`, `GET /v1/epochs`, `GET /v1/epochs/{id}`, `GET /v1/policies/{hash}`: how
+/// and why ranks moved, and under which policy.
 public struct HistoryController<Context: RequestContext>: Sendable {
     let source: HistorySource
     let clock: any WallClock
@@ -44,6 +56,20 @@ public struct HistoryController<Context: RequestContext>: Sendable {
                     .notFound, code: "unknown_epoch", "no epoch \(id) in history (kept for retention.epoch_history_days)")
             }
             return JSONResponse.ok(try EpochJSON.all(epoch))
+        }
+        routes.get("policies/{hash}") { _, context in
+            let hash = context.parameters.get("hash") ?? ""
+            guard let (policy, firstUsed) = try await source.policy(hash) else {
+                return JSONResponse.error(
+                    .notFound, code: "unknown_policy", "no policy \"\(hash)\" recorded; each epoch's policy_hash names one (GET /v1/epochs)")
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json; charset=utf-8"
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            let body = try encoder.encode(PolicyRecord(hash: hash, firstUsed: RFC3339.format(firstUsed), policy: policy))
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
         return routes
     }

@@ -32,6 +32,28 @@ public struct EpochHistory: Sendable {
         }
     }
 
+    /// Records the policy an epoch's `policy_hash` names (once per hash, with when it was first
+    /// used), so a hash in history can always be read back as the policy it was.
+    public func recordPolicy(_ policy: Policy, at now: Timestamp) throws {
+        let body = String(decoding: try Policy.canonicalJSON(policy), as: UTF8.self)
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO policies (hash, first_used, body) VALUES (?, ?, ?)",
+                arguments: [policy.hash, now.secondsSince1970, body])
+        }
+    }
+
+    /// A policy by its hash, and when it was first used; nil for a hash never recorded.
+    public func policy(hash: String) throws -> (policy: Policy, firstUsed: Timestamp)? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT first_used, body FROM policies WHERE hash = ?", arguments: [hash]) else {
+                return nil
+            }
+            let policy = try DatabaseFiles.decode(Policy.self, row["body"] as String, file: path)
+            return (policy, Timestamp(secondsSince1970: row["first_used"]))
+        }
+    }
+
     public func latest() throws -> Epoch? {
         try pool.read { db in
             try DatabaseValue.fetchOne(db, sql: "SELECT body FROM epochs ORDER BY id DESC LIMIT 1").map {

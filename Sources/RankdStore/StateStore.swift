@@ -171,7 +171,7 @@ public final class StateStore: Sendable {
                     PRAGMA user_version = 7;
                     """)
         }
-        migrator.registerMigration("v8 benchmark scores") { db in
+        migrator.registerMigration("v8 benchmark scores and policies") { db in
             try db.execute(
                 sql: """
                     CREATE TABLE benchmark_scores (
@@ -192,6 +192,11 @@ public final class StateStore: Sendable {
                         replaced INTEGER NOT NULL,
                         body TEXT NOT NULL
                     );
+                    CREATE TABLE policies (
+                        hash TEXT PRIMARY KEY NOT NULL,
+                        first_used REAL NOT NULL,
+                        body TEXT NOT NULL
+                    );
                     PRAGMA user_version = 8;
                     """)
         }
@@ -208,7 +213,7 @@ public final class StateStore: Sendable {
         precondition(
             [
                 "registry", "minute_buckets", "hour_buckets", "live_journal", "epochs", "demotions", "overrides", "ingest_keys",
-                "benchmark_scores", "benchmark_uploads",
+                "benchmark_scores", "benchmark_uploads", "policies",
             ].contains(table))
         return try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
     }

@@ -94,6 +94,7 @@ import Testing
         var loaded = testConfiguration(dir)
         loaded.ingestToken = "ingest-token-0123456789"
         let (app, ranker) = try RankdApplication.build(loaded, clock: clock, logger: quietLogger, epochLoop: false)
+        let policy = loaded.policy
         let calls = Calls()
         let admin: HTTPFields = [.authorization: "Bearer \(token)"]
 
@@ -227,6 +228,13 @@ import Testing
             _ = try await call(.get, "/v1/epochs/2", documentedAs: "/v1/epochs/{id}", expect: 200)
             _ = try await call(.get, "/v1/epochs/999", documentedAs: "/v1/epochs/{id}", expect: 404)
             _ = try await call(.get, "/v1/epochs/two", documentedAs: "/v1/epochs/{id}", expect: 400)
+            let (policyText, _) = try await call(
+                .get, "/v1/policies/\(policy.hash)", documentedAs: "/v1/policies/{hash}", expect: 200)
+            // What a hash in history names is the policy in force, key by key.
+            let read = try #require(try json(ByteBuffer(string: policyText))["policy"] as? [String: Any])
+            #expect((read["benchmarks"] as? [String: Any])?["max_age_days"] as? Double == policy.benchmarks.maxAgeDays)
+            #expect((read["weights"] as? [String: Any])?["tool_call_success"] as? Double == policy.weights.toolCallSuccess)
+            _ = try await call(.get, "/v1/policies/0000000000000000", documentedAs: "/v1/policies/{hash}", expect: 404)
 
             // Ingest.
             let ingest: HTTPFields = [.authorization: "Bearer ingest-token-0123456789"]

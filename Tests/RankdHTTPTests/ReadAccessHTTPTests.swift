@@ -31,7 +31,7 @@ import Testing
         let spec = try YAMLJSON.parse(String(contentsOfFile: RepositoryFiles.path("docs/openapi.yaml"), encoding: .utf8))
         let concrete = [
             "/v1/rankings/{author}/{name}": "/v1/rankings/\(Build.model)", "/v1/epochs/{id}": "/v1/epochs/1",
-            "/v1/history": "/v1/history?model=\(Build.model)", "/v1/models/{author}/{name}/endpoints": "/v1/models/\(Build.model)/endpoints",
+            "/v1/history": "/v1/history?model=\(Build.model)", "/v1/policies/{hash}": "/v1/policies/\(Policy.default.hash)", "/v1/models/{author}/{name}/endpoints": "/v1/models/\(Build.model)/endpoints",
             "/v1/models/{model}/endpoints": "/v1/models/\(Build.model.replacingOccurrences(of: "/", with: "%2F"))/endpoints",
         ]
         var routes: [(HTTPRequest.Method, String, String)] = []
@@ -62,8 +62,8 @@ import Testing
     @Test func everyReadRouteNeedsTheReadTokenWhenOneIsSet() async throws {
         let routes = try Self.documentedReadRoutes()
         // The dashboard, rankings (all, one model), route, history, epochs, one epoch, overrides,
-        // metrics, a model's endpoints (two forms), benchmarks.
-        #expect(routes.count == 12, "\(routes.map(\.path))")
+        // metrics, a model's endpoints (two forms), benchmarks, a policy.
+        #expect(routes.count == 13, "\(routes.map(\.path))")
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = SystemClock()

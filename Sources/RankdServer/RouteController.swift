@@ -27,12 +27,30 @@ public struct RouteController<Context: RequestContext>: Sendable {
                     .badRequest, code: "invalid_json",
                     "the body is not JSON; send {\"model\": ..., \"provider\": {...}, \"parameters\": [...]}")
             }
-            return await answer(RouteRequestParser.parse(json))
+            let parsed = RouteRequestParser.parse(json)
+            // Only a request with cut-offs awaits anything: the others are answered without suspending.
+            return needsFigures(parsed) ? await answer(parsed) : answer(parsed, figures: nil)
         }
         return routes
     }
 
+    /// The answer; a request with preferred cut-offs first reads the window figures they are
+    /// judged on (the others never wait on the windows, nor suspend).
     func answer(_ parsed: Result<RouteRequest, RouteRequestParser.FieldErrors>) async -> Response {
+        guard needsFigures(parsed), case .success(let request) = parsed, let figures,
+            let ranking = holder.epoch.flatMap({ $0.ranking(for: request.model) ?? $0.ranking(for: request.requestedModel) })
+        else { return answer(parsed, figures: nil) }
+        let window = figures.preferenceWindowSeconds
+        let read = try? await figures.figures(for: ranking.endpoints.map(\.endpointID))
+        return answer(parsed, figures: read?.compactMapValues { $0.windows[window] })
+    }
+
+    func needsFigures(_ parsed: Result<RouteRequest, RouteRequestParser.FieldErrors>) -> Bool {
+        guard figures != nil, case .success(let request) = parsed else { return false }
+        return request.preferences.hasCutoffs
+    }
+
+    func answer(_ parsed: Result<RouteRequest, RouteRequestParser.FieldErrors>, figures recent: [String: WindowFigures]?) -> Response {
         var request: RouteRequest
         switch parsed {
         case .failure(let problems):
@@ -61,7 +79,6 @@ public struct RouteController<Context: RequestContext>: Sendable {
             }
             return JSONResponse.error(.notFound, code: "unknown_model", "no model \"\(request.model)\" in epoch \(epoch.id)")
         }
-        let recent = await windowFigures(request, ranking: ranking)
         switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: registry, figures: recent) {
         case .success(let answer):
             guard let body = try? encoder.encode(answer, ranking: ranking, seed: request.seed, seedSource: request.seedSource) else {
@@ -79,19 +96,6 @@ public struct RouteController<Context: RequestContext>: Sendable {
                     excluded: none.excluded.map(RouteJSON.Excluded.init)),
                 status: .notFound)
         }
-    }
-}
-
-extension RouteController {
-    /// The model's endpoints' figures over the cut-offs' window, read only when the request has
-    /// cut-offs (the others never wait on the windows). Nil without a source, or when the windows
-    /// could not be read (then the epoch's p50 figures decide, and the answer says so).
-    func windowFigures(_ request: RouteRequest, ranking: ModelRanking) async -> [String: WindowFigures]? {
-        let preferences = request.preferences
-        guard let figures, preferences.preferredMaxLatencySeconds != nil || preferences.preferredMinThroughput != nil else { return nil }
-        guard let all = try? await figures.figures(for: ranking.endpoints.map(\.endpointID)) else { return nil }
-        let window = figures.preferenceWindowSeconds
-        return all.compactMapValues { $0.windows[window] }
     }
 }
 

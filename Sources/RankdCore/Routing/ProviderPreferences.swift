@@ -29,6 +29,9 @@ public struct ProviderPreferences: Hashable, Sendable {
     public var preferredMinThroughput: [Percentiles.Percentile: Double]?
     /// TTFT above these many seconds at their percentiles likewise.
     public var preferredMaxLatencySeconds: [Percentiles.Percentile: Double]?
+
+    /// Whether a preferred cut-off is given (judged over the rolling window's figures).
+    public var hasCutoffs: Bool { preferredMinThroughput != nil || preferredMaxLatencySeconds != nil }
     /// Only endpoints serving from one of these regions (`eu`, `us`, ...).
     public var regions: [String]?
 

@@ -79,8 +79,8 @@ public enum RoutePlanner {
         // Preferred throughput/latency: misses move after the others, inside their tier (demoted
         // endpoints stay last, except in an explicit order, which is the caller's).
         let misses = { (index: Int) -> Bool in missesPreference(entries[index], preferences, figures: figures) }
-        let cutoffs = [preferences.preferredMinThroughput, preferences.preferredMaxLatencySeconds].compactMap { $0 }
-        if figures == nil, !cutoffs.isEmpty {
+        if figures == nil, preferences.hasCutoffs {
+            let cutoffs = [preferences.preferredMinThroughput, preferences.preferredMaxLatencySeconds].compactMap { $0 }
             allNotes.append(
                 "preferred cut-offs judged on the epoch's p50 figures: this server keeps no rolling window"
                     + (cutoffs.contains { $0.keys.contains { $0 != .p50 } } ? " (p75, p90 and p99 cut-offs not applied)" : ""))
@@ -189,7 +189,7 @@ public enum RoutePlanner {
     /// rolling window (OpenRouter's rule); an endpoint with no figures there misses (it moves
     /// back, it is not excluded).
     static func missesPreference(_ entry: EndpointRanking, _ preferences: ProviderPreferences, figures: [String: WindowFigures]?) -> Bool {
-        guard preferences.preferredMinThroughput != nil || preferences.preferredMaxLatencySeconds != nil else { return false }
+        guard preferences.hasCutoffs else { return false }
         let throughput: (Percentiles.Percentile) -> Double?
         let ttft: (Percentiles.Percentile) -> Double?
         if let figures {

@@ -70,23 +70,29 @@ public struct WindowAggregator: Sendable {
             for (index, inside) in inRecent.enumerated() where inside { late[2 + index].add(tally, source: source) }
         }
 
-        /// What the minute `current` and the late records add to every window.
-        private func adding(to past: SourceTallies, lateIndex: Int, current: Int64) -> SourceTallies {
+        /// What the current minute's tallies and the late records add to a window.
+        private func adding(to past: SourceTallies, lateIndex: Int, currentTallies: SourceTallies?) -> SourceTallies {
             var total = past
-            if let tallies = minutes[current] { total.add(tallies) }
+            if let currentTallies { total.add(currentTallies) }
             if lateIndex < late.count { total.add(late[lateIndex]) }
             return total
         }
 
         /// The window totals, the minute `current` included.
         func totals(current: Int64) -> (short: SourceTallies, long: SourceTallies) {
-            (adding(to: shortPast.unpacked(), lateIndex: 0, current: current), adding(to: longPast.unpacked(), lateIndex: 1, current: current))
+            let tallies = minutes[current]
+            return (
+                adding(to: shortPast.unpacked(), lateIndex: 0, currentTallies: tallies),
+                adding(to: longPast.unpacked(), lateIndex: 1, currentTallies: tallies)
+            )
         }
 
         /// The recent windows' totals (`count` of them), the minute `current` included.
         func recentTotals(current: Int64, count: Int) -> [SourceTallies] {
-            (0..<count).map { index in
-                adding(to: index < recentPast.count ? recentPast[index].unpacked() : SourceTallies(), lateIndex: 2 + index, current: current)
+            let tallies = minutes[current]
+            return (0..<count).map { index in
+                adding(
+                    to: index < recentPast.count ? recentPast[index].unpacked() : SourceTallies(), lateIndex: 2 + index, currentTallies: tallies)
             }
         }
 
@@ -204,10 +210,12 @@ public struct WindowAggregator: Sendable {
         let current = bucket.minute <= currentMinute
         let inMinutes = bucket.spanMinutes <= 1 && bucket.minute >= shortStart
         let inShort = current && inMinutes
-        let inRecent = recentStarts.map { current && bucket.spanMinutes <= 1 && bucket.minute >= $0 }
         let span = spanStart(of: bucket.minute)
         // The current minute is read from `minutes` itself; records for earlier minutes are late.
         let late = current && !(inMinutes && bucket.minute == currentMinute)
+        // Which recent windows hold it, worked out for late records only (the array would be an
+        // allocation per record on the ingest path for nothing).
+        let inRecent = late ? recentStarts.map { bucket.spanMinutes <= 1 && bucket.minute >= $0 } : []
         // A minute left out of the long window (its hour row has it) that is not past: only a
         // clock set back gives one; its hour row counts it, the exact windows go without it.
         if !inLong && !late { return true }

@@ -58,6 +58,40 @@ import Testing
 
     static let m = #""model": "meta-llama/llama-3.3-70b-instruct""#
 
+    /// Without the rolling window's figures (a server that keeps none, or a read that failed),
+    /// p50 cut-offs fall back to the epoch's p50 and other percentiles are not applied: the
+    /// answer says so rather than ordering on nothing.
+    @Test func cutoffsWithoutWindowFiguresUseTheEpochsP50AndSaySo() throws {
+        let answer = try route(#"{\#(Self.m), "provider": {"sort": "price", "preferred_max_latency": {"p50": 0.5, "p99": 0.1}}}"#).get()
+        // b (900 ms p50) misses the p50 cut-off, d has no figure; p99 0.1 s, which every endpoint
+        // would miss, is not applied.
+        #expect(Set(answer.endpoints.filter(\.belowPreference).map(\.entry.provider)) == ["b", "d"])
+        #expect(answer.notes.count == 1)
+        #expect(answer.notes.first?.contains("p75, p90 and p99 cut-offs not applied") == true, "\(answer.notes)")
+        // With figures, each given percentile decides: a window where only c holds both.
+        let request = try RouteRequestParser.parse(
+            JSONValue.parse(#"{\#(Self.m), "provider": {"preferred_max_latency": {"p50": 0.5, "p99": 1}}}"#)!
+        ).get()
+        var tallies = [String: SourceTallies]()
+        for (provider, ttft) in [("a", 300.0), ("b", 400), ("c", 200)] {
+            var tally = Tally()
+            for index in 0..<100 {
+                let slowTail = provider != "c" && index >= 95
+                tally.record(
+                    Observation(
+                        endpointID: "\(provider):\(Build.model)", time: Timestamp(secondsSince1970: 0), source: .live, outcome: .ok,
+                        ttftMilliseconds: slowTail ? 2_000 : ttft))
+            }
+            tallies["\(provider):\(Build.model)"] = SourceTallies(live: tally)
+        }
+        let figures = tallies.mapValues(WindowFigures.init)
+        let judged = try RoutePlanner.route(request, ranking: Self.ranking, epochID: 7, registry: Self.registry, figures: figures).get()
+        // a and b miss p99 (a 2 s tail), d and e have no figures in the window: moved back, not out.
+        #expect(Set(judged.endpoints.filter(\.belowPreference).map(\.entry.provider)) == ["a", "b", "d", "e"])
+        #expect(judged.endpoints.count == 5)
+        #expect(judged.notes.isEmpty)
+    }
+
     @Test(arguments: [
         // Tools: the quality order, demoted last.
         (#"{\#(m), "parameters": ["tools"]}"#, ["a", "b", "c", "d", "e"], RouteMode.quality),

@@ -82,7 +82,7 @@ public enum RoutePlanner {
         if figures == nil, preferences.hasCutoffs {
             let cutoffs = [preferences.preferredMinThroughput, preferences.preferredMaxLatencySeconds].compactMap { $0 }
             allNotes.append(
-                "preferred cut-offs judged on the epoch's p50 figures: this server keeps no rolling window"
+                "preferred cut-offs judged on the epoch's p50 figures: the rolling window's figures are unavailable (no window kept here, or it could not be read)"
                     + (cutoffs.contains { $0.keys.contains { $0 != .p50 } } ? " (p75, p90 and p99 cut-offs not applied)" : ""))
         }
         if mode != .explicitOrder {

@@ -9,14 +9,26 @@ public struct EpochHistory: Sendable {
     public let path: String
 
     /// Records an epoch in history together with the demotion memory it left, in one transaction.
+    /// The epoch keeps the memory it left too, so a replay can start from any epoch.
     public func save(_ epoch: Epoch, demotions: [String: DemotionState]) throws {
+        let kept = demotions.filter { $0.value != DemotionState() }
         try pool.write { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body) VALUES (?, ?, ?, ?, ?)",
+                sql: "INSERT OR REPLACE INTO epochs (id, computed_at, policy_hash, trigger, body, demotions) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [
                     epoch.id, epoch.computedAt.secondsSince1970, epoch.policyHash, epoch.trigger.rawValue, try DatabaseFiles.epochBody(epoch),
+                    try DatabaseFiles.json(kept),
                 ])
             try DemotionStore.replace(demotions, db)
+        }
+    }
+
+    /// The demotion memory epoch `id` left; nil when it is not in history or was saved without
+    /// one (before schema 8, or overtaken before publication).
+    public func demotions(afterEpoch id: Int64) throws -> [String: DemotionState]? {
+        try pool.read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT demotions FROM epochs WHERE id = ?", arguments: [id]) else { return nil }
+            return try DatabaseFiles.decode([String: DemotionState].self, text, file: path)
         }
     }
 

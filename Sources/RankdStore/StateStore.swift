@@ -197,6 +197,12 @@ public final class StateStore: Sendable {
                         first_used REAL NOT NULL,
                         body TEXT NOT NULL
                     );
+                    CREATE TABLE registry_versions (
+                        hash TEXT PRIMARY KEY NOT NULL,
+                        first_used REAL NOT NULL,
+                        body TEXT NOT NULL
+                    );
+                    ALTER TABLE epochs ADD COLUMN demotions TEXT;
                     PRAGMA user_version = 8;
                     """)
         }
@@ -213,7 +219,7 @@ public final class StateStore: Sendable {
         precondition(
             [
                 "registry", "minute_buckets", "hour_buckets", "live_journal", "epochs", "demotions", "overrides", "ingest_keys",
-                "benchmark_scores", "benchmark_uploads", "policies",
+                "benchmark_scores", "benchmark_uploads", "policies", "registry_versions",
             ].contains(table))
         return try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
     }

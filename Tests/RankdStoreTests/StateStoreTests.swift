@@ -33,6 +33,13 @@ import Testing
         let reopened = try StateStore(path: dir.file("state.db"))
         #expect(try reopened.appliedMigrations() == Self.allMigrations)
         #expect(try reopened.registry.load() == [Build.endpoint("a"), Build.endpoint("b")])
+        // Every registry run with is kept by hash, once, from its first use.
+        try reopened.registry.save([Build.endpoint("b"), Build.endpoint("a")], at: start.adding(seconds: 60))
+        try reopened.registry.save([Build.endpoint("a")], at: start.adding(seconds: 120))
+        let versions = try reopened.registry.versions()
+        #expect(versions.map(\.endpoints.count) == [2, 1])
+        #expect(versions.map(\.firstUsed) == [start, start.adding(seconds: 120)])
+        #expect(versions[0].hash == (try RegistryStore.hash([Build.endpoint("b"), Build.endpoint("a")])))
     }
 
     @Test func newerSchemaAndForeignFilesAreRefusedWithTheFix() throws {
@@ -164,6 +171,9 @@ import Testing
         #expect(try store.history.epoch(id: saved[0].id) == saved[0])
         #expect(try store.demotions.load() == engine.demotions.filter { $0.value != DemotionState() })
         #expect(try store.demotions.load()["b:\(Build.model)"]?.level == 1)
+        // Each epoch keeps the memory it left (what a replay starting there needs).
+        #expect(try store.history.demotions(afterEpoch: saved[2].id) == engine.demotions.filter { $0.value != DemotionState() })
+        #expect(try store.history.demotions(afterEpoch: 999) == nil)
         let epochsDeleted = try store.history.prune(now: start.adding(seconds: 2 * 86_400 + 5), retentionSeconds: 86_400)
         #expect(epochsDeleted == 1)
         #expect(try store.history.epochs(since: start).map(\.id) == [saved[1].id, saved[2].id])

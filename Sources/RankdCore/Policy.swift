@@ -367,6 +367,16 @@ public struct Policy: Hashable, Codable, Sendable {
         return try encoder.encode(policy)
     }
 
+    /// The policy as JSON in the policy file's own keys (snake_case, sorted): what `state.db`
+    /// keeps and `GET /v1/policies/{hash}` shows. The policy loader reads it back (JSON is YAML),
+    /// giving a key added to the policy since its default.
+    public static func fileJSON(_ policy: Policy) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try encoder.encode(policy)
+    }
+
     /// Semantic checks beyond types and ranges: each problem as (key path, message with the fix).
     public func problems() -> [(path: String, message: String)] {
         var found: [(String, String)] = []

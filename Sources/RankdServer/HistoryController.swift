@@ -9,13 +9,13 @@ public struct HistorySource: Sendable {
     /// Epochs computed in `since...until`, oldest first, at most `limit`.
     public var epochs: @Sendable (_ since: Timestamp, _ until: Timestamp?, _ limit: Int) async throws -> [Epoch]
     public var epoch: @Sendable (_ id: Int64) async throws -> Epoch?
-    /// The policy an epoch's `policy_hash` names, and when it was first used.
-    public var policy: @Sendable (_ hash: String) async throws -> (Policy, Timestamp)?
+    /// The policy an epoch's `policy_hash` names (JSON in the policy file's keys), and when it was first used.
+    public var policy: @Sendable (_ hash: String) async throws -> (String, Timestamp)?
 
     public init(
         epochs: @escaping @Sendable (Timestamp, Timestamp?, Int) async throws -> [Epoch],
         epoch: @escaping @Sendable (Int64) async throws -> Epoch?,
-        policy: @escaping @Sendable (String) async throws -> (Policy, Timestamp)? = { _ in nil }
+        policy: @escaping @Sendable (String) async throws -> (String, Timestamp)? = { _ in nil }
     ) {
         self.epochs = epochs
         self.epoch = epoch
@@ -23,11 +23,15 @@ public struct HistorySource: Sendable {
     }
 }
 
-/// `GET /v1/policies/{hash}`: the policy an epoch was scored with.
+/// `GET /v1/policies/{hash}`: the policy an epoch was scored with (its JSON follows these keys).
 struct PolicyRecord: Encodable {
     var hash: String
     var firstUsed: String
-    var policy: Policy
+
+    enum CodingKeys: String, CodingKey {
+        case hash
+        case firstUsed = "first_used"
+    }
 }
 
 /// `GET /v1/history`, `GET /v1/epochs`, `GET /v1/epochs/{id}`, `GET /v1/policies/{hash}`: how
@@ -59,17 +63,13 @@ public struct HistoryController<Context: RequestContext>: Sendable {
         }
         routes.get("policies/{hash}") { _, context in
             let hash = context.parameters.get("hash") ?? ""
-            guard let (policy, firstUsed) = try await source.policy(hash) else {
+            guard let (policy, firstUsed) = try await source.policy(hash), JSONValue.parse(policy)?.objectValue != nil else {
                 return JSONResponse.error(
                     .notFound, code: "unknown_policy", "no policy \"\(hash)\" recorded; each epoch's policy_hash names one (GET /v1/epochs)")
             }
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json; charset=utf-8"
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            let body = try encoder.encode(PolicyRecord(hash: hash, firstUsed: RFC3339.format(firstUsed), policy: policy))
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+            // The stored JSON is placed as it is: it is the policy, in the file's keys.
+            let head = String(decoding: try EpochJSON.encoder.encode(PolicyRecord(hash: hash, firstUsed: RFC3339.format(firstUsed))), as: UTF8.self)
+            return JSONResponse.ok(Data((head.dropLast() + ",\"policy\":" + policy + "}").utf8))
         }
         return routes
     }

@@ -47,7 +47,7 @@ public struct EpochHistory: Sendable {
     /// Records the policy an epoch's `policy_hash` names (once per hash, with when it was first
     /// used), so a hash in history can always be read back as the policy it was.
     public func recordPolicy(_ policy: Policy, at now: Timestamp) throws {
-        let body = String(decoding: try Policy.canonicalJSON(policy), as: UTF8.self)
+        let body = String(decoding: try Policy.fileJSON(policy), as: UTF8.self)
         try pool.write { db in
             try db.execute(
                 sql: "INSERT OR IGNORE INTO policies (hash, first_used, body) VALUES (?, ?, ?)",
@@ -55,14 +55,14 @@ public struct EpochHistory: Sendable {
         }
     }
 
-    /// A policy by its hash, and when it was first used; nil for a hash never recorded.
-    public func policy(hash: String) throws -> (policy: Policy, firstUsed: Timestamp)? {
+    /// A policy by its hash, as JSON in the policy file's keys (`Policy.fileJSON`: read it with
+    /// the policy loader), and when it was first used; nil for a hash never recorded.
+    public func policy(hash: String) throws -> (json: String, firstUsed: Timestamp)? {
         try pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT first_used, body FROM policies WHERE hash = ?", arguments: [hash]) else {
                 return nil
             }
-            let policy = try DatabaseFiles.decode(Policy.self, row["body"] as String, file: path)
-            return (policy, Timestamp(secondsSince1970: row["first_used"]))
+            return (row["body"], Timestamp(secondsSince1970: row["first_used"]))
         }
     }
 

@@ -57,6 +57,26 @@ import Testing
         #expect(policy == Policy.default)
     }
 
+    /// What state.db keeps of a policy (and `GET /v1/policies/{hash}` shows) is the policy file's
+    /// own keys: the loader reads it back exactly, and a key it lacks (one added to the policy
+    /// since) takes its default, so an old record still reads.
+    @Test func recordedPolicyReadsBackThroughTheLoader() throws {
+        var policy = Policy.default
+        policy.weights.benchmark = 0.2
+        policy.routing.preferenceWindowSeconds = 120
+        policy.reliability.ignoredOutcomes = [.http429, .http4xx]
+        let text = String(decoding: try Policy.fileJSON(policy), as: UTF8.self)
+        let problems = ProblemList()
+        #expect(PolicyLoader.parse(yaml: text, file: "recorded", problems: problems) == policy)
+        #expect(problems.problems.isEmpty, "\(problems.problems)")
+        var object = try #require(JSONValue.parse(text)?.objectValue)
+        object["benchmarks"] = nil
+        let older = PolicyLoader.parse(yaml: JSONValue.object(object).jsonText, file: "recorded", problems: problems)
+        #expect(problems.problems.isEmpty, "\(problems.problems)")
+        #expect(older.benchmarks == Policy.Benchmarks())
+        #expect(older.weights == policy.weights)
+    }
+
     @Test func readAndMetricsTokensAndTLSFilesAreLoaded() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

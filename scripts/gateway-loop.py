@@ -274,6 +274,8 @@ def main():
     parser.add_argument("--max-requests", type=int, default=50_000)
     parser.add_argument("--max-attempts", type=int, default=3)
     parser.add_argument("--report-every", type=float, default=10)
+    parser.add_argument("--provider", type=json.loads, default=None, metavar="JSON",
+                        help='an OpenRouter provider object sent with every route request, e.g. \'{"preferred_max_latency": {"p90": 1}}\'')
     parser.add_argument("--timeout", type=float, default=10, help="the gateway's timeout on a provider call, seconds")
     parser.add_argument("--control", help="rankd mock-provider's base URL, for --at")
     parser.add_argument("--at", action="append", default=[], metavar="SECONDS:PROVIDER:JSON",
@@ -318,7 +320,8 @@ def main():
             try:
                 response = connections.request(
                     rankd + "/v1/route", "POST",
-                    json.dumps({"model": options.model, "parameters": ["tools"], "request_id": request_id}),
+                    json.dumps({"model": options.model, "parameters": ["tools"], "request_id": request_id,
+                                **({"provider": options.provider} if options.provider else {})}),
                     {"Content-Type": "application/json"})
                 body = response.read()
                 if response.status != 200:
@@ -409,6 +412,7 @@ def main():
         "after_demotion": after_demotion,
         "final_status": poller.statuses,
         "user_ttft_ms_p50": statistics.median(ttfts) if ttfts else None,
+        "user_ttft_ms_p90": sorted(ttfts)[max(0, -(-len(ttfts) * 9 // 10) - 1)] if ttfts else None,
         "telemetry": telemetry.counts,
         "share_timeline": poller.timeline,
         "first_per_second": first_per_second,

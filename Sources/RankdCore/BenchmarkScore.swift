@@ -95,12 +95,12 @@ public struct BenchmarkListing: Sendable {
     /// Admin uploads, newest first.
     public var uploads: [BenchmarkUpload]
     /// When the listing was made (ages and freshness are as of it).
-    public var now: Timestamp
+    public var asOf: Timestamp
 
-    public init(scores: [(score: BenchmarkScore, origin: String)], maxAgeDays: Double, uploads: [BenchmarkUpload], now: Timestamp) {
+    public init(scores: [(score: BenchmarkScore, origin: String)], maxAgeDays: Double, uploads: [BenchmarkUpload], asOf: Timestamp) {
         self.scores = scores
         self.maxAgeDays = maxAgeDays
         self.uploads = uploads
-        self.now = now
+        self.asOf = asOf
     }
 }

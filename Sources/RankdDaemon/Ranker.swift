@@ -298,7 +298,7 @@ public actor Ranker {
         let effective = Self.effectiveBenchmarks(files: fileBenchmarks, api: api, registry: engine.endpoints)
         return BenchmarkListing(
             scores: effective.map { ($0, apiKeys.contains("\($0.endpointID)\u{0}\($0.benchmark)") ? "api" : "file") },
-            maxAgeDays: engine.policy.benchmarks.maxAgeDays, uploads: try benchmarkStore.uploads(limit: limit), now: clock.now())
+            maxAgeDays: engine.policy.benchmarks.maxAgeDays, uploads: try benchmarkStore.uploads(limit: limit), asOf: clock.now())
     }
 
     public func overrides(includeEnded: Bool) throws -> [Override] {

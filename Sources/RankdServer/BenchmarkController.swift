@@ -147,10 +147,10 @@ enum BenchmarkJSON {
                 Score(
                     endpointID: score.endpointID, benchmark: score.benchmark, score: score.score, source: score.source,
                     date: RFC3339.format(score.measuredAt), origin: origin,
-                    ageDays: ((max(0, listing.now.secondsSince1970 - score.measuredAt.secondsSince1970) / 86_400) * 100).rounded() / 100,
-                    freshness: score.freshness(at: listing.now, maxAgeDays: listing.maxAgeDays))
+                    ageDays: ((max(0, listing.asOf.secondsSince1970 - score.measuredAt.secondsSince1970) / 86_400) * 100).rounded() / 100,
+                    freshness: score.freshness(at: listing.asOf, maxAgeDays: listing.maxAgeDays))
             }
-            combined = BenchmarkScore.figures(listing.scores.map(\.score), at: listing.now, maxAgeDays: listing.maxAgeDays).mapValues {
+            combined = BenchmarkScore.figures(listing.scores.map(\.score), at: listing.asOf, maxAgeDays: listing.maxAgeDays).mapValues {
                 Combined(value: $0.value, freshness: $0.freshness)
             }
             uploads = listing.uploads.map(Upload.init)

@@ -18,6 +18,9 @@ public struct BenchmarkScore: Hashable, Codable, Sendable {
         self.measuredAt = measuredAt
     }
 
+    /// What makes a score one of a kind: its endpoint and benchmark (a later one replaces it).
+    public var key: String { "\(endpointID)\u{0}\(benchmark)" }
+
     /// One figure per endpoint: the mean of its benchmarks' scores.
     public static func combined(_ scores: [BenchmarkScore]) -> [String: Double] {
         Dictionary(grouping: scores, by: \.endpointID).mapValues { group in

@@ -28,7 +28,7 @@ enum BenchmarkUploadParser {
         }
         // One score per endpoint and benchmark: a second would silently replace the first.
         var seen: Set<String> = []
-        for score in scores where !seen.insert("\(score.endpointID)\u{0}\(score.benchmark)").inserted {
+        for score in scores where !seen.insert(score.key).inserted {
             problems.add(
                 ConfigProblem(
                     file: "body", path: "benchmark",

@@ -275,8 +275,8 @@ public actor Ranker {
     /// endpoint and benchmark; scores of endpoints no longer in the registry are left out.
     static func effectiveBenchmarks(files: [BenchmarkScore], api: [BenchmarkScore], registry: [Endpoint]) -> [BenchmarkScore] {
         let known = Set(registry.map(\.id))
-        let replaced = Set(api.map { "\($0.endpointID)\u{0}\($0.benchmark)" })
-        return (files.filter { !replaced.contains("\($0.endpointID)\u{0}\($0.benchmark)") } + api).filter { known.contains($0.endpointID) }
+        let replaced = Set(api.map(\.key))
+        return (files.filter { !replaced.contains($0.key) } + api).filter { known.contains($0.endpointID) }
     }
 
     /// Replaces the admin API's benchmark scores (recorded with the upload, in one transaction),
@@ -294,10 +294,10 @@ public actor Ranker {
     /// policy's fading, and the uploads (newest first).
     public func benchmarkListing(uploads limit: Int) throws -> BenchmarkListing {
         let api = try benchmarkStore.scores()
-        let apiKeys = Set(api.map { "\($0.endpointID)\u{0}\($0.benchmark)" })
+        let apiKeys = Set(api.map(\.key))
         let effective = Self.effectiveBenchmarks(files: fileBenchmarks, api: api, registry: engine.endpoints)
         return BenchmarkListing(
-            scores: effective.map { ($0, apiKeys.contains("\($0.endpointID)\u{0}\($0.benchmark)") ? "api" : "file") },
+            scores: effective.map { ($0, apiKeys.contains($0.key) ? "api" : "file") },
             maxAgeDays: engine.policy.benchmarks.maxAgeDays, uploads: try benchmarkStore.uploads(limit: limit), asOf: clock.now())
     }
 

@@ -117,9 +117,14 @@ public struct WindowAggregator: Sendable {
         shortWindowMinutes = max(1, Int64((shortWindowSeconds / 60).rounded(.up)))
         longWindowMinutes = max(shortWindowMinutes, Int64((longWindowSeconds / 60).rounded(.up)))
         let long = longWindowMinutes
-        recentWindowMinutes = Array(Set(recentWindowSeconds.map { min(long, max(1, Int64(($0 / 60).rounded(.up)))) })).sorted()
+        recentWindowMinutes = Array(Set(recentWindowSeconds.map { Self.recentMinutes(seconds: $0, longWindowMinutes: long) })).sorted()
         coarseMinutes = Self.coarseSpan(longWindowMinutes: longWindowMinutes)
         currentMinute = now.minute
+    }
+
+    /// A recent window's length in whole minutes: rounded up, at least 1, at most the long window.
+    public static func recentMinutes(seconds: Double, longWindowMinutes: Int64) -> Int64 {
+        min(longWindowMinutes, max(1, Int64((seconds / 60).rounded(.up))))
     }
 
     /// The largest divisor of 60 that is at most a 24th of the long window (at least 1).

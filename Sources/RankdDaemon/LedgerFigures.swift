@@ -11,10 +11,10 @@ struct LedgerFigures: EndpointFiguresSource {
     init(ledger: WindowLedger, clock: any WallClock, policy: Policy) {
         self.ledger = ledger
         self.clock = clock
-        // The windows keep whole minutes: the keys are the lengths rounded up as they are.
+        // The windows keep whole minutes: the keys are the lengths as the windows round them.
         let aggregator = RankingEngine.windows(for: policy, now: clock.now())
-        let minutes = Int64((policy.routing.preferenceWindowSeconds / 60).rounded(.up))
-        preferenceWindowSeconds = Int(min(aggregator.longWindowMinutes, max(1, minutes))) * 60
+        preferenceWindowSeconds = Int(
+            WindowAggregator.recentMinutes(seconds: policy.routing.preferenceWindowSeconds, longWindowMinutes: aggregator.longWindowMinutes)) * 60
         longWindowSeconds = Int(aggregator.longWindowMinutes) * 60
     }
 

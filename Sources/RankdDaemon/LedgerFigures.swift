@@ -18,7 +18,7 @@ struct LedgerFigures: EndpointFiguresSource {
         longWindowSeconds = Int(aggregator.longWindowMinutes) * 60
     }
 
-    func figures(for endpointIDs: [String]) async throws -> [String: EndpointFigures] {
-        try await ledger.figures(for: endpointIDs, now: clock.now())
+    func figures(for endpointIDs: [String], onlyWindowSeconds: Int?) async throws -> [String: EndpointFigures] {
+        try await ledger.figures(for: endpointIDs, now: clock.now(), onlyWindowSeconds: onlyWindowSeconds)
     }
 }

@@ -270,14 +270,23 @@ public actor WindowLedger {
 
     /// Each endpoint's figures over the recent windows (OpenRouter's 5 and 30 minutes, the
     /// cut-offs' window) and the long one, with the windows advanced to `now` first (so a minute
-    /// that has ended is in them, and one that has left them is not).
-    public func figures(for endpointIDs: [String], now: Timestamp) async throws -> [String: EndpointFigures] {
+    /// that has ended is in them, and one that has left them is not). `onlyWindowSeconds`: that
+    /// window's figures alone (a route's cut-offs need one; percentiles over the long window are
+    /// the dearest to work out).
+    public func figures(for endpointIDs: [String], now: Timestamp, onlyWindowSeconds: Int? = nil) async throws -> [String: EndpointFigures] {
         try await advance(to: now)
         let minutes = windows.recentWindowMinutes
+        let longSeconds = Int(windows.longWindowMinutes) * 60
+        let wanted = { (seconds: Int) in onlyWindowSeconds.map { $0 == seconds } ?? true }
         var result: [String: EndpointFigures] = [:]
         for id in endpointIDs where positions[id] != nil {
-            var figures = EndpointFigures(recent: windows.recentStats(for: id), minutes: minutes)
-            figures.windows[Int(windows.longWindowMinutes) * 60] = WindowFigures(windows.stats(for: id).long)
+            var figures = EndpointFigures(windows: [:])
+            if minutes.contains(where: { wanted(Int($0) * 60) }) {
+                for (tallies, length) in zip(windows.recentStats(for: id), minutes) where wanted(Int(length) * 60) {
+                    figures.windows[Int(length) * 60] = WindowFigures(tallies)
+                }
+            }
+            if wanted(longSeconds) { figures.windows[longSeconds] = WindowFigures(windows.stats(for: id).long) }
             result[id] = figures
         }
         return result

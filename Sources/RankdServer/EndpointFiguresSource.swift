@@ -7,6 +7,7 @@ public protocol EndpointFiguresSource: Sendable {
     var preferenceWindowSeconds: Int { get }
     /// The long window, in seconds (the listing's `uptime_last_1d`).
     var longWindowSeconds: Int { get }
-    /// Figures of these endpoints, as of now. Throws when the windows cannot be brought up to date.
-    func figures(for endpointIDs: [String]) async throws -> [String: EndpointFigures]
+    /// Figures of these endpoints, as of now: over every window, or over the one window of
+    /// `onlyWindowSeconds`. Throws when the windows cannot be brought up to date.
+    func figures(for endpointIDs: [String], onlyWindowSeconds: Int?) async throws -> [String: EndpointFigures]
 }

@@ -40,7 +40,7 @@ public struct ModelEndpointsController<Context: RequestContext>: Sendable {
         }
         let read: [String: EndpointFigures]
         do {
-            read = try await figures.figures(for: ranking.endpoints.map(\.endpointID))
+            read = try await figures.figures(for: ranking.endpoints.map(\.endpointID), onlyWindowSeconds: nil)
         } catch {
             return JSONResponse.error(
                 .serviceUnavailable, code: "windows_unavailable", "the windows could not be brought up to date: \(error); retry shortly")

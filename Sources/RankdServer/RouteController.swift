@@ -41,7 +41,7 @@ public struct RouteController<Context: RequestContext>: Sendable {
             let ranking = holder.epoch.flatMap({ $0.ranking(for: request.model) ?? $0.ranking(for: request.requestedModel) })
         else { return answer(parsed, figures: nil) }
         let window = figures.preferenceWindowSeconds
-        let read = try? await figures.figures(for: ranking.endpoints.map(\.endpointID))
+        let read = try? await figures.figures(for: ranking.endpoints.map(\.endpointID), onlyWindowSeconds: window)
         return answer(parsed, figures: read?.compactMapValues { $0.windows[window] })
     }
 

@@ -65,6 +65,10 @@ import Testing
         #expect(last?.windows[1_800]?.requests == 15)
         #expect(last?.windows[1_800]?.uptimePercent == 5.0 / 15 * 100)
         #expect(last?.windows[86_400]?.requests == 35)
+        // A route's cut-offs ask for one window: that one alone, with the same figures.
+        let one = try await secondState.ledger.figures(for: [endpoint], now: clock.now(), onlyWindowSeconds: 1_800)[endpoint]
+        #expect(one?.windows.keys.sorted() == [1_800])
+        #expect(one?.windows[1_800] == last?.windows[1_800])
     }
 
     /// Start-up serves the last epoch before the windows are rebuilt; what is recorded (and

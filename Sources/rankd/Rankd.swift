@@ -10,6 +10,6 @@ struct Rankd: AsyncParsableCommand {
         abstract: "Quality-weighted provider ranking daemon for LLM gateways.",
         version: version,
         subcommands: [
-            Serve.self, Demo.self, CheckConfig.self, Rankings.self, History.self, Probe.self, MockProviderCommand.self, Ingest.self,
+            Serve.self, Demo.self, CheckConfig.self, Rankings.self, History.self, Probe.self, MockProviderCommand.self, Ingest.self, ReplayCommand.self,
         ])
 }

@@ -1,0 +1,204 @@
+import Foundation
+import RankdConfig
+import RankdCore
+import RankdStore
+
+/// What to replay and with which policy.
+public struct ReplayOptions: Sendable {
+    /// The policy to replay with; nil: the policy each published epoch was computed with.
+    public var policy: Policy?
+    /// Where `policy` came from, for the report.
+    public var policyFile: String?
+    public var from: Timestamp?
+    public var to: Timestamp?
+    /// Seconds between replayed epochs; nil: at the published epochs' times.
+    public var intervalSeconds: Double?
+    public var model: String?
+    /// Benchmark scores from files (state.db keeps only the admin API's).
+    public var fileBenchmarks: [BenchmarkScore] = []
+
+    public init() {}
+}
+
+/// Why a replay could not run, each with the fix.
+public enum ReplayError: Error, CustomStringConvertible, Equatable {
+    case noHistory(file: String)
+    case noTallies(file: String)
+    case emptyRange(from: String, to: String, history: String)
+    case unknownModel(String, known: [String])
+    case unreadablePolicy(hash: String, problems: [String])
+
+    public var description: String {
+        switch self {
+        case let .noHistory(file): "\(file) holds no epochs: run the daemon until it has published one, then replay"
+        case let .noTallies(file): "\(file) holds no minute tallies: nothing was probed or reported to replay"
+        case let .emptyRange(from, to, history):
+            "no epoch to replay between \(from) and \(to); history holds \(history): widen --from/--to"
+        case let .unknownModel(model, known): "--model \(model) is not in any recorded registry; known: \(known.joined(separator: ", "))"
+        case let .unreadablePolicy(hash, problems):
+            "the recorded policy \(hash) cannot be read (\(problems.joined(separator: "; "))): pass --policy FILE"
+        }
+    }
+}
+
+/// `rankd replay`: the recorded minute tallies fed through the production windows and scorer at
+/// every epoch time of a range, with the recorded or another policy, compared with what was
+/// published. Read-only: `state.db` is opened read-only and read in one snapshot.
+public enum Replay {
+    public static func run(dataDirectory: String, options: ReplayOptions) throws -> ReplayReport {
+        let state = try RecordedState(dataDirectory: dataDirectory)
+        return try state.snapshot { snapshot in
+            var replayer = Replayer(snapshot: snapshot, options: options)
+            return try replayer.run()
+        }
+    }
+}
+
+struct Replayer {
+    let snapshot: RecordedSnapshot
+    let options: ReplayOptions
+    var notes: [String] = []
+    private var policies: [String: Policy] = [:]
+
+    init(snapshot: RecordedSnapshot, options: ReplayOptions) {
+        self.snapshot = snapshot
+        self.options = options
+    }
+
+    static func time(ofMinute minute: Int64) -> Timestamp { Timestamp(secondsSince1970: Double(minute) * 60) }
+
+    // MARK: Inputs as they were at a time
+
+    /// The recorded policy by hash, read with the policy loader (defaults for keys added since).
+    private mutating func recordedPolicy(hash: String) throws -> Policy {
+        if let policy = policies[hash] { return policy }
+        guard let text = try snapshot.policy(hash: hash) else {
+            throw ReplayError.unreadablePolicy(hash: hash, problems: ["not recorded in state.db (epochs from before schema 8)"])
+        }
+        let problems = ProblemList()
+        let policy = PolicyLoader.parse(yaml: text, file: "state.db policies[\(hash)]", problems: problems)
+        guard problems.isEmpty else { throw ReplayError.unreadablePolicy(hash: hash, problems: problems.problems.map(\.description)) }
+        policies[hash] = policy
+        return policy
+    }
+
+    /// Overrides in force at `time`: made by then, and not yet ended then (a later revocation
+    /// had not happened yet).
+    static func overrides(_ all: [Override], at time: Timestamp) -> [Override] {
+        all.compactMap { override in
+            guard override.createdAt <= time else { return nil }
+            var override = override
+            if let revoked = override.revokedAt, revoked > time {
+                override.revokedAt = nil
+                override.revokeNote = nil
+            }
+            return override
+        }
+    }
+
+    // MARK: The walk
+
+    mutating func run() throws -> ReplayReport {
+        guard let history = try snapshot.epochTimes() else { throw ReplayError.noHistory(file: snapshot.path) }
+        guard let retained = try snapshot.retainedMinutes() else { throw ReplayError.noTallies(file: snapshot.path) }
+        var from = options.from ?? history.lowerBound
+        var to = options.to ?? history.upperBound
+        if from < history.lowerBound {
+            notes.append("history begins at \(history.lowerBound) (asked from \(from)): the replay starts there")
+            from = history.lowerBound
+        }
+        if to > history.upperBound {
+            notes.append("history ends at \(history.upperBound) (asked to \(to)): the replay stops there")
+            to = history.upperBound
+        }
+        let historyText = "\(history.lowerBound) … \(history.upperBound)"
+        guard from <= to else { throw ReplayError.emptyRange(from: "\(from)", to: "\(to)", history: historyText) }
+        let published = try snapshot.epochs(in: from...to)
+        let before = try snapshot.epoch(before: from)
+        let times: [(Timestamp, EpochTrigger)]
+        if let interval = options.intervalSeconds {
+            times = stride(from: from.secondsSince1970, through: to.secondsSince1970, by: interval).map {
+                (Timestamp(secondsSince1970: $0), .replay)
+            }
+        } else {
+            times = published.map { ($0.epoch.computedAt, $0.epoch.trigger) }
+        }
+        guard !times.isEmpty else { throw ReplayError.emptyRange(from: "\(from)", to: "\(to)", history: historyText) }
+
+        // Registries and the model filter.
+        var registries = try snapshot.registryVersions()
+        if registries.isEmpty { registries = [(history.lowerBound, try snapshot.currentRegistry())] }
+        if let model = options.model {
+            let known = Set(registries.flatMap { $0.endpoints.map(\.model) })
+            guard known.contains(model) else { throw ReplayError.unknownModel(model, known: known.sorted()) }
+            registries = registries.map { ($0.firstUsed, $0.endpoints.filter { $0.model == model }) }
+        }
+        let overrides = try snapshot.overrides()
+        let uploads = try snapshot.benchmarkUploads()
+        if !options.fileBenchmarks.isEmpty || !uploads.isEmpty {
+            notes.append(
+                options.fileBenchmarks.isEmpty
+                    ? "benchmark scores: the admin API's as uploaded; files are not recorded in state.db (pass --benchmarks DIR for the files the daemon read)"
+                    : "benchmark scores: the --benchmarks files and the admin API's as uploaded")
+        } else {
+            notes.append("benchmark scores: none recorded (files are not recorded in state.db: pass --benchmarks DIR for those the daemon read)")
+        }
+
+        // The long window's data: what retention pruned is gone.
+        let firstRetained = Self.time(ofMinute: retained.lowerBound)
+        if history.lowerBound < firstRetained.adding(seconds: -60) {
+            notes.append(
+                "tallies are kept from \(firstRetained) (retention pruned the older ones): epochs replayed before a long window "
+                    + "after that read a long window that begins there, where the published ones read more")
+        }
+        if before != nil && before?.demotions == nil {
+            notes.append("the epoch before \(from) was saved without its demotion memory: the replay starts without one")
+        }
+
+        var walk = Walk(snapshot: snapshot, model: options.model)
+        var inForce = before?.epoch
+        var publishedIndex = 0
+        var engine: RankingEngine?
+        var engineKey = ""
+        var replayedEpochs = 0
+        var lastReplayed: Epoch?
+        var lastPublishedForShares: Epoch?
+        var comparisons = Comparisons(model: options.model)
+        for (time, trigger) in times {
+            while publishedIndex < published.count, published[publishedIndex].epoch.computedAt <= time {
+                inForce = published[publishedIndex].epoch
+                publishedIndex += 1
+            }
+            let policyHash = inForce?.policyHash ?? published.first?.epoch.policyHash ?? ""
+            let policy = try options.policy ?? recordedPolicy(hash: policyHash)
+            let registry = (registries.last { $0.firstUsed <= time } ?? registries[0]).endpoints
+            // The minutes since the last epoch: counted by the windows, and served by the last epochs.
+            let fed = try walk.advance(to: time, policy: policy, registry: registry)
+            comparisons.serve(fed)
+            let key = policy.hash + "|" + (try RegistryStore.hash(registry))
+            if engine == nil || key != engineKey {
+                engine = RankingEngine(
+                    policy: policy, endpoints: registry, now: time, lastEpochID: engine?.lastEpochID ?? before?.epoch.id ?? 0,
+                    demotions: engine?.demotions ?? before?.demotions ?? [:])
+                engineKey = key
+            }
+            engine!.setOverrides(Self.overrides(overrides, at: time))
+            let api = uploads.last { $0.at <= time }.map { upload in
+                BenchmarkLoader.parse(csv: upload.csv, file: "state.db benchmark upload", endpointIDs: Set(registry.map(\.id)), problems: ProblemList())
+            } ?? []
+            engine!.setBenchmarkScores(Ranker.effectiveBenchmarks(files: options.fileBenchmarks, api: api, registry: registry))
+            let epoch = engine!.computeEpoch(now: time, trigger: trigger, windows: walk.windows!.totals)
+            replayedEpochs += 1
+            comparisons.compare(published: inForce, replayed: epoch, at: time)
+            lastReplayed = epoch
+            lastPublishedForShares = inForce
+        }
+        return ReplayReport(
+            stateDB: snapshot.path, policy: options.policy == nil ? "recorded" : (options.policyFile ?? "given"),
+            policyHash: options.policy?.hash,
+            range: .init(
+                from: "\(times.first!.0)", to: "\(times.last!.0)", intervalSeconds: options.intervalSeconds, epochsReplayed: replayedEpochs,
+                retainedFrom: "\(firstRetained)", retainedTo: "\(Self.time(ofMinute: retained.upperBound))"),
+            notes: notes, models: comparisons.reports(runs: walk.runs), outcome: comparisons.overall(), estimateCaveat: ReplayReport.caveat)
+    }
+}

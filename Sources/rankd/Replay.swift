@@ -37,6 +37,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Benchmark files the daemon read (benchmarks_dir): state.db records only the admin API's scores.")
     var benchmarks: String?
 
+    @Option(help: "Compare with: published (the daemon's epochs) or replay (the recorded policy replayed the same way: the policy's effect alone).")
+    var baseline = "published"
+
     @Flag(help: "Print the report as one JSON document (schema in docs/replay.md).")
     var json = false
 
@@ -65,6 +68,11 @@ struct ReplayCommand: AsyncParsableCommand {
             }
         }
         options.model = model
+        if let chosen = ReplayOptions.Baseline(rawValue: baseline) {
+            options.baseline = chosen
+        } else {
+            problems.append("--baseline \(baseline): give published or replay")
+        }
         let list = ProblemList()
         if let policy {
             options.policy = PolicyLoader.load(path: policy, problems: list)
@@ -128,13 +136,15 @@ struct ReplayCommand: AsyncParsableCommand {
         let cadence = report.range.intervalSeconds.map { "every \(Int($0)) s" } ?? "at the published epochs' times"
         out += "  range: \(report.range.from) … \(report.range.to), \(report.range.epochsReplayed) epoch(s) replayed \(cadence)\n"
         out += "  tallies kept: \(report.range.retainedFrom) … \(report.range.retainedTo)\n"
+        if report.baseline == "replay" { out += "  baseline: the recorded policy, replayed the same way (columns \"recorded\")\n" }
         for note in report.notes { out += "  note: \(note)\n" }
+        let base = report.baseline == "replay" ? "recorded" : "published"
         for model in report.models {
             out += "\nmodel \(model.model): \(model.epochsCompared) epoch(s) compared, \(model.epochsDiffering) differ\n"
             if !model.demotions.isEmpty {
                 out += "  demotions, from the first failing minute (5 points more failures than its peers) to the demotion:\n"
                 let width = max(12, model.demotions.map(\.endpointID.count).max() ?? 0) + 2
-                out += "    " + "endpoint".padding(toLength: width, withPad: " ", startingAt: 0) + "first failing  published             replayed              replayed vs published\n"
+                out += "    " + "endpoint".padding(toLength: width, withPad: " ", startingAt: 0) + "first failing  " + base.padding(toLength: 22, withPad: " ", startingAt: 0) + "replayed              replayed vs \(base)\n"
                 for timing in model.demotions {
                     func cell(_ at: String?, _ after: Double?) -> String {
                         let text = at == nil ? "not demoted" : "\(clock(at))" + (after.map { " (+\(duration($0)))" } ?? "")
@@ -146,7 +156,7 @@ struct ReplayCommand: AsyncParsableCommand {
                     } else if timing.publishedAt == nil {
                         delta = "added: " + (timing.replayedReasons ?? []).joined(separator: ",")
                     } else if timing.replayedAt == nil {
-                        delta = "removed: was " + (timing.publishedReasons ?? []).joined(separator: ",")
+                        delta = "removed: \(base) had " + (timing.publishedReasons ?? []).joined(separator: ",")
                     }
                     out += "    " + timing.endpointID.padding(toLength: width, withPad: " ", startingAt: 0)
                         + (timing.firstFailingMinute.map { clock($0) } ?? "none").padding(toLength: 15, withPad: " ", startingAt: 0)
@@ -156,7 +166,7 @@ struct ReplayCommand: AsyncParsableCommand {
             if !model.differences.isEmpty {
                 out += "  epochs that differ (\(min(limit, model.differences.count)) of \(model.differences.count) shown; all with --json):\n"
                 for difference in model.differences.prefix(limit) {
-                    out += "    \(difference.at) published epoch \(difference.publishedEpochID.map(String.init) ?? "?") (\(difference.publishedTrigger ?? "?"))"
+                    out += "    \(difference.at)" + (difference.publishedEpochID.map { " published epoch \($0) (\(difference.publishedTrigger ?? "?"))" } ?? "")
                     if difference.inputsDiffer { out += " [inputs differ: partial or late minute]" }
                     out += "\n"
                     for why in difference.mayDifferBecause { out += "      may differ anyway: \(why)\n" }
@@ -172,19 +182,19 @@ struct ReplayCommand: AsyncParsableCommand {
                     }
                 }
             }
-            out += outcome(model.outcome, indent: "  ")
+            out += outcome(model.outcome, indent: "  ", base: base)
         }
         if report.models.count > 1 {
-            out += "\nall models:\n" + outcome(report.outcome, indent: "  ")
+            out += "\nall models:\n" + outcome(report.outcome, indent: "  ", base: base)
         }
         out += "\nestimate: \(report.estimateCaveat)\n"
         return out
     }
 
-    static func outcome(_ comparison: ReplayReport.OutcomeComparison, indent: String) -> String {
+    static func outcome(_ comparison: ReplayReport.OutcomeComparison, indent: String, base: String) -> String {
         let p = comparison.published
         let r = comparison.replayed
-        var out = "\(indent)what users would have met (estimate)   published    replayed\n"
+        var out = "\(indent)what users would have met (estimate)   \(base.padding(toLength: 13, withPad: " ", startingAt: 0))replayed\n"
         out += "\(indent)  requests with a wrong tool call       \(percent(p.toolCallFailureShare).padding(toLength: 13, withPad: " ", startingAt: 0))\(percent(r.toolCallFailureShare))\n"
         out += "\(indent)  requests with no usable answer        \(percent(p.errorShare).padding(toLength: 13, withPad: " ", startingAt: 0))\(percent(r.errorShare))\n"
         func ms(_ value: Double?) -> String { value.map { String(format: "%.0f ms", $0) } ?? "–" }

@@ -1,5 +1,6 @@
 import Foundation
 import RankdCore
+import RankdDaemon
 import RankdDaemonTestKit
 import RankdStore
 import RankdTestKit
@@ -26,6 +27,57 @@ import Testing
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("valid") && run.output.contains("5 endpoint(s) across 2 model(s)"))
         #expect(!run.output.contains("admin-token-0123456789abc"), "a secret was printed")
+    }
+
+    /// `rankd replay` on a directory the daemon wrote (open meanwhile): the text report, the
+    /// JSON document, and a bad policy file's every problem with file, line and key (exit 1).
+    @Test func replayReportsAsTextAndJSONAndListsEveryProblemOfABadPolicy() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let state = try DaemonState.open(dir, clock: clock)
+        for minute in 0..<20 {
+            let end = clock.now().adding(seconds: 55)
+            await state.ranker.record(
+                Build.observations(id("fast"), count: 6, end: end, spanSeconds: 50, failEvery: minute >= 10 ? 2 : 0)
+                    + Build.observations(id("steady"), count: 6, end: end, spanSeconds: 50)
+                    + Build.observations(id("slow"), count: 6, end: end, spanSeconds: 50, ttftMilliseconds: 900))
+            clock.advance(seconds: 60)
+            if minute % 2 == 1 { try await state.ranker.computeAndPublish(.scheduled) }
+        }
+        try await state.ledger.flush()
+
+        let text = try rankd(["replay", "--data-dir", dir.path])
+        #expect(text.status == 0, "\(text.output)")
+        #expect(text.output.contains("model \(Build.model): 10 epoch(s) compared"), "\(text.output)")
+        #expect(text.output.contains("what users would have met (estimate)"))
+        #expect(text.output.contains(id("fast")), "the fault's demotion is listed: \(text.output)")
+
+        let json = try rankd(["replay", "--data-dir", dir.path, "--json", "--interval", "120s", "--model", Build.model])
+        #expect(json.status == 0, "\(json.output)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any], "\(json.output)")
+        let models = try #require(document["models"] as? [[String: Any]])
+        #expect(models.map { $0["model"] as? String } == [Build.model])
+        #expect(models.first?["epochs_compared"] as? Int == 10)
+        #expect((document["range"] as? [String: Any])?["interval_seconds"] as? Double == 120)
+        #expect(document["estimate_caveat"] as? String == ReplayReport.caveat)
+
+        let policy = dir.file("strict.yaml")
+        try """
+        demotion:
+          failure_outlier:
+            z_critical: -1
+            min_requestz: 3
+        status:
+          minimum_samples: lots
+        """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let bad = try rankd(["replay", "--data-dir", dir.path, "--policy", policy, "--from", "yesterday"])
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("4 problem(s)"), "\(bad.output)")
+        #expect(bad.output.contains("strict.yaml:3: demotion.failure_outlier.z_critical:"), "\(bad.output)")
+        #expect(bad.output.contains("strict.yaml:4: demotion.failure_outlier.min_requestz:"), "\(bad.output)")
+        #expect(bad.output.contains("strict.yaml:6: status.minimum_samples:"), "\(bad.output)")
+        #expect(bad.output.contains("--from yesterday"), "\(bad.output)")
     }
 
     @Test func checkConfigExitsOneAndListsEveryProblem() throws {

@@ -106,6 +106,12 @@ import Testing
         // The recorded policy gives no difference on the same data.
         let recorded = try Self.model(Replay.run(dataDirectory: dir.path, options: ReplayOptions()))
         #expect(recorded.epochsDiffering == 0)
+        // Against the recorded policy replayed the same way, the same minute earlier.
+        options.baseline = .replay
+        let againstReplay = try Self.model(Replay.run(dataDirectory: dir.path, options: options))
+        let paired = try #require(againstReplay.demotions.first { $0.endpointID == id("fast") })
+        #expect(paired.replayedVsPublishedSeconds == timing.replayedVsPublishedSeconds)
+        #expect(againstReplay.differences.allSatisfy { $0.publishedEpochID == nil && $0.mayDifferBecause.isEmpty })
     }
 
     /// Replays of a directory the daemon is writing to (epochs published, tallies written,

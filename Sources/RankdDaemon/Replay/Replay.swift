@@ -16,6 +16,16 @@ public struct ReplayOptions: Sendable {
     public var model: String?
     /// Benchmark scores from files (state.db keeps only the admin API's).
     public var fileBenchmarks: [BenchmarkScore] = []
+    /// What the replay is compared with.
+    public var baseline = Baseline.published
+
+    public enum Baseline: String, Sendable, CaseIterable {
+        /// The epochs the daemon published.
+        case published
+        /// The recorded policy replayed the same way: a policy's effect alone, without what a
+        /// replay cannot see (the minute a replayed epoch falls in, the fault rules' seconds).
+        case replay
+    }
 
     public init() {}
 }
@@ -155,50 +165,91 @@ struct Replayer {
             notes.append("the epoch before \(from) was saved without its demotion memory: the replay starts without one")
         }
 
-        var walk = Walk(snapshot: snapshot, model: options.model)
+        var candidate = Lane(walk: Walk(snapshot: snapshot, model: options.model), policy: options.policy)
+        var baseline = options.baseline == .replay ? Lane(walk: Walk(snapshot: snapshot, model: options.model), policy: nil) : nil
         var inForce = before?.epoch
         var publishedIndex = 0
-        var engine: RankingEngine?
-        var engineKey = ""
         var replayedEpochs = 0
-        var lastReplayed: Epoch?
-        var lastPublishedForShares: Epoch?
-        var comparisons = Comparisons(model: options.model)
+        var comparisons = Comparisons(model: options.model, baselineIsPublished: baseline == nil)
+        var benchmarkSets: [Int: [BenchmarkScore]] = [:]
         for (time, trigger) in times {
             while publishedIndex < published.count, published[publishedIndex].epoch.computedAt <= time {
                 inForce = published[publishedIndex].epoch
                 publishedIndex += 1
             }
-            let policyHash = inForce?.policyHash ?? published.first?.epoch.policyHash ?? ""
-            let policy = try options.policy ?? recordedPolicy(hash: policyHash)
+            let recorded = try recordedPolicy(hash: inForce?.policyHash ?? published.first?.epoch.policyHash ?? "")
             let registry = (registries.last { $0.firstUsed <= time } ?? registries[0]).endpoints
-            // The minutes since the last epoch: counted by the windows, and served by the last epochs.
-            let fed = try walk.advance(to: time, policy: policy, registry: registry)
-            comparisons.serve(fed)
-            let key = policy.hash + "|" + (try RegistryStore.hash(registry))
-            if engine == nil || key != engineKey {
-                engine = RankingEngine(
-                    policy: policy, endpoints: registry, now: time, lastEpochID: engine?.lastEpochID ?? before?.epoch.id ?? 0,
-                    demotions: engine?.demotions ?? before?.demotions ?? [:])
-                engineKey = key
+            var benchmarks: [BenchmarkScore] = []
+            if let index = uploads.lastIndex(where: { $0.at <= time }) {
+                if benchmarkSets[index] == nil {
+                    benchmarkSets[index] = BenchmarkLoader.parse(
+                        csv: uploads[index].csv, file: "state.db benchmark upload", endpointIDs: [], problems: ProblemList())
+                }
+                benchmarks = benchmarkSets[index]!
             }
-            engine!.setOverrides(Self.overrides(overrides, at: time))
-            let api = uploads.last { $0.at <= time }.map { upload in
-                BenchmarkLoader.parse(csv: upload.csv, file: "state.db benchmark upload", endpointIDs: Set(registry.map(\.id)), problems: ProblemList())
-            } ?? []
-            engine!.setBenchmarkScores(Ranker.effectiveBenchmarks(files: options.fileBenchmarks, api: api, registry: registry))
-            let epoch = engine!.computeEpoch(now: time, trigger: trigger, windows: walk.windows!.totals)
+            let inputs = Lane.Inputs(
+                time: time, trigger: trigger, recordedPolicy: recorded, registry: registry, overrides: Self.overrides(overrides, at: time),
+                benchmarks: Ranker.effectiveBenchmarks(files: options.fileBenchmarks, api: benchmarks, registry: registry), before: before)
+            let (fed, epoch) = try candidate.step(inputs)
+            // The minutes since the last epoch, served by the epochs in force during them.
+            comparisons.serve(fed)
             replayedEpochs += 1
-            comparisons.compare(published: inForce, replayed: epoch, at: time)
-            lastReplayed = epoch
-            lastPublishedForShares = inForce
+            if baseline != nil {
+                comparisons.compare(published: try baseline!.step(inputs).epoch, replayed: epoch, at: time)
+            } else {
+                comparisons.compare(published: inForce, replayed: epoch, at: time)
+            }
         }
         return ReplayReport(
             stateDB: snapshot.path, policy: options.policy == nil ? "recorded" : (options.policyFile ?? "given"),
-            policyHash: options.policy?.hash,
+            policyHash: options.policy?.hash, baseline: options.baseline.rawValue,
             range: .init(
                 from: "\(times.first!.0)", to: "\(times.last!.0)", intervalSeconds: options.intervalSeconds, epochsReplayed: replayedEpochs,
                 retainedFrom: "\(firstRetained)", retainedTo: "\(Self.time(ofMinute: retained.upperBound))"),
-            notes: notes, models: comparisons.reports(runs: walk.runs), outcome: comparisons.overall(), estimateCaveat: ReplayReport.caveat)
+            notes: notes, models: comparisons.reports(runs: candidate.walk.runs), outcome: comparisons.overall(), estimateCaveat: ReplayReport.caveat)
+    }
+}
+
+/// One policy walked through recorded time: its own windows (a policy may change their
+/// lengths) and ranking engine.
+struct Lane {
+    var walk: Walk
+    /// Nil: the policy recorded for each epoch.
+    let policy: Policy?
+    private var engine: RankingEngine?
+    private var key = ""
+
+    init(walk: Walk, policy: Policy?) {
+        self.walk = walk
+        self.policy = policy
+    }
+
+    /// What was in force at one epoch time.
+    struct Inputs {
+        var time: Timestamp
+        var trigger: EpochTrigger
+        var recordedPolicy: Policy
+        var registry: [Endpoint]
+        var overrides: [Override]
+        var benchmarks: [BenchmarkScore]
+        /// The epoch before the range: its id and demotion memory start the engine.
+        var before: RecordedSnapshot.RecordedEpoch?
+    }
+
+    /// Moves the windows to the epoch time and computes the epoch; returns the minutes fed.
+    mutating func step(_ inputs: Inputs) throws -> (fed: [Int64: Walk.Minute], epoch: Epoch) {
+        let policy = self.policy ?? inputs.recordedPolicy
+        let fed = try walk.advance(to: inputs.time, policy: policy, registry: inputs.registry)
+        let key = policy.hash + "|" + (try RegistryStore.hash(inputs.registry))
+        if engine == nil || key != self.key {
+            // A new policy or registry: the daemon restarted (or reloaded); memory carries over.
+            engine = RankingEngine(
+                policy: policy, endpoints: inputs.registry, now: inputs.time, lastEpochID: engine?.lastEpochID ?? inputs.before?.epoch.id ?? 0,
+                demotions: engine?.demotions ?? inputs.before?.demotions ?? [:])
+            self.key = key
+        }
+        engine!.setOverrides(inputs.overrides)
+        engine!.setBenchmarkScores(inputs.benchmarks)
+        return (fed, engine!.computeEpoch(now: inputs.time, trigger: inputs.trigger, windows: walk.windows!.totals))
     }
 }

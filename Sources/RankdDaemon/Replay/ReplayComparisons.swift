@@ -38,7 +38,14 @@ struct Comparisons {
         ReasonCode.consecutiveFailures, ReasonCode.failureBurst, ReasonCode.failureRateChange, ReasonCode.knownAnswerFailures,
     ]
 
-    init(model: String?) { self.model = model }
+    /// False when the baseline is the recorded policy replayed: the published epochs' fast path
+    /// and fault rules are not in it, so they explain nothing.
+    let baselineIsPublished: Bool
+
+    init(model: String?, baselineIsPublished: Bool = true) {
+        self.model = model
+        self.baselineIsPublished = baselineIsPublished
+    }
 
     private func wanted(_ ranking: ModelRanking) -> Bool { model.map { $0 == ranking.model } ?? true }
 
@@ -120,6 +127,10 @@ struct Comparisons {
         }
         guard !changes.isEmpty else { return nil }
         var because: [String] = []
+        guard baselineIsPublished else {
+            return ReplayReport.EpochDifference(
+                at: "\(time)", publishedEpochID: nil, publishedTrigger: nil, inputsDiffer: inputsDiffer, mayDifferBecause: [], endpoints: changes)
+        }
         if epoch.trigger == .fastPath {
             because.append("fast_path: published out of schedule on seconds of evidence the replay sees by the minute")
         }

@@ -9,6 +9,9 @@ public struct ReplayReport: Codable, Sendable, Equatable {
     public var policy: String
     /// The hash of the `--policy` file's policy; nil for the recorded ones.
     public var policyHash: String?
+    /// What the `published_*` fields hold: `published` (the daemon's epochs) or `replay` (the
+    /// recorded policy replayed the same way).
+    public var baseline: String
     public var range: Range
     /// Limits of the data and of what a replay can see, said once each.
     public var notes: [String]

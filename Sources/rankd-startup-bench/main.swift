@@ -100,6 +100,8 @@ let epoch = engine.computeEpoch(now: now, trigger: .scheduled, windows: windows.
 let history = days * 24 * 12
 let historyEpoch = Epoch(id: Int64(history), computedAt: now, policyHash: epoch.policyHash, trigger: .scheduled, models: epoch.models)
 try store.history.save(historyEpoch, demotions: engine.demotions)
+// As the daemon does at start: the policy its epochs name, for `rankd replay`.
+try store.history.recordPolicy(.default, at: now.adding(seconds: -Double(days) * 86_400))
 let queue = try DatabaseQueue(path: "\(directory)/data/state.db")
 try queue.write { db in
     try db.execute(

@@ -140,7 +140,12 @@ struct ReplayCommand: AsyncParsableCommand {
         for note in report.notes { out += "  note: \(note)\n" }
         let base = report.baseline == "replay" ? "recorded" : "published"
         for model in report.models {
-            out += "\nmodel \(model.model): \(model.epochsCompared) epoch(s) compared, \(model.epochsDiffering) differ\n"
+            out += "\nmodel \(model.model): \(model.epochsCompared) epoch(s) compared, \(model.epochsDiffering) differ"
+            if model.epochsDiffering > 0 {
+                out += ": \(model.epochsDifferingByPolicy) by the policy, \(model.epochsDifferingByInputs) saw other samples, "
+                    + "\(model.epochsDifferingByFaultRules) where the fault rules acted"
+            }
+            out += "\n"
             if !model.demotions.isEmpty {
                 out += "  demotions, from the first failing minute (5 points more failures than its peers) to the demotion:\n"
                 let width = max(12, model.demotions.map(\.endpointID.count).max() ?? 0) + 2

@@ -63,6 +63,7 @@ import Testing
         // says so; every other epoch is the published one, to the score.
         #expect(main.differences.allSatisfy { !$0.mayDifferBecause.isEmpty && !$0.inputsDiffer }, "\(main.differences)")
         #expect(main.epochsDiffering <= 1, "\(main.differences)")
+        #expect(main.epochsDifferingByPolicy == 0 && main.epochsDifferingByInputs == 0)
         let solo = try Self.model(report, "acme/solo-1")
         #expect(solo.epochsDiffering == 0)
         let demotion = try #require(main.demotions.first { $0.endpointID == id("fast") }, "the fault demoted fast")
@@ -102,7 +103,7 @@ import Testing
         let replayed = try #require(timing.replayedAfterSeconds)
         #expect(replayed < published, "\(timing)")
         #expect(timing.firstFailingMinute == "\(Timestamp(secondsSince1970: 1_767_225_600 + 40 * 60))")
-        #expect(main.epochsDiffering > 0)
+        #expect(main.epochsDiffering > 0 && main.epochsDifferingByPolicy == main.epochsDiffering)
         // The recorded policy gives no difference on the same data.
         let recorded = try Self.model(Replay.run(dataDirectory: dir.path, options: ReplayOptions()))
         #expect(recorded.epochsDiffering == 0)

@@ -8,6 +8,8 @@ struct Comparisons {
     private struct ModelState {
         var compared = 0
         var differing = 0
+        var byInputs = 0
+        var byFaultRules = 0
         var differences: [ReplayReport.EpochDifference] = []
         var published = OutcomeEstimate()
         var replayed = OutcomeEstimate()
@@ -80,6 +82,11 @@ struct Comparisons {
             state.compared += 1
             if let difference = difference(published: published, other, replayed: ranking, at: time) {
                 state.differing += 1
+                if difference.inputsDiffer {
+                    state.byInputs += 1
+                } else if !difference.mayDifferBecause.isEmpty {
+                    state.byFaultRules += 1
+                }
                 state.differences.append(difference)
             }
             models[ranking.model] = state
@@ -207,7 +214,9 @@ struct Comparisons {
         return names.sorted().map { name in
             let state = models[name] ?? ModelState()
             return ReplayReport.ModelReport(
-                model: name, epochsCompared: state.compared, epochsDiffering: state.differing, differences: state.differences,
+                model: name, epochsCompared: state.compared, epochsDiffering: state.differing, epochsDifferingByInputs: state.byInputs,
+                epochsDifferingByFaultRules: state.byFaultRules, epochsDifferingByPolicy: state.differing - state.byInputs - state.byFaultRules,
+                differences: state.differences,
                 demotions: timings(model: name, runs: runs),
                 outcome: .init(published: .init(state.published), replayed: .init(state.replayed)))
         }

@@ -35,8 +35,14 @@ public struct ReplayReport: Codable, Sendable, Equatable {
     public struct ModelReport: Codable, Sendable, Equatable {
         public var model: String
         public var epochsCompared: Int
-        /// Epochs whose replayed order, statuses, reasons or scores (beyond 1e-9) differ.
+        /// Epochs whose replayed order, statuses, reasons or scores (beyond 1e-9) differ, and of
+        /// them: those whose windows held other samples than the baseline's (`inputs_differ`),
+        /// those where the fault rules or the fast path acted (`may_differ_because`), and the rest:
+        /// the same inputs, scored otherwise (0 when replaying the recorded policy).
         public var epochsDiffering: Int
+        public var epochsDifferingByInputs: Int
+        public var epochsDifferingByFaultRules: Int
+        public var epochsDifferingByPolicy: Int
         public var differences: [EpochDifference]
         public var demotions: [DemotionTiming]
         public var outcome: OutcomeComparison
@@ -115,7 +121,7 @@ public struct ReplayReport: Codable, Sendable, Equatable {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return encoder
     }()
 

@@ -68,7 +68,11 @@ public enum RankdApplication {
         let coldStart = ColdStart(
             endpoints: ranker.registry.count { $0.enabled }, probing: probes,
             deadline: clock.now().adding(seconds: loaded.policy.routing.coldStartMaxSeconds))
-        let access = ReadAccess(readToken: loaded.readToken, metricsToken: loaded.metricsToken, adminToken: loaded.adminToken)
+        let live = LiveSettings(
+            .init(
+                registry: ranker.registry,
+                access: ReadAccess(readToken: loaded.readToken, metricsToken: loaded.metricsToken, adminToken: loaded.adminToken),
+                ingestToken: loaded.ingestToken))
         let router = buildRouter(
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
@@ -81,7 +85,7 @@ public enum RankdApplication {
                     revoke: { id, note in try await ranker.revokeOverride(id: id, note: note) },
                     list: { includeEnded in try await ranker.overrides(includeEnded: includeEnded) }),
                 ingest: IngestSink(
-                    token: loaded.ingestToken, maxBodyBytes: configuration.ingest.maxBodyBytes,
+                    live: live, maxBodyBytes: configuration.ingest.maxBodyBytes,
                     resolve: { records in
                         let now = clock.now()
                         return resolver.resolve(records, now: now, rule: pipeline.currentRule(now: now))
@@ -89,7 +93,6 @@ public enum RankdApplication {
                     submit: { records in try await pipeline.submit(records) },
                     nearlyFull: { pipeline.nearlyFull }),
                 coldStart: epochLoop ? coldStart : nil, clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
-                readAccess: access,
                 figures: LedgerFigures(ledger: daemon.ledger, clock: clock, policy: loaded.policy),
                 benchmarks: BenchmarkSource(
                     replace: { [endpointIDs = Set(ranker.registry.map(\.id))] body, csv, author, note in
@@ -99,6 +102,7 @@ public enum RankdApplication {
                         }
                     },
                     list: { uploads in try await ranker.benchmarkListing(uploads: uploads) }),
+                live: live,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         let holder = ranker.holder
         let metrics = ranker.metrics
@@ -108,7 +112,7 @@ public enum RankdApplication {
             server: try serverBuilder(
                 tls: tls,
                 http1: .init(
-                    additionalChannelHandlers: [RankingsFastPath(holder: holder, metrics: metrics, cacheMaxAgeSeconds: maxAge, access: access)])),
+                    additionalChannelHandlers: [RankingsFastPath(holder: holder, metrics: metrics, cacheMaxAgeSeconds: maxAge, live: live)])),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "rankd"),
             // The port alone is captured: capturing `configuration` kept its endpoint array (and
             // the strings parsed from the file) for the life of the server.

@@ -5,11 +5,11 @@ import RankdCore
 
 /// `/v1/admin/*`, behind the admin bearer token. Off (403 with the fix) when no token is configured.
 public struct AdminController<Context: RequestContext>: Sendable {
-    let adminToken: String?
+    let live: LiveSettings
     let recompute: @Sendable () async throws -> Epoch
 
-    public init(adminToken: String?, recompute: @escaping @Sendable () async throws -> Epoch) {
-        self.adminToken = adminToken
+    public init(live: LiveSettings, recompute: @escaping @Sendable () async throws -> Epoch) {
+        self.live = live
         self.recompute = recompute
     }
 
@@ -20,7 +20,7 @@ public struct AdminController<Context: RequestContext>: Sendable {
     public var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
         routes.post("admin/recompute") { request, _ in
-            if let denied = BearerToken.check(request, expected: adminToken, name: "tokens.admin") { return denied }
+            if let denied = BearerToken.check(request, expected: live.adminToken, name: "tokens.admin") { return denied }
             let epoch = try await recompute()
             return JSONResponse.encode(Recomputed(epoch: .init(epoch)))
         }

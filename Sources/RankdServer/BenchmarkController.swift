@@ -29,19 +29,19 @@ public struct BenchmarkSource: Sendable {
 /// `GET /v1/benchmarks` (the scores in force, their age and weight, and the uploads).
 public struct BenchmarkController<Context: RequestContext>: Sendable {
     let source: BenchmarkSource
-    let adminToken: String?
+    let live: LiveSettings
     /// Bodies up to this size (a CSV line is about 100 bytes: tens of thousands of scores).
     static var maxBodyBytes: Int { 4 << 20 }
 
-    public init(source: BenchmarkSource, adminToken: String?) {
+    public init(source: BenchmarkSource, live: LiveSettings) {
         self.source = source
-        self.adminToken = adminToken
+        self.live = live
     }
 
     public var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
         routes.put("admin/benchmarks") { request, _ in
-            if let denied = BearerToken.check(request, expected: adminToken, name: "tokens.admin") { return denied }
+            if let denied = BearerToken.check(request, expected: live.adminToken, name: "tokens.admin") { return denied }
             let type = request.headers[.contentType]?.lowercased() ?? ""
             let csv = type.hasPrefix("text/csv")
             guard csv || type.hasPrefix("application/json") else {

@@ -9,12 +9,12 @@ import RankdCore
 /// the windows as of the request (docs/api.md).
 public struct ModelEndpointsController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
-    let registry: EndpointDirectory
+    let live: LiveSettings
     let figures: (any EndpointFiguresSource)?
 
-    public init(holder: EpochHolder, registry: EndpointDirectory, figures: (any EndpointFiguresSource)?) {
+    public init(holder: EpochHolder, live: LiveSettings, figures: (any EndpointFiguresSource)?) {
         self.holder = holder
-        self.registry = registry
+        self.live = live
         self.figures = figures
     }
 
@@ -45,9 +45,10 @@ public struct ModelEndpointsController<Context: RequestContext>: Sendable {
             return JSONResponse.error(
                 .serviceUnavailable, code: "windows_unavailable", "the windows could not be brought up to date: \(error); retry shortly")
         }
+        let directory = live.registry
         let listed = ranking.endpoints.map { entry in
             EndpointsJSON.Endpoint(
-                entry: entry, endpoint: registry[entry.endpointID], model: slug, figures: read[entry.endpointID],
+                entry: entry, endpoint: directory[entry.endpointID], model: slug, figures: read[entry.endpointID],
                 longWindowSeconds: figures.longWindowSeconds)
         }
         return JSONResponse.encode(EndpointsJSON.Listing(data: .init(id: slug, name: slug, epochID: epoch.id, endpoints: listed)))

@@ -29,19 +29,19 @@ public struct OverrideSource: Sendable {
 /// `GET /v1/overrides` (the audit trail, readable by anyone who can read rankings).
 public struct OverrideController<Context: RequestContext>: Sendable {
     let source: OverrideSource
-    let adminToken: String?
+    let live: LiveSettings
     let clock: any WallClock
 
-    public init(source: OverrideSource, adminToken: String?, clock: any WallClock) {
+    public init(source: OverrideSource, live: LiveSettings, clock: any WallClock) {
         self.source = source
-        self.adminToken = adminToken
+        self.live = live
         self.clock = clock
     }
 
     public var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
         routes.post("admin/overrides") { request, _ in
-            if let denied = BearerToken.check(request, expected: adminToken, name: "tokens.admin") { return denied }
+            if let denied = BearerToken.check(request, expected: live.adminToken, name: "tokens.admin") { return denied }
             let body = try await request.body.collect(upTo: 16 * 1024)
             guard let json = JSONValue.parse(Data(body.readableBytesView)) else {
                 return JSONResponse.error(
@@ -63,7 +63,7 @@ public struct OverrideController<Context: RequestContext>: Sendable {
             }
         }
         routes.delete("admin/overrides/{id}") { request, context in
-            if let denied = BearerToken.check(request, expected: adminToken, name: "tokens.admin") { return denied }
+            if let denied = BearerToken.check(request, expected: live.adminToken, name: "tokens.admin") { return denied }
             guard let id = context.parameters.get("id", as: Int64.self) else {
                 return JSONResponse.error(.badRequest, code: "invalid_id", "the override id must be a whole number")
             }

@@ -5,13 +5,10 @@ import RankdCore
 public struct ServerDependencies: Sendable {
     public var holder: EpochHolder
     public var metrics: RankdMetrics
-    public var adminToken: String?
-    /// Who may read (`tokens.read`, `tokens.metrics`); open by default.
-    public var readAccess = ReadAccess()
+    /// The registry and the tokens, as a reload leaves them.
+    public var live: LiveSettings
     public var recompute: @Sendable () async throws -> Epoch
     public var cacheMaxAgeSeconds: Int
-    /// Endpoint attributes (prices, parameters, policies, regions) for routing preferences.
-    public var registry: EndpointDirectory
     /// Epoch history for `/v1/history` and `/v1/epochs`; nil serves no history routes.
     public var history: HistorySource?
     /// Operator overrides; nil serves no override routes.
@@ -31,21 +28,21 @@ public struct ServerDependencies: Sendable {
         holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
         overrides: OverrideSource? = nil, ingest: IngestSink? = nil, coldStart: ColdStart? = nil,
         clock: any WallClock, cacheMaxAgeSeconds: Int = 5, readAccess: ReadAccess = ReadAccess(),
-        figures: (any EndpointFiguresSource)? = nil, benchmarks: BenchmarkSource? = nil,
+        figures: (any EndpointFiguresSource)? = nil, benchmarks: BenchmarkSource? = nil, live: LiveSettings? = nil,
         recompute: @escaping @Sendable () async throws -> Epoch
     ) {
+        var access = readAccess
+        access.adminToken = adminToken
+        self.live = live ?? LiveSettings(.init(registry: registry, access: access, ingestToken: ingest?.token))
         self.figures = figures
         self.benchmarks = benchmarks
-        self.readAccess = readAccess
         self.coldStart = coldStart
         self.history = history
         self.overrides = overrides
         self.ingest = ingest
         self.clock = clock
-        self.registry = EndpointDirectory(registry)
         self.holder = holder
         self.metrics = metrics
-        self.adminToken = adminToken
         self.recompute = recompute
         self.cacheMaxAgeSeconds = cacheMaxAgeSeconds
     }
@@ -55,18 +52,18 @@ public struct ServerDependencies: Sendable {
 public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
-    if !dependencies.readAccess.isOpen { router.add(middleware: ReadAccessMiddleware(access: dependencies.readAccess)) }
+    router.add(middleware: ReadAccessMiddleware(live: dependencies.live))
     router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics, coldStart: dependencies.coldStart).endpoints)
     router.addRoutes(
         RankingsController(
-            holder: dependencies.holder, registry: dependencies.registry, maxAgeSeconds: dependencies.cacheMaxAgeSeconds,
+            holder: dependencies.holder, live: dependencies.live, maxAgeSeconds: dependencies.cacheMaxAgeSeconds,
             figures: dependencies.figures
         ).endpoints, atPath: "/v1")
-    router.addRoutes(AdminController(adminToken: dependencies.adminToken, recompute: dependencies.recompute).endpoints, atPath: "/v1")
+    router.addRoutes(AdminController(live: dependencies.live, recompute: dependencies.recompute).endpoints, atPath: "/v1")
     router.addRoutes(
-        RouteController(holder: dependencies.holder, registry: dependencies.registry, figures: dependencies.figures).endpoints, atPath: "/v1")
+        RouteController(holder: dependencies.holder, live: dependencies.live, figures: dependencies.figures).endpoints, atPath: "/v1")
     router.addRoutes(
-        ModelEndpointsController(holder: dependencies.holder, registry: dependencies.registry, figures: dependencies.figures).endpoints,
+        ModelEndpointsController(holder: dependencies.holder, live: dependencies.live, figures: dependencies.figures).endpoints,
         atPath: "/v1")
     if let history = dependencies.history {
         router.addRoutes(HistoryController(source: history, clock: dependencies.clock).endpoints, atPath: "/v1")
@@ -80,11 +77,11 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
         router.addRoutes(TracesController(sink: ingest, metrics: dependencies.metrics).endpoints, atPath: "/v1")
     }
     if let benchmarks = dependencies.benchmarks {
-        router.addRoutes(BenchmarkController(source: benchmarks, adminToken: dependencies.adminToken).endpoints, atPath: "/v1")
+        router.addRoutes(BenchmarkController(source: benchmarks, live: dependencies.live).endpoints, atPath: "/v1")
     }
     if let overrides = dependencies.overrides {
         router.addRoutes(
-            OverrideController(source: overrides, adminToken: dependencies.adminToken, clock: dependencies.clock).endpoints, atPath: "/v1")
+            OverrideController(source: overrides, live: dependencies.live, clock: dependencies.clock).endpoints, atPath: "/v1")
     }
     return router
 }

@@ -13,10 +13,10 @@ public struct RankingsController<Context: RequestContext>: Sendable {
     /// Answers `GET /v1/rankings/{model}?only=...` (preferences as query parameters).
     let route: RouteController<Context>
 
-    public init(holder: EpochHolder, registry: EndpointDirectory, maxAgeSeconds: Int = 5, figures: (any EndpointFiguresSource)? = nil) {
+    public init(holder: EpochHolder, live: LiveSettings, maxAgeSeconds: Int = 5, figures: (any EndpointFiguresSource)? = nil) {
         self.holder = holder
         cacheControl = "max-age=\(maxAgeSeconds)"
-        route = RouteController(holder: holder, registry: registry, figures: figures)
+        route = RouteController(holder: holder, live: live, figures: figures)
     }
 
     public var endpoints: RouteCollection<Context> {

@@ -23,7 +23,7 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
     let metrics: RankdMetrics
     let cacheControl: String
     /// A request without the read token goes on to the router, which refuses it.
-    let access: ReadAccess
+    let live: LiveSettings
     /// The parts of a request this handler answered are dropped until its end.
     private var swallowing = false
     /// Response heads of the current epoch by path, built once per connection and epoch.
@@ -32,8 +32,8 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
     /// Metric instruments by route and status, looked up once per connection.
     private var instruments: [String: (CoreMetrics.Counter, Metrics.Timer)] = [:]
 
-    public init(holder: EpochHolder, metrics: RankdMetrics, cacheMaxAgeSeconds: Int, access: ReadAccess = ReadAccess()) {
-        self.access = access
+    public init(holder: EpochHolder, metrics: RankdMetrics, cacheMaxAgeSeconds: Int, live: LiveSettings) {
+        self.live = live
         self.holder = holder
         self.metrics = metrics
         cacheControl = "max-age=\(cacheMaxAgeSeconds)"
@@ -80,7 +80,7 @@ public final class RankingsFastPath: ChannelInboundHandler, RemovableChannelHand
         guard request.method == .get, let path = request.path, path.utf8.starts(with: "/v1/rankings".utf8),
             !path.utf8.contains(UInt8(ascii: "?")),
             request.headerFields[.connection]?.lowercased() != "close", let published = holder.published,
-            access.isOpen || access.allows(path: path, headers: request.headerFields)
+            live.access.isOpen || live.access.allows(path: path, headers: request.headerFields)
         else { return nil }
         let gzip = DeflatedBody.acceptsGzip(request.headerFields[.acceptEncoding])
         let body: () throws -> [ByteBuffer]

@@ -120,9 +120,11 @@ public struct ReadAccess: Sendable {
 /// Applies `ReadAccess` before any route answers (unknown paths included, so a caller without
 /// the token learns nothing about which routes exist).
 struct ReadAccessMiddleware<Context: RequestContext>: RouterMiddleware {
-    let access: ReadAccess
+    let live: LiveSettings
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let access = live.access
+        if access.isOpen { return try await next(request, context) }
         if let refusal = access.refusal(path: request.uri.path, headers: request.headers) { return refusal }
         return try await next(request, context)
     }

@@ -7,14 +7,14 @@ import RankdCore
 /// provider preferences. Decode, plan (pure `RoutePlanner`), encode.
 public struct RouteController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
-    let registry: EndpointDirectory
+    let live: LiveSettings
     /// Figures over the rolling window the preferred cut-offs are judged on; nil: the epoch's p50.
     let figures: (any EndpointFiguresSource)?
     let encoder = RouteAnswerEncoder()
 
-    public init(holder: EpochHolder, registry: EndpointDirectory, figures: (any EndpointFiguresSource)? = nil) {
+    public init(holder: EpochHolder, live: LiveSettings, figures: (any EndpointFiguresSource)? = nil) {
         self.holder = holder
-        self.registry = registry
+        self.live = live
         self.figures = figures
     }
 
@@ -79,7 +79,7 @@ public struct RouteController<Context: RequestContext>: Sendable {
             }
             return JSONResponse.error(.notFound, code: "unknown_model", "no model \"\(request.model)\" in epoch \(epoch.id)")
         }
-        switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: registry, figures: recent) {
+        switch RoutePlanner.route(request, ranking: ranking, epochID: epoch.id, registry: live.registry, figures: recent) {
         case .success(let answer):
             guard let body = try? encoder.encode(answer, ranking: ranking, seed: request.seed, seedSource: request.seedSource) else {
                 return JSONResponse.encode(RouteJSON.Answer(answer, seed: request.seed, seedSource: request.seedSource))

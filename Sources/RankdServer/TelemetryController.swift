@@ -49,8 +49,9 @@ public struct IngestCommitted: Sendable, Equatable {
 
 /// What the HTTP layer needs for ingest, injected by the daemon.
 public struct IngestSink: Sendable {
-    /// The ingest bearer token; nil turns ingest off (403).
-    public var token: String?
+    /// The ingest bearer token in force (a reload may change it); nil turns ingest off (403).
+    public var token: String? { tokenSource() }
+    private var tokenSource: @Sendable () -> String?
     /// Largest body read (413 above). Default 4 MiB.
     public var maxBodyBytes: Int
     /// Registry lookup and window checks, at the current time and dedupe window.
@@ -66,11 +67,22 @@ public struct IngestSink: Sendable {
         submit: @escaping @Sendable ([(requestID: String, observation: Observation)]) async throws -> IngestCommitted,
         nearlyFull: @escaping @Sendable () -> Bool = { false }
     ) {
-        self.token = token
+        tokenSource = { token }
         self.maxBodyBytes = maxBodyBytes
         self.resolve = resolve
         self.submit = submit
         self.nearlyFull = nearlyFull
+    }
+
+    /// Reads the token from `live` at each request (the daemon's: a reload may change it).
+    public init(
+        live: LiveSettings, maxBodyBytes: Int = 4 << 20,
+        resolve: @escaping @Sendable ([(index: Int, record: TelemetryRecord)]) -> TelemetryResolver.Resolution,
+        submit: @escaping @Sendable ([(requestID: String, observation: Observation)]) async throws -> IngestCommitted,
+        nearlyFull: @escaping @Sendable () -> Bool = { false }
+    ) {
+        self.init(token: nil, maxBodyBytes: maxBodyBytes, resolve: resolve, submit: submit, nearlyFull: nearlyFull)
+        tokenSource = { live.ingestToken }
     }
 }
 

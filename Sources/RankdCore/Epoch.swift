@@ -42,6 +42,8 @@ public enum EpochTrigger: String, Codable, Sendable {
     case override
     /// Benchmark scores were replaced (`PUT /v1/admin/benchmarks`).
     case benchmarks
+    /// The configuration was reloaded (`SIGHUP`, `POST /v1/admin/reload`).
+    case reload
 }
 
 /// One model's endpoints in rank order.

@@ -61,6 +61,17 @@ public struct ProbePlanner: Sendable {
         }
     }
 
+    /// Plans for `endpointIDs` from now on (a configuration reload): a new endpoint's first probe
+    /// is due within a quarter interval, a removed one is no longer planned; the others keep
+    /// their schedule and today's spend.
+    public mutating func setEndpoints(_ endpointIDs: [String], now: Timestamp) {
+        let wanted = Set(endpointIDs)
+        states = states.filter { wanted.contains($0.key) }
+        for id in endpointIDs.sorted() where states[id] == nil {
+            states[id] = State(nextDue: now.adding(seconds: rule.intervalSeconds * 0.25 * generator.uniform()))
+        }
+    }
+
     /// Endpoints that may start a probe now, most overdue first, at most `limit`.
     public mutating func takeDue(now: Timestamp, limit: Int) -> [(endpointID: String, caseIndex: Int)] {
         guard limit > 0 else { return [] }

@@ -13,6 +13,7 @@ import RankdServer
 import RankdStore
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// Builds the whole daemon: stores, ranker, epoch loop and HTTP server, as one Hummingbird
 /// application whose service group handles SIGTERM/SIGINT. `rankd serve` runs it; tests build it too.
@@ -24,20 +25,26 @@ public enum RankdApplication {
     ///   - probing: run the synthetic prober when probe suites are configured.
     ///   - extraServices: more long-running services to run in the same group (demo traffic, later the prober).
     ///   - onServerRunning: told the bound port once the server listens (useful with port 0).
+    ///   - configurationFile: the file `loaded` was read from: `SIGHUP` and `POST /v1/admin/reload`
+    ///     re-read it (nil: nothing to re-read; the admin call answers 409), then `adjustReloaded`
+    ///     (the command line's overrides) is applied to what was read.
     public static func build(
         _ loaded: LoadedConfiguration, clock: any WallClock = SystemClock(), logger: Logger, epochLoop: Bool = true, probing: Bool = true,
+        configurationFile: String? = nil, adjustReloaded: @escaping @Sendable (inout LoadedConfiguration) throws -> Void = { _ in },
         extraServices: @Sendable (Ranker) -> [any Service] = { _ in [] },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> (app: App, ranker: Ranker) {
         let built = try assemble(
-            loaded, clock: clock, logger: logger, epochLoop: epochLoop, probing: probing, extraServices: extraServices,
-            onServerRunning: onServerRunning)
+            loaded, clock: clock, logger: logger, epochLoop: epochLoop, probing: probing, configurationFile: configurationFile,
+            adjustReloaded: adjustReloaded,
+            extraServices: extraServices, onServerRunning: onServerRunning)
         return (built.app, built.daemon.ranker)
     }
 
     /// `build`, giving the whole daemon state (stores and window ledger too).
     public static func assemble(
         _ loaded: LoadedConfiguration, clock: any WallClock = SystemClock(), logger: Logger, epochLoop: Bool = true, probing: Bool = true,
+        configurationFile: String? = nil, adjustReloaded: @escaping @Sendable (inout LoadedConfiguration) throws -> Void = { _ in },
         extraServices: @Sendable (Ranker) -> [any Service] = { _ in [] },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> (app: App, daemon: DaemonState) {
@@ -63,16 +70,23 @@ public enum RankdApplication {
             clock: clock, rule: loaded.policy.ingest, capacity: configuration.ingest.queueRecords, logger: logger)
         // The ranker's registry (the engine's array, in id order) is shared, not the configuration's:
         // the serve command lets the loaded configuration go once the application is built.
-        let resolver = TelemetryResolver(endpoints: ranker.registry)
+        let resolver = ResolverBox(TelemetryResolver(endpoints: ranker.registry))
         let probes = probing && !loaded.probeSuites.isEmpty
         let coldStart = ColdStart(
             endpoints: ranker.registry.count { $0.enabled }, probing: probes,
             deadline: clock.now().adding(seconds: loaded.policy.routing.coldStartMaxSeconds))
+        let prober = probes ? makeProber(loaded, ranker: ranker, clock: clock, coldStart: coldStart, logger: logger) : nil
         let live = LiveSettings(
             .init(
                 registry: ranker.registry,
                 access: ReadAccess(readToken: loaded.readToken, metricsToken: loaded.metricsToken, adminToken: loaded.adminToken),
                 ingestToken: loaded.ingestToken))
+        let reloader = configurationFile.map {
+            ConfigurationReloader(
+                file: $0, current: loaded, adjust: adjustReloaded, ranker: ranker, live: live, resolver: resolver, probeTargets: prober?.targets, logger: logger)
+        }
+        var reload: (@Sendable () async -> ReloadAnswer)?
+        if let reloader { reload = { await reloader.reload(source: "admin") } }
         let router = buildRouter(
             ServerDependencies(
                 holder: ranker.holder, metrics: ranker.metrics, adminToken: loaded.adminToken, registry: ranker.registry,
@@ -88,21 +102,22 @@ public enum RankdApplication {
                     live: live, maxBodyBytes: configuration.ingest.maxBodyBytes,
                     resolve: { records in
                         let now = clock.now()
-                        return resolver.resolve(records, now: now, rule: pipeline.currentRule(now: now))
+                        return resolver.resolver.resolve(records, now: now, rule: pipeline.currentRule(now: now))
                     },
                     submit: { records in try await pipeline.submit(records) },
                     nearlyFull: { pipeline.nearlyFull }),
                 coldStart: epochLoop ? coldStart : nil, clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 figures: LedgerFigures(ledger: daemon.ledger, clock: clock, policy: loaded.policy),
                 benchmarks: BenchmarkSource(
-                    replace: { [endpointIDs = Set(ranker.registry.map(\.id))] body, csv, author, note in
-                        switch BenchmarkUploadParser.parse(body, csv: csv, endpointIDs: endpointIDs) {
+                    replace: { body, csv, author, note in
+                        switch BenchmarkUploadParser.parse(body, csv: csv, endpointIDs: Set(ranker.registry.map(\.id))) {
                         case .failure(let problems): return .failure(problems)
                         case .success(let scores): return .success(try await ranker.replaceBenchmarks(scores, author: author, note: note))
                         }
                     },
                     list: { uploads in try await ranker.benchmarkListing(uploads: uploads) }),
                 live: live,
+                reload: reload,
                 recompute: { try await ranker.computeAndPublish(.admin) }))
         let holder = ranker.holder
         let metrics = ranker.metrics
@@ -128,9 +143,8 @@ public enum RankdApplication {
                     outlierCheckSeconds: loaded.policy.fastPath.outlierCheckSeconds, routing: loaded.policy.routing,
                     coldStart: coldStart, logger: logger))
         }
-        if probes {
-            app.addServices(makeProber(loaded, ranker: ranker, clock: clock, coldStart: coldStart, logger: logger))
-        }
+        if let prober { app.addServices(prober) }
+        if let reloader { app.addServices(ReloadOnHangup(reloader: reloader)) }
         for service in extraServices(ranker) { app.addServices(service) }
         return (app, daemon)
     }
@@ -237,5 +251,17 @@ extension RankdApplication {
             }
         }
         return result
+    }
+}
+
+/// Reloads the configuration on `SIGHUP` (systemd's `ExecReload`), until shutdown.
+struct ReloadOnHangup: Service {
+    let reloader: ConfigurationReloader
+
+    func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in hangups { _ = await reloader.reload(source: "sighup") }
+        }
     }
 }

@@ -22,11 +22,15 @@ public actor Ranker {
     private let demotionStore: DemotionStore
     /// Benchmark scores set through the admin API (they win over the files' for the same endpoint and benchmark).
     private let benchmarkStore: BenchmarkStore
-    /// Benchmark scores from `benchmarks_dir`, as loaded at start.
-    private let fileBenchmarks: [BenchmarkScore]
+    /// Benchmark scores from `benchmarks_dir`, as loaded at start or at the last reload.
+    private var fileBenchmarks: [BenchmarkScore]
     private var engine: RankingEngine
-    /// The registry in id order: the engine's own array, for others to share rather than copy.
-    public nonisolated let registry: [Endpoint]
+    private let history: EpochHistory
+    private let registryStore: RegistryStore
+    /// The registry in id order: the engine's own array, for others to share rather than copy
+    /// (a reload replaces it).
+    public nonisolated var registry: [Endpoint] { registryBox.withLock { $0 } }
+    private nonisolated let registryBox: Mutex<[Endpoint]>
     private let publisher: EpochPublisher
     private let triggerContinuation: AsyncStream<EpochTrigger>.Continuation
     /// Requests for an epoch out of schedule (fast path); coalesced: one pending is enough.
@@ -56,6 +60,8 @@ public actor Ranker {
         demotionStore = stores.state.demotions
         benchmarkStore = stores.state.benchmarks
         fileBenchmarks = loaded.benchmarks
+        history = stores.state.history
+        registryStore = stores.state.registry
         let now = clock.now()
         let last = try stores.state.history.latest()
         try stores.state.history.recordPolicy(loaded.policy, at: now)
@@ -64,7 +70,7 @@ public actor Ranker {
             policy: loaded.policy, endpoints: configuration.endpoints, now: now, lastEpochID: last?.id ?? 0,
             demotions: try stores.state.demotions.load())
         engine.parallelism = Parallel.scoring
-        registry = engine.endpoints
+        registryBox = Mutex(engine.endpoints)
         engine.setOverrides(try stores.state.demotions.activeOverrides(at: now))
         engine.setBenchmarkScores(
             Self.effectiveBenchmarks(files: loaded.benchmarks, api: try stores.state.benchmarks.scores(), registry: engine.endpoints))
@@ -237,6 +243,43 @@ public actor Ranker {
                 keepBucketsFromMinute: WindowAggregator.spanStart(of: now.minute - ledger.lengths.long + 1, span: ledger.lengths.spanMinutes) - 60,
                 started: started))
         return epoch
+    }
+
+    // MARK: Configuration reload
+
+    /// What a reload changed in the ranking.
+    public struct Reloaded: Sendable {
+        public var epoch: Epoch
+        public var added: [String]
+        public var removed: [String]
+        public var policyHash: String
+    }
+
+    /// Ranks with `policy` and `endpoints` from now on and publishes an epoch at once (trigger
+    /// `reload`). Demotion memory, overrides and the admin API's benchmark scores carry over; a
+    /// new endpoint starts with no data (insufficient data until probed), a removed one is no
+    /// longer ranked (its history stays). The fault rules' between-epoch evidence starts afresh,
+    /// as at a restart. The caller has checked that nothing needing a restart changed.
+    public func reload(policy: Policy, endpoints: [Endpoint], fileBenchmarks: [BenchmarkScore]) async throws -> Reloaded {
+        let now = clock.now()
+        try history.recordPolicy(policy, at: now)
+        try registryStore.save(endpoints, at: now)
+        var next = RankingEngine(
+            policy: policy, endpoints: endpoints, now: now, lastEpochID: engine.lastEpochID, demotions: engine.demotions)
+        next.parallelism = engine.parallelism
+        next.setOverrides(engine.overrides)
+        next.setBenchmarkScores(
+            Self.effectiveBenchmarks(files: fileBenchmarks, api: try benchmarkStore.scores(), registry: next.endpoints))
+        let before = Set(engine.endpoints.map(\.id))
+        let after = Set(next.endpoints.map(\.id))
+        // The ledger first: a batch counted between the two is checked against the engine's own
+        // registry there (a position that no longer matches is looked up again).
+        await ledger.setRegistry(next.endpoints)
+        engine = next
+        self.fileBenchmarks = fileBenchmarks
+        registryBox.withLock { $0 = next.endpoints }
+        let epoch = try await computeAndPublish(.reload)
+        return Reloaded(epoch: epoch, added: after.subtracting(before).sorted(), removed: before.subtracting(after).sorted(), policyHash: policy.hash)
     }
 
     // MARK: Operator overrides

@@ -24,7 +24,7 @@ public actor WindowLedger {
     private let journal: LiveJournal
     /// Each endpoint's position in the engine's registry: looked up once per observation here and
     /// handed to the engine with the admissions.
-    private let positions: [String: Int]
+    private var positions: [String: Int]
     private let logger: Logger
     /// Set until the windows are rebuilt from `state.db`: the time they were opened at. Start-up
     /// serves the last epoch without waiting for them.
@@ -131,6 +131,13 @@ public actor WindowLedger {
     public struct Counted: Sendable {
         public let admissions: [WindowAggregator.Admission]
         public let positions: [Int]
+    }
+
+    /// Counts the endpoints of `endpoints` from now on (a configuration reload): a new one's
+    /// records are counted from its first, a removed one's are no longer (what the windows hold
+    /// of it stays, and leaves them as time passes).
+    public func setRegistry(_ endpoints: [Endpoint]) {
+        positions = RankingEngine.positions(of: endpoints)
     }
 
     /// Counts a committed live group in the windows and releases its hold on the gate.

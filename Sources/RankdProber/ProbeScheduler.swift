@@ -8,8 +8,9 @@ import Synchronization
 /// the `ProbeRunner` (at most `concurrency` at once), and hands every result to `record`. On
 /// graceful shutdown it stops starting probes and cancels those in flight.
 public struct ProbeScheduler: Service {
-    let endpoints: [String: Endpoint]
-    let cases: [ProbeCase]
+    /// What is probed, with what: a configuration reload replaces it (the loop picks it up at its
+    /// next tick).
+    public let targets: ProbeTargets
     let runner: ProbeRunner
     let clock: any WallClock
     let rule: Policy.Probing
@@ -57,8 +58,7 @@ public struct ProbeScheduler: Service {
         self.knownAnswerSuspects = knownAnswerSuspects
         self.faults = faults
         self.slowProbe = slowProbe
-        self.endpoints = Dictionary(uniqueKeysWithValues: endpoints.filter(\.enabled).map { ($0.id, $0) })
-        cases = suites.flatMap(\.cases)
+        targets = ProbeTargets(endpoints: endpoints, suites: suites)
         self.runner = runner
         self.clock = clock
         self.rule = rule
@@ -72,6 +72,7 @@ public struct ProbeScheduler: Service {
     }
 
     public func run() async throws {
+        var (targetsVersion, endpoints, cases) = targets.current
         guard !cases.isEmpty, !endpoints.isEmpty else {
             logger.notice("prober idle: no probe cases or no enabled endpoints")
             try? await gracefulShutdown()
@@ -88,6 +89,14 @@ public struct ProbeScheduler: Service {
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let now = clock.now()
+                if targets.version != targetsVersion {
+                    (targetsVersion, endpoints, cases) = targets.current
+                    state.planner.withLock { $0.setEndpoints(Array(endpoints.keys), now: now) }
+                    exposureVersion = -1
+                    logger.info(
+                        "prober targets replaced",
+                        metadata: ["endpoints": .stringConvertible(endpoints.count), "cases": .stringConvertible(cases.count)])
+                }
                 let sooner = probeSooner()
                 let (version, exposures) = exposure()
                 let newSuspects = knownAnswerSuspects()
@@ -104,7 +113,7 @@ public struct ProbeScheduler: Service {
                 }
                 exposureVersion = version
                 suspects = newSuspects
-                for (id, caseIndex) in due {
+                for (id, caseIndex) in due where !cases.isEmpty {
                     guard let endpoint = endpoints[id] else { continue }
                     let probe = cases[caseIndex % cases.count]
                     inFlight.count.add(1, ordering: .relaxed)
@@ -149,9 +158,10 @@ public struct ProbeScheduler: Service {
         }
         await record(result)
         // After the record, so the epoch the cold start asks for counts this probe.
+        let enabled = targets.current.endpoints.count
         if let count = state.firstRound.withLock({ remaining -> Int? in
             guard remaining.remove(endpoint.id) != nil else { return nil }
-            return endpoints.count - remaining.count
+            return enabled - remaining.count
         }) {
             probedEndpoints(count)
         }
@@ -184,5 +194,26 @@ final class SchedulerState: Sendable {
     init(_ planner: ProbePlanner, endpointIDs: some Sequence<String>) {
         self.planner = Mutex(planner)
         firstRound = Mutex(Set(endpointIDs))
+    }
+}
+
+/// The endpoints a prober probes and the cases it runs, swapped whole by a configuration reload.
+public final class ProbeTargets: Sendable {
+    private let state: Mutex<(version: Int, endpoints: [String: Endpoint], cases: [ProbeCase])>
+
+    init(endpoints: [Endpoint], suites: [ProbeSuite]) {
+        state = Mutex((0, Self.enabled(endpoints), suites.flatMap(\.cases)))
+    }
+
+    private static func enabled(_ endpoints: [Endpoint]) -> [String: Endpoint] {
+        Dictionary(endpoints.filter(\.enabled).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    var current: (version: Int, endpoints: [String: Endpoint], cases: [ProbeCase]) { state.withLock { $0 } }
+    var version: Int { state.withLock { $0.version } }
+
+    /// Probes the enabled endpoints of `endpoints` with the cases of `suites` from the next tick on.
+    public func replace(endpoints: [Endpoint], suites: [ProbeSuite]) {
+        state.withLock { $0 = ($0.version + 1, Self.enabled(endpoints), suites.flatMap(\.cases)) }
     }
 }

@@ -7,10 +7,19 @@ import RankdCore
 public struct AdminController<Context: RequestContext>: Sendable {
     let live: LiveSettings
     let recompute: @Sendable () async throws -> Epoch
+    let reload: (@Sendable () async -> ReloadAnswer)?
 
-    public init(live: LiveSettings, recompute: @escaping @Sendable () async throws -> Epoch) {
+    public init(
+        live: LiveSettings, recompute: @escaping @Sendable () async throws -> Epoch, reload: (@Sendable () async -> ReloadAnswer)? = nil
+    ) {
         self.live = live
         self.recompute = recompute
+        self.reload = reload
+    }
+
+    struct Refused: Encodable {
+        var error: JSONResponse.ErrorBody.Detail
+        var problems: [String]
     }
 
     struct Recomputed: Encodable {
@@ -23,6 +32,23 @@ public struct AdminController<Context: RequestContext>: Sendable {
             if let denied = BearerToken.check(request, expected: live.adminToken, name: "tokens.admin") { return denied }
             let epoch = try await recompute()
             return JSONResponse.encode(Recomputed(epoch: .init(epoch)))
+        }
+        routes.post("admin/reload") { request, _ in
+            if let denied = BearerToken.check(request, expected: live.adminToken, name: "tokens.admin") { return denied }
+            guard let reload else {
+                return JSONResponse.error(
+                    .conflict, code: "no_configuration_file", "this server was not started from a configuration file: there is nothing to re-read")
+            }
+            switch await reload() {
+            case .applied(let applied):
+                return JSONResponse.encode(applied)
+            case .refused(let problems):
+                return JSONResponse.encode(
+                    Refused(
+                        error: .init(code: "invalid_configuration", message: "nothing changed: fix every problem listed, then reload again"),
+                        problems: problems),
+                    status: .unprocessableContent)
+            }
         }
         return routes
     }
@@ -59,5 +85,40 @@ public enum BearerToken {
             difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
         }
         return difference == 0
+    }
+}
+
+/// What `SIGHUP` and `POST /v1/admin/reload` did.
+public enum ReloadAnswer: Sendable, Equatable {
+    case applied(Applied)
+    /// Nothing changed; every problem, each with its file, line, key and fix.
+    case refused([String])
+
+    public struct Applied: Sendable, Equatable, Codable {
+        /// The epoch published with the new configuration (trigger `reload`).
+        public var epochID: Int64
+        public var policyHash: String
+        public var policyChanged: Bool
+        /// Endpoint ids added to and removed from the registry.
+        public var added: [String]
+        public var removed: [String]
+        /// Endpoints in the registry now.
+        public var endpoints: Int
+
+        public init(epochID: Int64, policyHash: String, policyChanged: Bool, added: [String], removed: [String], endpoints: Int) {
+            self.epochID = epochID
+            self.policyHash = policyHash
+            self.policyChanged = policyChanged
+            self.added = added
+            self.removed = removed
+            self.endpoints = endpoints
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case epochID = "epoch_id"
+            case policyHash = "policy_hash"
+            case policyChanged = "policy_changed"
+            case added, removed, endpoints
+        }
     }
 }

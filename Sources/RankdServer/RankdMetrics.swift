@@ -96,6 +96,15 @@ public final class RankdMetrics: Sendable {
     }
 
     /// The configured epoch interval (alerts compare the last epoch's age with it).
+    /// One configuration reload: applied, or refused (nothing changed).
+    public func configReload(failed: Bool) {
+        if failed {
+            Counter(label: "rankd_config_reload_failures_total", factory: factory).increment()
+        } else {
+            Counter(label: "rankd_config_reloads_total", factory: factory).increment()
+        }
+    }
+
     public func epochInterval(seconds: Double) {
         Gauge(label: "rankd_epoch_interval_seconds", factory: factory).record(seconds)
     }

@@ -8,6 +8,8 @@ public struct ServerDependencies: Sendable {
     /// The registry and the tokens, as a reload leaves them.
     public var live: LiveSettings
     public var recompute: @Sendable () async throws -> Epoch
+    /// Re-reads the configuration (`POST /v1/admin/reload`); nil: answered 409 (no file to read).
+    public var reload: (@Sendable () async -> ReloadAnswer)?
     public var cacheMaxAgeSeconds: Int
     /// Epoch history for `/v1/history` and `/v1/epochs`; nil serves no history routes.
     public var history: HistorySource?
@@ -29,8 +31,9 @@ public struct ServerDependencies: Sendable {
         overrides: OverrideSource? = nil, ingest: IngestSink? = nil, coldStart: ColdStart? = nil,
         clock: any WallClock, cacheMaxAgeSeconds: Int = 5, readAccess: ReadAccess = ReadAccess(),
         figures: (any EndpointFiguresSource)? = nil, benchmarks: BenchmarkSource? = nil, live: LiveSettings? = nil,
-        recompute: @escaping @Sendable () async throws -> Epoch
+        reload: (@Sendable () async -> ReloadAnswer)? = nil, recompute: @escaping @Sendable () async throws -> Epoch
     ) {
+        self.reload = reload
         var access = readAccess
         access.adminToken = adminToken
         self.live = live ?? LiveSettings(.init(registry: registry, access: access, ingestToken: ingest?.token))
@@ -59,7 +62,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
             holder: dependencies.holder, live: dependencies.live, maxAgeSeconds: dependencies.cacheMaxAgeSeconds,
             figures: dependencies.figures
         ).endpoints, atPath: "/v1")
-    router.addRoutes(AdminController(live: dependencies.live, recompute: dependencies.recompute).endpoints, atPath: "/v1")
+    router.addRoutes(AdminController(live: dependencies.live, recompute: dependencies.recompute, reload: dependencies.reload).endpoints, atPath: "/v1")
     router.addRoutes(
         RouteController(holder: dependencies.holder, live: dependencies.live, figures: dependencies.figures).endpoints, atPath: "/v1")
     router.addRoutes(

@@ -43,7 +43,11 @@ struct Serve: AsyncParsableCommand {
         }
         let app: RankdApplication.App
         do {
-            (app, _) = try RankdApplication.build(loaded, logger: logger, probing: probe)
+            (app, _) = try RankdApplication.build(
+                loaded, logger: logger, probing: probe, configurationFile: config,
+                adjustReloaded: { [listen, dataDir] reloaded in
+                    try CommandOverrides.apply(listen: listen, dataDir: dataDir, to: &reloaded.configuration)
+                })
         } catch let error as RankdApplication.TLSFilesError {
             FileHandle.standardError.write(Data("rankd: refusing to start; \(error)\n".utf8))
             throw ExitCode(2)

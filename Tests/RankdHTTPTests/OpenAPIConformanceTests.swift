@@ -258,6 +258,9 @@ import Testing
             // Admin.
             _ = try await call(.post, "/v1/admin/recompute", documentedAs: "/v1/admin/recompute", expect: 200, headers: admin)
             _ = try await call(.post, "/v1/admin/recompute", documentedAs: "/v1/admin/recompute", expect: 401)
+            // Built without a configuration file: nothing to re-read (ReloadHTTPTests covers 200 and 422).
+            _ = try await call(.post, "/v1/admin/reload", documentedAs: "/v1/admin/reload", expect: 409, headers: admin)
+            _ = try await call(.post, "/v1/admin/reload", documentedAs: "/v1/admin/reload", expect: 401)
             let withdraw = "/v1/admin/overrides/{id}"
             _ = try await call(.delete, "/v1/admin/overrides/\(Int(pinID))?note=done", documentedAs: withdraw, expect: 200, headers: admin)
             _ = try await call(.delete, "/v1/admin/overrides/\(Int(pinID))", documentedAs: withdraw, expect: 409, headers: admin)

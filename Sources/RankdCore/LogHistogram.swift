@@ -97,8 +97,8 @@ public struct LogHistogram: Hashable, Sendable {
         return Int32((log(clamped) / logGrowth).rounded(.down))
     }
 
-    private static let lowestBin = bin(of: smallestValue)
-    private static let highestBin = bin(of: largestValue)
+    static let lowestBin = bin(of: smallestValue)
+    static let highestBin = bin(of: largestValue)
     private static func clampedBin(_ bin: Int32) -> Int32 { min(max(bin, lowestBin), highestBin) }
 
     /// The representative value of a bin: its geometric midpoint.

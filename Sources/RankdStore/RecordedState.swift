@@ -120,12 +120,33 @@ public struct RecordedSnapshot {
         public var demotions: [String: DemotionState]?
     }
 
-    /// Epochs computed in `range`, oldest first.
-    public func epochs(in range: ClosedRange<Timestamp>) throws -> [RecordedEpoch] {
+    /// What a replay needs of an epoch before its body: when, why, and with which policy.
+    public struct EpochHeader: Sendable {
+        public var id: Int64
+        public var computedAt: Timestamp
+        public var trigger: EpochTrigger
+        public var policyHash: String
+    }
+
+    /// The epochs computed in `range`, oldest first, without their bodies (a day at thousands of
+    /// endpoints is hundreds of megabytes decoded: a replay decodes one at a time).
+    public func epochHeaders(in range: ClosedRange<Timestamp>) throws -> [EpochHeader] {
         try Row.fetchAll(
-            db, sql: "SELECT body, demotions FROM epochs WHERE computed_at BETWEEN ? AND ? ORDER BY id",
+            db, sql: "SELECT id, computed_at, trigger, policy_hash FROM epochs WHERE computed_at BETWEEN ? AND ? ORDER BY id",
             arguments: [range.lowerBound.secondsSince1970, range.upperBound.secondsSince1970]
-        ).map { try recorded($0) }
+        ).map { row in
+            let trigger: String = row["trigger"]
+            guard let parsed = EpochTrigger(rawValue: trigger) else {
+                throw StoreError.corruptRow(file: path, detail: "epoch \(row["id"] as Int64): unknown trigger \(trigger)")
+            }
+            return EpochHeader(
+                id: row["id"], computedAt: Timestamp(secondsSince1970: row["computed_at"]), trigger: parsed, policyHash: row["policy_hash"])
+        }
+    }
+
+    /// One epoch with the demotion memory it left; nil when not kept.
+    public func epoch(id: Int64) throws -> RecordedEpoch? {
+        try Row.fetchOne(db, sql: "SELECT body, demotions FROM epochs WHERE id = ?", arguments: [id]).map { try recorded($0) }
     }
 
     /// The last epoch computed before `time`, if any is kept.

@@ -25,6 +25,7 @@ import Testing
         // verify checks that ExecStart's program exists: point it at the built binary.
         let unit = try String(contentsOfFile: RepositoryFiles.path("deploy/systemd/rankd.service"), encoding: .utf8)
         #expect(unit.contains("ExecStart=/usr/local/bin/rankd serve --config /etc/rankd/rankd.yaml"))
+        #expect(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"), "systemctl reload sends SIGHUP")
         let copy = dir.file("rankd.service")
         try unit.replacingOccurrences(of: "/usr/local/bin/rankd", with: RepositoryFiles.rankdExecutable).write(
             toFile: copy, atomically: true, encoding: .utf8)

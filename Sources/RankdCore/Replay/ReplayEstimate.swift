@@ -2,32 +2,44 @@
 /// the part's weight. Its quantiles are those of the traffic the weights describe (what users
 /// would have seen had traffic been split so).
 public struct HistogramMixture: Hashable, Sendable {
-    private var weights: [Int32: Double] = [:]
+    /// Weight per bin, indexed from `LogHistogram.lowestBin` (a dense array: a replay adds every
+    /// endpoint's minute histogram to it, hundreds of thousands of times).
+    private var weights: [Double] = []
 
     public init() {}
+
+    private static let offset = Int(LogHistogram.lowestBin)
+    private static let binCount = Int(LogHistogram.highestBin) - offset + 1
 
     /// Adds `histogram`'s distribution with total weight `weight` (nothing if it is empty).
     public mutating func add(_ histogram: LogHistogram, weight: Double) {
         guard histogram.count > 0, weight > 0 else { return }
+        if weights.isEmpty { weights = Array(repeating: 0, count: Self.binCount) }
         let perRequest = weight / Double(histogram.count)
-        histogram.forEachBin { bin, count in weights[bin, default: 0] += Double(count) * perRequest }
+        histogram.forEachBin { bin, count in weights[Int(bin) - Self.offset] += Double(count) * perRequest }
     }
 
     public mutating func add(_ other: HistogramMixture) {
-        for (bin, weight) in other.weights { weights[bin, default: 0] += weight }
+        guard !other.weights.isEmpty else { return }
+        if weights.isEmpty {
+            weights = other.weights
+            return
+        }
+        for index in weights.indices { weights[index] += other.weights[index] }
     }
 
     /// The value at quantile `q` (accurate to one bin, ~5%); nil when empty.
     public func quantile(_ q: Double) -> Double? {
-        let total = weights.values.reduce(0, +)
+        let total = weights.reduce(0, +)
         guard total > 0 else { return nil }
         var seen = 0.0
-        let bins = weights.keys.sorted()
-        for bin in bins {
-            seen += weights[bin]!
-            if seen >= q * total { return LogHistogram.value(ofBin: bin) }
+        var last = 0
+        for (index, weight) in weights.enumerated() where weight > 0 {
+            seen += weight
+            last = index
+            if seen >= q * total { return LogHistogram.value(ofBin: Int32(index + Self.offset)) }
         }
-        return LogHistogram.value(ofBin: bins[bins.count - 1])
+        return LogHistogram.value(ofBin: Int32(last + Self.offset))
     }
 }
 

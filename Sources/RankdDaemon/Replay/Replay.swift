@@ -123,7 +123,7 @@ struct Replayer {
         }
         let historyText = "\(history.lowerBound) … \(history.upperBound)"
         guard from <= to else { throw ReplayError.emptyRange(from: "\(from)", to: "\(to)", history: historyText) }
-        let published = try snapshot.epochs(in: from...to)
+        let published = try snapshot.epochHeaders(in: from...to)
         let before = try snapshot.epoch(before: from)
         let times: [(Timestamp, EpochTrigger)]
         if let interval = options.intervalSeconds {
@@ -131,7 +131,7 @@ struct Replayer {
                 (Timestamp(secondsSince1970: $0), .replay)
             }
         } else {
-            times = published.map { ($0.epoch.computedAt, $0.epoch.trigger) }
+            times = published.map { ($0.computedAt, $0.trigger) }
         }
         guard !times.isEmpty else { throw ReplayError.emptyRange(from: "\(from)", to: "\(to)", history: historyText) }
 
@@ -173,11 +173,14 @@ struct Replayer {
         var comparisons = Comparisons(model: options.model, baselineIsPublished: baseline == nil)
         var benchmarkSets: [Int: [BenchmarkScore]] = [:]
         for (time, trigger) in times {
-            while publishedIndex < published.count, published[publishedIndex].epoch.computedAt <= time {
-                inForce = published[publishedIndex].epoch
+            var next: RecordedSnapshot.EpochHeader?
+            while publishedIndex < published.count, published[publishedIndex].computedAt <= time {
+                next = published[publishedIndex]
                 publishedIndex += 1
             }
-            let recorded = try recordedPolicy(hash: inForce?.policyHash ?? published.first?.epoch.policyHash ?? "")
+            // Only the epoch in force is decoded (one body held at a time).
+            if let next { inForce = try snapshot.epoch(id: next.id)?.epoch }
+            let recorded = try recordedPolicy(hash: inForce?.policyHash ?? published.first?.policyHash ?? "")
             let registry = (registries.last { $0.firstUsed <= time } ?? registries[0]).endpoints
             var benchmarks: [BenchmarkScore] = []
             if let index = uploads.lastIndex(where: { $0.at <= time }) {

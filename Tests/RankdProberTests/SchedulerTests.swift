@@ -49,4 +49,49 @@ import Testing
             #expect(recorded.withLock { $0.contains(.http429) })
         }
     }
+
+    /// A reload's new targets reach the running loop: an endpoint added is probed, one removed is
+    /// not probed again.
+    @Test func replacedTargetsProbeTheAddedEndpointAndDropTheRemovedOne() async throws {
+        try await withMock(["kept": profile(), "added": profile(), "removed": profile()]) { base, fleet in
+            var rule = Policy.Probing()
+            rule.intervalSeconds = 0.2
+            rule.suspiciousIntervalSeconds = 0.2
+            rule.jitter = 0
+            rule.maxPerMinute = 1_000
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let clock = ManualClock()
+            let scheduler = ProbeScheduler(
+                endpoints: [endpoint("kept", base: base), endpoint("removed", base: base)], suites: [shippedSuite], runner: ProbeRunner(),
+                clock: clock, rule: rule, seed: 1, logger: logger, tick: .milliseconds(20), record: { _ in })
+            let task = Task { try await scheduler.run() }
+            let started = ContinuousClock.now
+            func drive(until done: () -> Bool) async {
+                while !done() && ContinuousClock.now - started < .seconds(20) {
+                    await clock.waitForSleepers(1)
+                    while scheduler.probesInFlight > 0 && ContinuousClock.now - started < .seconds(20) { await Task.yield() }
+                    clock.advance(seconds: 0.02)
+                }
+            }
+            await drive { (fleet.requestsServed["removed"] ?? 0) >= 2 }
+            scheduler.targets.replace(endpoints: [endpoint("kept", base: base), endpoint("added", base: base)], suites: [shippedSuite])
+            // The loop takes the new targets at its next tick; a probe of the removed one already
+            // on its way may finish.
+            await clock.waitForSleepers(1)
+            while scheduler.probesInFlight > 0 && ContinuousClock.now - started < .seconds(20) { await Task.yield() }
+            clock.advance(seconds: 0.02)
+            await clock.waitForSleepers(1)
+            while scheduler.probesInFlight > 0 && ContinuousClock.now - started < .seconds(20) { await Task.yield() }
+            let removedBefore = fleet.requestsServed["removed"] ?? 0
+            let keptBefore = fleet.requestsServed["kept"] ?? 0
+            await drive { (fleet.requestsServed["added"] ?? 0) >= 3 }
+            task.cancel()
+            _ = try? await task.value
+            let served = fleet.requestsServed
+            #expect((served["added"] ?? 0) >= 3, "the added endpoint is probed: \(served)")
+            #expect(served["removed"] == removedBefore, "the removed endpoint is not probed again: \(served)")
+            #expect((served["kept"] ?? 0) > keptBefore, "the kept endpoint keeps its pace: \(served)")
+        }
+    }
 }

@@ -65,6 +65,7 @@ public actor Ranker {
         let now = clock.now()
         let last = try stores.state.history.latest()
         try stores.state.history.recordPolicy(loaded.policy, at: now)
+        try stores.state.benchmarks.recordFileSet(loaded.benchmarks, at: now)
         phases.end("last_epoch_ms")
         engine = RankingEngine(
             policy: loaded.policy, endpoints: configuration.endpoints, now: now, lastEpochID: last?.id ?? 0,
@@ -264,6 +265,7 @@ public actor Ranker {
         let now = clock.now()
         try history.recordPolicy(policy, at: now)
         try registryStore.save(endpoints, at: now)
+        try benchmarkStore.recordFileSet(fileBenchmarks, at: now)
         var next = RankingEngine(
             policy: policy, endpoints: endpoints, now: now, lastEpochID: engine.lastEpochID, demotions: engine.demotions)
         next.parallelism = engine.parallelism

@@ -54,6 +54,23 @@ public struct BenchmarkStore: Sendable {
         }
     }
 
+    /// Records the benchmark files' scores as read (start-up, reload) when they differ from the
+    /// last set recorded, so a replay weighs the scores that were in force. Returns whether a
+    /// row was written.
+    @discardableResult
+    public func recordFileSet(_ scores: [BenchmarkScore], at now: Timestamp) throws -> Bool {
+        let body = Self.csv(scores.sorted { ($0.endpointID, $0.benchmark) < ($1.endpointID, $1.benchmark) })
+        let value = FNV1a.hash(Data(body.utf8))
+        let hex = String(value, radix: 16)
+        let hash = String(repeating: "0", count: 16 - hex.count) + hex
+        return try pool.write { db in
+            let last = try String.fetchOne(db, sql: "SELECT hash FROM benchmark_file_sets ORDER BY id DESC LIMIT 1")
+            guard last != hash else { return false }
+            try db.execute(sql: "INSERT INTO benchmark_file_sets (at, hash, body) VALUES (?, ?, ?)", arguments: [now.secondsSince1970, hash, body])
+            return true
+        }
+    }
+
     /// Scores as the CSV the files use (dates as RFC 3339 days when whole, else instants).
     static func csv(_ scores: [BenchmarkScore]) -> String {
         func cell(_ text: String) -> String {

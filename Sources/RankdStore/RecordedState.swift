@@ -192,6 +192,14 @@ public struct RecordedSnapshot {
         try String.fetchAll(db, sql: "SELECT body FROM overrides ORDER BY id").map { try DatabaseFiles.decode(Override.self, $0, file: path) }
     }
 
+    /// The benchmark files' scores each time they changed, oldest first (none before schema 9).
+    public func benchmarkFileSets() throws -> [(at: Timestamp, csv: String)] {
+        guard try db.tableExists("benchmark_file_sets") else { return [] }
+        return try Row.fetchAll(db, sql: "SELECT at, body FROM benchmark_file_sets ORDER BY id").map {
+            (Timestamp(secondsSince1970: $0["at"]), $0["body"])
+        }
+    }
+
     /// Every benchmark upload, oldest first: when it was made and the scores it set (as CSV).
     public func benchmarkUploads() throws -> [(at: Timestamp, csv: String)] {
         try Row.fetchAll(db, sql: "SELECT at, body FROM benchmark_uploads ORDER BY id").map {

@@ -9,7 +9,7 @@ import RankdCore
 /// (the dedupe keys' upkeep), `history` (epochs), `demotions` (demotion memory and operator
 /// overrides), `benchmarks` (benchmark scores set through the admin API, and their uploads).
 public final class StateStore: Sendable {
-    public static let schemaVersion = 8
+    public static let schemaVersion = 9
     public let path: String
     let pool: DatabasePool
     public let registry: RegistryStore
@@ -204,6 +204,20 @@ public final class StateStore: Sendable {
                     );
                     ALTER TABLE epochs ADD COLUMN demotions TEXT;
                     PRAGMA user_version = 8;
+                    """)
+        }
+        migrator.registerMigration("v9 benchmark file sets") { db in
+            // The benchmark files' scores as the daemon read them, a row each time they changed
+            // (start-up, reload): what a replay weighs, beside the admin API's uploads.
+            try db.execute(
+                sql: """
+                    CREATE TABLE benchmark_file_sets (
+                        id INTEGER PRIMARY KEY NOT NULL,
+                        at REAL NOT NULL,
+                        hash TEXT NOT NULL,
+                        body TEXT NOT NULL
+                    );
+                    PRAGMA user_version = 9;
                     """)
         }
         return migrator

@@ -34,7 +34,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Only this model.")
     var model: String?
 
-    @Option(help: "Benchmark files the daemon read (benchmarks_dir): state.db records only the admin API's scores.")
+    @Option(help: "Benchmark files to weigh instead of those state.db recorded as the daemon read them (needed for data from before schema 9).")
     var benchmarks: String?
 
     @Option(help: "Compare with: published (the daemon's epochs) or replay (the recorded policy replayed the same way: the policy's effect alone).")
@@ -81,7 +81,7 @@ struct ReplayCommand: AsyncParsableCommand {
         if let benchmarks {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: benchmarks, isDirectory: &isDirectory), isDirectory.boolValue {
-                options.fileBenchmarks = BenchmarkLoader.loadDirectory(benchmarks, endpointIDs: [], problems: list)
+                options.benchmarksDirectory = benchmarks
             } else {
                 problems.append("--benchmarks \(benchmarks): not a directory; pass the benchmarks_dir the daemon read")
             }

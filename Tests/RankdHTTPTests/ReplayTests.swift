@@ -1,7 +1,9 @@
 import Foundation
+import RankdConfig
 import RankdCore
 import RankdDaemon
 import RankdDaemonTestKit
+import RankdServer
 import RankdStore
 import RankdTestKit
 import Testing
@@ -159,5 +161,28 @@ import Testing
         options.to = clock.now().adding(seconds: 7200)
         let error = #expect(throws: ReplayError.self) { try Replay.run(dataDirectory: dir.path, options: options) }
         #expect("\(error!)".contains("history ends") || "\(error!)".contains("no epoch to replay"), "\(error!)")
+    }
+
+    /// The benchmark files' scores are recorded as read (start-up here), so a replay weighs the
+    /// same scores the published epochs did without being handed the files.
+    @Test func benchmarkFileScoresAreRecordedAndReplayed() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        var loaded = testConfiguration(dir)
+        let measured = clock.now().adding(seconds: -10 * 86_400)
+        loaded.benchmarks = [
+            BenchmarkScore(endpointID: id("fast"), benchmark: "tau2", score: 0.9, source: "eval", measuredAt: measured),
+            BenchmarkScore(endpointID: id("slow"), benchmark: "tau2", score: 0.4, source: "eval", measuredAt: measured),
+        ]
+        let state = try DaemonState.open(loaded, clock: clock, logger: quietLogger)
+        let epochs = try await Self.runTraffic(state, clock: clock, minutes: 0..<20, epochEvery: 5)
+        let published = try #require(state.ranker.holder.epoch)
+        #expect(published.ranking(for: Build.model)?.endpoints.first { $0.endpointID == id("fast") }?.explanation.stats.benchmark == 0.9)
+        let report = try Replay.run(dataDirectory: dir.path, options: ReplayOptions())
+        let main = try Self.model(report)
+        #expect(main.epochsCompared == epochs)
+        #expect(main.epochsDiffering == 0, "\(main.differences.prefix(1))")
+        #expect(report.notes.contains { $0.contains("benchmark files and the admin API's uploads") }, "\(report.notes)")
     }
 }

@@ -39,7 +39,7 @@ import Testing
             }
         }
         let store = try StateStore(path: path)
-        #expect(try store.appliedMigrations().suffix(2) == ["v7 ingest keys by minute", "v8 benchmark scores and policies"])
+        #expect(try store.appliedMigrations().suffix(3) == ["v7 ingest keys by minute", "v8 benchmark scores and policies", "v9 benchmark file sets"])
         let base = start.minute
         #expect(try store.dedupe.ingestKeyCounts() == [base: 100, base + 1: 100, base + 2: 100])
         let fresh = try store.journal.commit([record("old-4", minute: 1), record("old-5", minute: 2), record("new-1", minute: 1)])

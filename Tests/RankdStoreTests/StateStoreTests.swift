@@ -9,7 +9,7 @@ import Testing
     let start = Timestamp(secondsSince1970: 1_767_225_600)
     static let allMigrations = [
         "v1", "v2 overrides", "v3 ingest keys", "v4 hour buckets", "v5 live journal", "v6 deflated epoch bodies",
-        "v7 ingest keys by minute", "v8 benchmark scores and policies",
+        "v7 ingest keys by minute", "v8 benchmark scores and policies", "v9 benchmark file sets",
     ]
 
     @Test func freshDatabaseIsMigratedToTheCurrentVersion() throws {

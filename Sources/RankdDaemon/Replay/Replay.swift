@@ -14,8 +14,12 @@ public struct ReplayOptions: Sendable {
     /// Seconds between replayed epochs; nil: at the published epochs' times.
     public var intervalSeconds: Double?
     public var model: String?
-    /// Benchmark scores from files (state.db keeps only the admin API's).
+    /// Benchmark scores from files, in place of those state.db recorded as read (none recorded
+    /// before schema 9).
     public var fileBenchmarks: [BenchmarkScore] = []
+    /// A directory of benchmark files to read for `fileBenchmarks` (checked against every
+    /// endpoint ever in the recorded registry).
+    public var benchmarksDirectory: String?
     /// What the replay is compared with.
     public var baseline = Baseline.published
 
@@ -37,6 +41,7 @@ public enum ReplayError: Error, CustomStringConvertible, Equatable {
     case emptyRange(from: String, to: String, history: String)
     case unknownModel(String, known: [String])
     case unreadablePolicy(hash: String, problems: [String])
+    case badBenchmarks([String])
 
     public var description: String {
         switch self {
@@ -45,6 +50,7 @@ public enum ReplayError: Error, CustomStringConvertible, Equatable {
         case let .emptyRange(from, to, history):
             "no epoch to replay between \(from) and \(to); history holds \(history): widen --from/--to"
         case let .unknownModel(model, known): "--model \(model) is not in any recorded registry; known: \(known.joined(separator: ", "))"
+        case let .badBenchmarks(problems): "the --benchmarks files have \(problems.count) problem(s):\n  " + problems.joined(separator: "\n  ")
         case let .unreadablePolicy(hash, problems):
             "the recorded policy \(hash) cannot be read (\(problems.joined(separator: "; "))): pass --policy FILE"
         }
@@ -144,14 +150,25 @@ struct Replayer {
             registries = registries.map { ($0.firstUsed, $0.endpoints.filter { $0.model == model }) }
         }
         let overrides = try snapshot.overrides()
+        // Recorded scores are read back for every endpoint ever in the registry (the loader drops
+        // those of unknown ids); each epoch then keeps its own registry's.
+        let everKnown = Set(registries.flatMap { $0.endpoints.map(\.id) })
+        var fileBenchmarks = options.fileBenchmarks
+        if let directory = options.benchmarksDirectory {
+            let problems = ProblemList()
+            fileBenchmarks += BenchmarkLoader.loadDirectory(directory, endpointIDs: everKnown, problems: problems)
+            guard problems.isEmpty else { throw ReplayError.badBenchmarks(problems.problems.map(\.description)) }
+        }
         let uploads = try snapshot.benchmarkUploads()
-        if !options.fileBenchmarks.isEmpty || !uploads.isEmpty {
+        let fileSets = try snapshot.benchmarkFileSets()
+        if !fileBenchmarks.isEmpty || options.benchmarksDirectory != nil {
+            notes.append("benchmark scores: the --benchmarks files throughout, and the admin API's as uploaded")
+        } else if fileSets.isEmpty {
             notes.append(
-                options.fileBenchmarks.isEmpty
-                    ? "benchmark scores: the admin API's as uploaded; files are not recorded in state.db (pass --benchmarks DIR for the files the daemon read)"
-                    : "benchmark scores: the --benchmarks files and the admin API's as uploaded")
+                "benchmark scores: the admin API's as uploaded; no benchmark files recorded (state.db before schema 9): "
+                    + "pass --benchmarks DIR for the files the daemon read")
         } else {
-            notes.append("benchmark scores: none recorded (files are not recorded in state.db: pass --benchmarks DIR for those the daemon read)")
+            notes.append("benchmark scores: the benchmark files and the admin API's uploads, each as recorded when in force")
         }
 
         // The long window's data: what retention pruned is gone.
@@ -172,6 +189,7 @@ struct Replayer {
         var replayedEpochs = 0
         var comparisons = Comparisons(model: options.model, baselineIsPublished: baseline == nil)
         var benchmarkSets: [Int: [BenchmarkScore]] = [:]
+        var fileSetScores: [Int: [BenchmarkScore]] = [:]
         for (time, trigger) in times {
             var next: RecordedSnapshot.EpochHeader?
             while publishedIndex < published.count, published[publishedIndex].computedAt <= time {
@@ -186,13 +204,21 @@ struct Replayer {
             if let index = uploads.lastIndex(where: { $0.at <= time }) {
                 if benchmarkSets[index] == nil {
                     benchmarkSets[index] = BenchmarkLoader.parse(
-                        csv: uploads[index].csv, file: "state.db benchmark upload", endpointIDs: [], problems: ProblemList())
+                        csv: uploads[index].csv, file: "state.db benchmark upload", endpointIDs: everKnown, problems: ProblemList())
                 }
                 benchmarks = benchmarkSets[index]!
             }
+            var files = fileBenchmarks
+            if files.isEmpty, options.benchmarksDirectory == nil, let index = fileSets.lastIndex(where: { $0.at <= time }) ?? (fileSets.isEmpty ? nil : 0) {
+                if fileSetScores[index] == nil {
+                    fileSetScores[index] = BenchmarkLoader.parse(
+                        csv: fileSets[index].csv, file: "state.db benchmark files", endpointIDs: everKnown, problems: ProblemList())
+                }
+                files = fileSetScores[index]!
+            }
             let inputs = Lane.Inputs(
                 time: time, trigger: trigger, recordedPolicy: recorded, registry: registry, overrides: Self.overrides(overrides, at: time),
-                benchmarks: Ranker.effectiveBenchmarks(files: options.fileBenchmarks, api: benchmarks, registry: registry), before: before)
+                benchmarks: Ranker.effectiveBenchmarks(files: files, api: benchmarks, registry: registry), before: before)
             let (fed, epoch) = try candidate.step(inputs)
             // The minutes since the last epoch, served by the epochs in force during them.
             comparisons.serve(fed)

@@ -78,19 +78,19 @@ public struct RecordedSnapshot {
     }
 
     /// Every stored tally of the minutes in `minutes` (minute rows, with the journal's records
-    /// added), ordered by endpoint.
+    /// added to theirs), in no particular order.
     public func minuteBuckets(_ minutes: ClosedRange<Int64>) throws -> [MinuteBucket] {
-        var merged: [BucketStore.BucketKey: MinuteBucket] = [:]
+        var rows: [MinuteBucket] = []
         try BucketStore.forEachBucket(
             db, sql: "SELECT * FROM minute_buckets INDEXED BY minute_buckets_by_minute WHERE minute BETWEEN ? AND ?",
             arguments: [minutes.lowerBound, minutes.upperBound], spanMinutes: 1, file: path
-        ) { BucketStore.BucketKey.add($0, to: &merged) }
-        if !journal.isEmpty {
-            for minute in minutes where journal[minute] != nil {
-                for bucket in journal[minute]! { BucketStore.BucketKey.add(bucket, to: &merged) }
-            }
-        }
-        return merged.values.sorted { ($0.endpointID, $0.minute, $0.source.rawValue) < ($1.endpointID, $1.minute, $1.source.rawValue) }
+        ) { rows.append($0) }
+        let journalled = minutes.flatMap { journal[$0] ?? [] }
+        // A row is unique by endpoint, minute and source: merging is needed only with the journal.
+        guard !journalled.isEmpty else { return rows }
+        var merged: [BucketStore.BucketKey: MinuteBucket] = [:]
+        for bucket in rows + journalled { BucketStore.BucketKey.add(bucket, to: &merged) }
+        return Array(merged.values)
     }
 
     /// Every stored tally of the minutes in `minutes`, one row at a time, unordered and unmerged

@@ -1,6 +1,7 @@
 import Foundation
 import RankdConfig
 import RankdCore
+import RankdPlatform
 import RankdStore
 
 /// What to replay and with which policy.
@@ -199,7 +200,8 @@ struct Replayer {
             // Only the epoch in force is decoded (one body held at a time).
             if let next { inForce = try snapshot.epoch(id: next.id)?.epoch }
             let recorded = try recordedPolicy(hash: inForce?.policyHash ?? published.first?.policyHash ?? "")
-            let registry = (registries.last { $0.firstUsed <= time } ?? registries[0]).endpoints
+            let registryIndex = registries.lastIndex { $0.firstUsed <= time } ?? 0
+            let registry = registries[registryIndex].endpoints
             var benchmarks: [BenchmarkScore] = []
             if let index = uploads.lastIndex(where: { $0.at <= time }) {
                 if benchmarkSets[index] == nil {
@@ -217,7 +219,7 @@ struct Replayer {
                 files = fileSetScores[index]!
             }
             let inputs = Lane.Inputs(
-                time: time, trigger: trigger, recordedPolicy: recorded, registry: registry, overrides: Self.overrides(overrides, at: time),
+                time: time, trigger: trigger, recordedPolicy: recorded, registry: registry, registryVersion: registryIndex, overrides: Self.overrides(overrides, at: time),
                 benchmarks: Ranker.effectiveBenchmarks(files: files, api: benchmarks, registry: registry), before: before)
             let (fed, epoch) = try candidate.step(inputs)
             // The minutes since the last epoch, served by the epochs in force during them.
@@ -259,6 +261,8 @@ struct Lane {
         var trigger: EpochTrigger
         var recordedPolicy: Policy
         var registry: [Endpoint]
+        /// Which recorded registry it is (an engine is rebuilt when it changes).
+        var registryVersion: Int
         var overrides: [Override]
         var benchmarks: [BenchmarkScore]
         /// The epoch before the range: its id and demotion memory start the engine.
@@ -269,12 +273,14 @@ struct Lane {
     mutating func step(_ inputs: Inputs) throws -> (fed: [Int64: Walk.Minute], epoch: Epoch) {
         let policy = self.policy ?? inputs.recordedPolicy
         let fed = try walk.advance(to: inputs.time, policy: policy, registry: inputs.registry)
-        let key = policy.hash + "|" + (try RegistryStore.hash(inputs.registry))
+        let key = policy.hash + "|\(inputs.registryVersion)"
         if engine == nil || key != self.key {
             // A new policy or registry: the daemon restarted (or reloaded); memory carries over.
             engine = RankingEngine(
                 policy: policy, endpoints: inputs.registry, now: inputs.time, lastEpochID: engine?.lastEpochID ?? inputs.before?.epoch.id ?? 0,
                 demotions: engine?.demotions ?? inputs.before?.demotions ?? [:])
+            // Over the machine's cores, as the daemon scores (the result does not depend on it).
+            engine!.parallelism = Parallel.scoring
             self.key = key
         }
         engine!.setOverrides(inputs.overrides)

@@ -154,10 +154,6 @@ public struct FailingRuns: Sendable {
         }
     }
 
-    /// The first minute of the run of failing minutes `endpointID` is in; nil when its last minute
-    /// with outcomes did not fail.
-    public func runStart(of endpointID: String) -> Int64? { runStart[endpointID] }
-
     /// The latest run of `endpointID` that began by `minute` and had not ended an hour before it
     /// (what a demotion at `minute` came in), or nil.
     public func run(of endpointID: String, beganBy minute: Int64) -> (start: Int64, last: Int64)? {

@@ -183,8 +183,8 @@ struct Replayer {
             notes.append("the epoch before \(from) was saved without its demotion memory: the replay starts without one")
         }
 
-        var candidate = Lane(walk: Walk(snapshot: snapshot, model: options.model), policy: options.policy)
-        var baseline = options.baseline == .replay ? Lane(walk: Walk(snapshot: snapshot, model: options.model), policy: nil) : nil
+        var candidate = Lane(walk: Walk(snapshot: snapshot), policy: options.policy)
+        var baseline = options.baseline == .replay ? Lane(walk: Walk(snapshot: snapshot), policy: nil) : nil
         var inForce = before?.epoch
         var publishedIndex = 0
         var replayedEpochs = 0

@@ -7,7 +7,6 @@ import RankdStore
 /// memory until they leave it, so each minute row is read once).
 struct Walk {
     let snapshot: RecordedSnapshot
-    let model: String?
     private(set) var windows: WindowAggregator?
     private var lengths: (short: Double, long: Double) = (0, 0)
     /// Minute rows of the minutes from `cachedFrom` on (an empty array: a minute without rows).
@@ -20,10 +19,7 @@ struct Walk {
     private var fedThrough = Int64.min
     private(set) var runs = FailingRuns()
 
-    init(snapshot: RecordedSnapshot, model: String?) {
-        self.snapshot = snapshot
-        self.model = model
-    }
+    init(snapshot: RecordedSnapshot) { self.snapshot = snapshot }
 
     /// One minute's tallies as fed: per endpoint, probes and live requests together, and the
     /// live requests alone.

@@ -63,12 +63,12 @@ public actor ConfigurationReloader {
         guard restart.isEmpty else { return refuse(restart.map(\.description), source: source) }
         let reloaded: Ranker.Reloaded
         do {
-            // The ranker first: it records the registry and policy and publishes; if that fails,
-            // nothing else has changed either.
+            // The ranker first: it records the registry and policy before it changes anything; if
+            // that fails, nothing has changed.
             reloaded = try await ranker.reload(
                 policy: loaded.policy, endpoints: loaded.configuration.endpoints, fileBenchmarks: loaded.benchmarks)
         } catch {
-            return refuse(["the new configuration could not be recorded or published: \(error); nothing changed"], source: source)
+            return refuse(["the new configuration could not be recorded in state.db: \(error); nothing changed"], source: source)
         }
         let registry = ranker.registry
         resolver.replace(TelemetryResolver(endpoints: registry))
@@ -84,14 +84,14 @@ public actor ConfigurationReloader {
         logger.notice(
             "configuration reloaded",
             metadata: [
-                "source": .string(source), "file": .string(file), "epoch_id": .stringConvertible(reloaded.epoch.id),
+                "source": .string(source), "file": .string(file), "epoch_id": .string(reloaded.epoch.map { String($0.id) } ?? "not published"),
                 "policy_hash": .string(reloaded.policyHash), "policy_changed": .stringConvertible(policyChanged),
                 "added": .string(reloaded.added.joined(separator: ",")), "removed": .string(reloaded.removed.joined(separator: ",")),
                 "endpoints": .stringConvertible(registry.count), "probe_cases": .stringConvertible(loaded.probeSuites.map(\.cases.count).reduce(0, +)),
             ])
         return .applied(
             ReloadAnswer.Applied(
-                epochID: reloaded.epoch.id, policyHash: reloaded.policyHash, policyChanged: policyChanged, added: reloaded.added,
+                epochID: reloaded.epoch?.id, policyHash: reloaded.policyHash, policyChanged: policyChanged, added: reloaded.added,
                 removed: reloaded.removed, endpoints: registry.count))
     }
 

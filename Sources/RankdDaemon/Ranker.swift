@@ -250,7 +250,9 @@ public actor Ranker {
 
     /// What a reload changed in the ranking.
     public struct Reloaded: Sendable {
-        public var epoch: Epoch
+        /// Nil when the epoch could not be published (the error is logged; the configuration is in
+        /// force and the next epoch publishes it).
+        public var epoch: Epoch?
         public var added: [String]
         public var removed: [String]
         public var policyHash: String
@@ -280,7 +282,9 @@ public actor Ranker {
         engine = next
         self.fileBenchmarks = fileBenchmarks
         registryBox.withLock { $0 = next.endpoints }
-        let epoch = try await computeAndPublish(.reload)
+        // In force from here on whatever happens to this epoch: a storage error is logged by the
+        // publication, and the next epoch publishes the new configuration.
+        let epoch = try? await computeAndPublish(.reload)
         return Reloaded(epoch: epoch, added: after.subtracting(before).sorted(), removed: before.subtracting(after).sorted(), policyHash: policy.hash)
     }
 

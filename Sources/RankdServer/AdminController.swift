@@ -95,8 +95,9 @@ public enum ReloadAnswer: Sendable, Equatable {
     case refused([String])
 
     public struct Applied: Sendable, Equatable, Codable {
-        /// The epoch published with the new configuration (trigger `reload`).
-        public var epochID: Int64
+        /// The epoch published with the new configuration (trigger `reload`); nil when it could not
+        /// be published (the error is logged; the next epoch publishes it).
+        public var epochID: Int64?
         public var policyHash: String
         public var policyChanged: Bool
         /// Endpoint ids added to and removed from the registry.
@@ -105,7 +106,7 @@ public enum ReloadAnswer: Sendable, Equatable {
         /// Endpoints in the registry now.
         public var endpoints: Int
 
-        public init(epochID: Int64, policyHash: String, policyChanged: Bool, added: [String], removed: [String], endpoints: Int) {
+        public init(epochID: Int64?, policyHash: String, policyChanged: Bool, added: [String], removed: [String], endpoints: Int) {
             self.epochID = epochID
             self.policyHash = policyHash
             self.policyChanged = policyChanged

@@ -107,3 +107,14 @@ public struct BenchmarkListing: Sendable {
         self.asOf = asOf
     }
 }
+
+extension BenchmarkScore {
+    /// The scores in force: the files', with the admin API's in place of theirs for the same
+    /// endpoint and benchmark; scores of endpoints not in `registry` are left out (the daemon's
+    /// ranker and a replay both weigh these).
+    public static func inForce(files: [BenchmarkScore], api: [BenchmarkScore], registry: [Endpoint]) -> [BenchmarkScore] {
+        let known = Set(registry.map(\.id))
+        let replaced = Set(api.map(\.key))
+        return (files.filter { !replaced.contains($0.key) } + api).filter { known.contains($0.endpointID) }
+    }
+}

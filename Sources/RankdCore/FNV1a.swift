@@ -12,4 +12,11 @@ public enum FNV1a {
     }
 
     public static func hash(_ text: String) -> UInt64 { hash(text.utf8) }
+
+    /// The hash as 16 lowercase hex digits: how policies, registries and benchmark file sets are
+    /// named in `state.db` and in epochs.
+    public static func hexDigest<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        let hex = String(hash(bytes), radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
 }

@@ -5,9 +5,7 @@ extension Policy {
     /// A short, stable fingerprint of the policy (FNV-1a 64 over its canonical JSON), recorded in
     /// every epoch so a rank can be traced to the policy that produced it.
     public var hash: String {
-        let value = FNV1a.hash((try? Self.canonicalJSON(self)) ?? Data())
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        FNV1a.hexDigest((try? Self.canonicalJSON(self)) ?? Data())
     }
 
     /// The policy as JSON with sorted keys: what `hash` is taken of.

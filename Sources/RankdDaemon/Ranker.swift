@@ -74,7 +74,7 @@ public actor Ranker {
         registryBox = Mutex(engine.endpoints)
         engine.setOverrides(try stores.state.demotions.activeOverrides(at: now))
         engine.setBenchmarkScores(
-            Self.effectiveBenchmarks(files: loaded.benchmarks, api: try stores.state.benchmarks.scores(), registry: engine.endpoints))
+            BenchmarkScore.inForce(files: loaded.benchmarks, api: try stores.state.benchmarks.scores(), registry: engine.endpoints))
         publisher = EpochPublisher(
             history: stores.state.history, ledger: ledger, published: stores.published, holder: holder, metrics: metrics, retention: configuration.retention,
             dataDirectory: configuration.dataDirectory, newestPublishedID: last?.id ?? 0, logger: logger)
@@ -273,7 +273,7 @@ public actor Ranker {
         next.parallelism = engine.parallelism
         next.setOverrides(engine.overrides)
         next.setBenchmarkScores(
-            Self.effectiveBenchmarks(files: fileBenchmarks, api: try benchmarkStore.scores(), registry: next.endpoints))
+            BenchmarkScore.inForce(files: fileBenchmarks, api: try benchmarkStore.scores(), registry: next.endpoints))
         let before = Set(engine.endpoints.map(\.id))
         let after = Set(next.endpoints.map(\.id))
         // The ledger first: a batch counted between the two is checked against the engine's own
@@ -320,19 +320,11 @@ public actor Ranker {
 
     // MARK: Benchmark scores
 
-    /// The scores in force: the files', with the admin API's in place of theirs for the same
-    /// endpoint and benchmark; scores of endpoints no longer in the registry are left out.
-    static func effectiveBenchmarks(files: [BenchmarkScore], api: [BenchmarkScore], registry: [Endpoint]) -> [BenchmarkScore] {
-        let known = Set(registry.map(\.id))
-        let replaced = Set(api.map(\.key))
-        return (files.filter { !replaced.contains($0.key) } + api).filter { known.contains($0.endpointID) }
-    }
-
     /// Replaces the admin API's benchmark scores (recorded with the upload, in one transaction),
     /// then publishes an epoch with them (trigger `benchmarks`).
     public func replaceBenchmarks(_ scores: [BenchmarkScore], author: String?, note: String?) async throws -> (BenchmarkUpload, Epoch) {
         let upload = try benchmarkStore.replace(scores, author: author, note: note, now: clock.now())
-        engine.setBenchmarkScores(Self.effectiveBenchmarks(files: fileBenchmarks, api: scores, registry: engine.endpoints))
+        engine.setBenchmarkScores(BenchmarkScore.inForce(files: fileBenchmarks, api: scores, registry: engine.endpoints))
         logger.notice(
             "benchmark scores replaced",
             metadata: ["upload_id": .stringConvertible(upload.id), "scores": .stringConvertible(upload.scores), "replaced": .stringConvertible(upload.replaced)])
@@ -344,7 +336,7 @@ public actor Ranker {
     public func benchmarkListing(uploads limit: Int) throws -> BenchmarkListing {
         let api = try benchmarkStore.scores()
         let apiKeys = Set(api.map(\.key))
-        let effective = Self.effectiveBenchmarks(files: fileBenchmarks, api: api, registry: engine.endpoints)
+        let effective = BenchmarkScore.inForce(files: fileBenchmarks, api: api, registry: engine.endpoints)
         return BenchmarkListing(
             scores: effective.map { ($0, apiKeys.contains($0.key) ? "api" : "file") },
             maxAgeDays: engine.policy.benchmarks.maxAgeDays, uploads: try benchmarkStore.uploads(limit: limit), asOf: clock.now())

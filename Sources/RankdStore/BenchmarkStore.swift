@@ -60,9 +60,7 @@ public struct BenchmarkStore: Sendable {
     @discardableResult
     public func recordFileSet(_ scores: [BenchmarkScore], at now: Timestamp) throws -> Bool {
         let body = Self.csv(scores.sorted { ($0.endpointID, $0.benchmark) < ($1.endpointID, $1.benchmark) })
-        let value = FNV1a.hash(Data(body.utf8))
-        let hex = String(value, radix: 16)
-        let hash = String(repeating: "0", count: 16 - hex.count) + hex
+        let hash = FNV1a.hexDigest(body.utf8)
         return try pool.write { db in
             let last = try String.fetchOne(db, sql: "SELECT hash FROM benchmark_file_sets ORDER BY id DESC LIMIT 1")
             guard last != hash else { return false }

@@ -10,9 +10,7 @@ public struct RegistryStore: Sendable {
 
     /// The hash a registry is kept by: FNV-1a 64 of its endpoints' JSON, in id order.
     public static func hash(_ endpoints: [Endpoint]) throws -> String {
-        let value = FNV1a.hash(Data(try DatabaseFiles.json(endpoints.sorted { $0.id < $1.id }).utf8))
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        FNV1a.hexDigest(try DatabaseFiles.json(endpoints.sorted { $0.id < $1.id }).utf8)
     }
 
     public func save(_ endpoints: [Endpoint], at now: Timestamp) throws {

@@ -39,6 +39,13 @@ import Testing
         try yaml.write(toFile: dir.file("rankd.yaml"), atomically: true, encoding: .utf8)
     }
 
+    /// A daemon built from the files `write` leaves (fast and steady), reloadable from them.
+    static func daemon(_ dir: TemporaryDirectory, clock: ManualClock) throws -> (RankdApplication.App, Ranker) {
+        try write(dir, providers: ["fast", "steady"])
+        let loaded = try ConfigurationLoader.load(path: dir.file("rankd.yaml"))
+        return try RankdApplication.build(loaded, clock: clock, logger: quietLogger, epochLoop: false, configurationFile: dir.file("rankd.yaml"))
+    }
+
     static func reload(_ client: some TestClientProtocol, token: String = admin) async throws -> (HTTPResponse.Status, [String: Any]) {
         try await client.execute(uri: "/v1/admin/reload", method: .post, headers: [.authorization: "Bearer \(token)"]) {
             ($0.status, try json($0.body))
@@ -48,11 +55,8 @@ import Testing
     @Test func aReloadAddsAnEndpointChangesThePolicyAndTheTokensAndPublishesAtOnce() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try Self.write(dir, providers: ["fast", "steady"])
         let clock = ManualClock()
-        let loaded = try ConfigurationLoader.load(path: dir.file("rankd.yaml"))
-        let (app, ranker) = try RankdApplication.build(
-            loaded, clock: clock, logger: quietLogger, epochLoop: false, configurationFile: dir.file("rankd.yaml"))
+        let (app, ranker) = try Self.daemon(dir, clock: clock)
         for provider in ["fast", "steady"] { await ranker.record(Build.observations("\(provider):m/one", count: 40, end: clock.now())) }
         let first = try await ranker.computeAndPublish(.scheduled)
         try await app.test(.router) { client in
@@ -91,11 +95,8 @@ import Testing
     @Test func aBrokenFileOrARestartOnlyChangeChangesNothingAndListsEveryProblem() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try Self.write(dir, providers: ["fast", "steady"])
         let clock = ManualClock()
-        let loaded = try ConfigurationLoader.load(path: dir.file("rankd.yaml"))
-        let (app, ranker) = try RankdApplication.build(
-            loaded, clock: clock, logger: quietLogger, epochLoop: false, configurationFile: dir.file("rankd.yaml"))
+        let (app, ranker) = try Self.daemon(dir, clock: clock)
         let first = try await ranker.computeAndPublish(.scheduled)
         try await app.test(.router) { client in
             // Two problems in two files: both listed, with file, line and key.

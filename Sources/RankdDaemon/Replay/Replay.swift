@@ -220,7 +220,7 @@ struct Replayer {
             }
             let inputs = Lane.Inputs(
                 time: time, trigger: trigger, recordedPolicy: recorded, registry: registry, registryVersion: registryIndex, overrides: Self.overrides(overrides, at: time),
-                benchmarks: Ranker.effectiveBenchmarks(files: files, api: benchmarks, registry: registry), before: before)
+                benchmarks: BenchmarkScore.inForce(files: files, api: benchmarks, registry: registry), before: before)
             let (fed, epoch) = try candidate.step(inputs)
             // The minutes since the last epoch, served by the epochs in force during them.
             comparisons.serve(fed)

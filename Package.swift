@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "RankdCore", swiftSettings: upcoming),
@@ -105,10 +106,18 @@ let package = Package(
             dependencies: ["RankdCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["proto"],
             swiftSettings: upcoming),
+        // PostgreSQL for several replicas (storage.postgres): the shared log, epochs, leader lock.
+        .target(
+            name: "RankdCluster",
+            dependencies: [
+                "RankdCore", "RankdConfig", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming),
         .target(
             name: "RankdDaemon",
             dependencies: [
-                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdProber", "RankdPlatform",
+                "RankdCore", "RankdConfig", "RankdStore", "RankdServer", "RankdProber", "RankdPlatform", "RankdCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -14,6 +14,8 @@ public struct LoadedConfiguration: Sendable {
     public var metricsToken: String?
     /// Probe suites from `probes_dir`, validated.
     public var probeSuites: [ProbeSuite]
+    /// The PostgreSQL address of `storage.postgres`, read from where it points (never logged).
+    public var postgresAddress: PostgresAddress?
 
     public init(
         configuration: RankdConfiguration, policy: Policy = .default, benchmarks: [BenchmarkScore] = [], ingestToken: String? = nil,
@@ -93,6 +95,7 @@ public enum ConfigurationLoader {
         configuration.tokens.metrics = tokenSource(tokens, "metrics")
         tokens.finish()
         configuration.tls = tlsFiles(fields, baseDirectory: baseDirectory)
+        configuration.postgres = postgresStorage(fields, baseDirectory: baseDirectory)
 
         configuration.endpoints = EndpointRegistryReader.read(fields, problems: problems)
         fields.finish()
@@ -126,10 +129,89 @@ public enum ConfigurationLoader {
             resolveToken($0, key: "tokens.metrics", file: file, environment: environment, problems: problems)
         }
 
+        let postgresAddress = configuration.postgres.flatMap {
+            resolvePostgresAddress($0.url, file: file, environment: environment, problems: problems)
+        }
+
         guard problems.isEmpty else { throw ConfigurationErrors(problems: problems.problems) }
-        return LoadedConfiguration(
+        var loaded = LoadedConfiguration(
             configuration: configuration, policy: policy, benchmarks: benchmarks, ingestToken: ingestToken, adminToken: adminToken,
             readToken: readToken, metricsToken: metricsToken, probeSuites: probeSuites)
+        loaded.postgresAddress = postgresAddress
+        return loaded
+    }
+
+    /// `storage: {postgres: {url_env | url_file, pool_size, replica_name, advertise_url}}`.
+    private static func postgresStorage(_ fields: YAMLFields, baseDirectory: String) -> RankdConfiguration.Postgres? {
+        guard fields.node("storage") != nil else { return nil }
+        let storage = fields.fields("storage")
+        defer { storage.finish() }
+        guard let node = storage.node("postgres") else { return nil }
+        let postgres = storage.fields("postgres")
+        defer { postgres.finish() }
+        let fix = "write url_env: RANKD_POSTGRES_URL (an environment variable holding postgres://user:password@host:5432/rankd) or url_file: /etc/rankd/postgres.url"
+        if postgres.has("url") {
+            _ = postgres.node("url")
+            postgres.report(postgres.keyPath("url"), node, "the URL holds a password and is never written inline; \(fix)")
+        }
+        let env = postgres.string("url_env")
+        let file = postgres.string("url_file")
+        let poolSize = postgres.int("pool_size", default: 8, range: 1...100)
+        let replicaName = postgres.string("replica_name")
+        let advertise = postgres.string("advertise_url")
+        if let advertise, !(advertise.hasPrefix("http://") || advertise.hasPrefix("https://")) {
+            postgres.report(postgres.keyPath("advertise_url"), postgres.node("advertise_url"), "\"\(advertise)\" is not an http:// or https:// URL")
+        }
+        let source: TokenSource
+        switch (env, file) {
+        case let (name?, nil):
+            guard name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+                postgres.report(postgres.keyPath("url_env"), node, "\"\(name)\" is not an environment variable name; use letters, digits and _")
+                return nil
+            }
+            source = .environment(name)
+        case let (nil, path?):
+            source = .file(resolve(path, base: baseDirectory))
+        case (.some, .some):
+            postgres.report(postgres.keyPath("url_env"), node, "give url_env or url_file, not both")
+            return nil
+        case (nil, nil):
+            if !postgres.has("url") { postgres.report(postgres.keyPath("url_env"), node, "is required; \(fix)") }
+            return nil
+        }
+        return RankdConfiguration.Postgres(url: source, poolSize: poolSize, replicaName: replicaName, advertiseURL: advertise)
+    }
+
+    private static func resolvePostgresAddress(_ source: TokenSource, file: String, environment: [String: String], problems: ProblemList)
+        -> PostgresAddress?
+    {
+        let key = "storage.postgres"
+        let text: String
+        switch source {
+        case .environment(let name):
+            guard let value = environment[name], !value.isEmpty else {
+                problems.add(
+                    ConfigProblem(
+                        file: file, path: "\(key).url_env",
+                        message: "environment variable \(name) is not set; export it (\(name)=postgres://rankd:PASSWORD@db:5432/rankd)"))
+                return nil
+            }
+            text = value
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path), let value = String(data: data, encoding: .utf8) else {
+                problems.add(ConfigProblem(file: file, path: "\(key).url_file", message: "\(path) cannot be read; create it (mode 600) or fix the path"))
+                return nil
+            }
+            text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        do {
+            return try PostgresAddress(parsing: text)
+        } catch {
+            // The reason names the part at fault, never the URL (it may hold a password).
+            let field = source.isEnvironment ? "\(key).url_env" : "\(key).url_file"
+            problems.add(ConfigProblem(file: file, path: field, message: "the URL from \(source) \(error)"))
+            return nil
+        }
     }
 
     /// `tls: {cert_file, key_file}`: both PEM files must be readable and hold what they are named

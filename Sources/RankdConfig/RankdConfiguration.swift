@@ -1,3 +1,4 @@
+import Foundation
 import RankdCore
 
 /// The daemon's configuration, from `rankd.yaml` (see `deploy/rankd.example.yaml`).
@@ -21,7 +22,30 @@ public struct RankdConfiguration: Sendable {
     /// Serve HTTPS instead of HTTP; nil serves plain HTTP.
     public var tls: TLS?
     public var ingest = Ingest()
+    /// Where shared state lives: nil keeps everything in the data directory (one node).
+    public var postgres: Postgres?
     public var endpoints: [Endpoint] = []
+
+    /// `storage: {postgres: ...}`: several replicas share telemetry, epochs and leadership through
+    /// one PostgreSQL database (docs/ha.md).
+    public struct Postgres: Sendable, Equatable {
+        /// Where the connection URL is read (an environment variable or a file, never the file itself).
+        public var url: TokenSource
+        /// Connections each replica opens for ingest and reads (the leader lock and the listener
+        /// have their own). Default 8.
+        public var poolSize = 8
+        /// This replica's name in `GET /v1/cluster`; default the host name and the listen port.
+        public var replicaName: String?
+        /// How others reach this replica (listed by `GET /v1/cluster`), e.g. http://10.0.0.7:8080.
+        public var advertiseURL: String?
+
+        public init(url: TokenSource, poolSize: Int = 8, replicaName: String? = nil, advertiseURL: String? = nil) {
+            self.url = url
+            self.poolSize = poolSize
+            self.replicaName = replicaName
+            self.advertiseURL = advertiseURL
+        }
+    }
 
     /// Live telemetry intake (the dedupe rules are in the policy's `ingest:`).
     public struct Ingest: Sendable {
@@ -96,4 +120,72 @@ public func parseListenAddress(_ text: String) -> (host: String, port: Int)? {
     guard let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port), !host.isEmpty else { return nil }
     if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
     return (host, port)
+}
+
+extension TokenSource {
+    var isEnvironment: Bool {
+        if case .environment = self { return true }
+        return false
+    }
+}
+
+/// A PostgreSQL connection URL, `postgres://user:password@host:port/database?sslmode=...`, taken
+/// apart. Its description never shows the password.
+public struct PostgresAddress: Sendable, Equatable, CustomStringConvertible {
+    public enum TLSMode: String, Sendable {
+        case disable, prefer, require
+    }
+
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String?
+    public var database: String
+    public var tls: TLSMode
+
+    public init(host: String, port: Int = 5432, user: String, password: String? = nil, database: String, tls: TLSMode = .prefer) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.tls = tls
+    }
+
+    /// Why a URL cannot be used, naming the part at fault.
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(parsing text: String) throws {
+        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
+            throw Invalid(description: "does not start with postgres:// (write postgres://user:password@host:5432/database)")
+        }
+        guard let components = URLComponents(string: text) else {
+            throw Invalid(description: "is not a URL (percent-encode special characters of the password)")
+        }
+        guard let host = components.host, !host.isEmpty else { throw Invalid(description: "names no host") }
+        guard let user = components.user, !user.isEmpty else { throw Invalid(description: "names no user (postgres://USER:password@host/database)") }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty else { throw Invalid(description: "names no database (postgres://user@host:5432/DATABASE)") }
+        var tls = TLSMode.prefer
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "sslmode":
+                switch item.value ?? "" {
+                case "disable": tls = .disable
+                case "allow", "prefer": tls = .prefer
+                case "require", "verify-ca", "verify-full": tls = .require
+                case let other: throw Invalid(description: "has sslmode=\(other); use disable, prefer or require")
+                }
+            default:
+                throw Invalid(description: "has the parameter \(item.name), which rankd does not read (only sslmode)")
+            }
+        }
+        self.init(
+            host: host, port: components.port ?? 5432, user: user.removingPercentEncoding ?? user,
+            password: components.password.map { $0.removingPercentEncoding ?? $0 }, database: database, tls: tls)
+    }
+
+    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 }

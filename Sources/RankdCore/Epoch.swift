@@ -44,6 +44,8 @@ public enum EpochTrigger: String, Codable, Sendable {
     case benchmarks
     /// The configuration was reloaded (`SIGHUP`, `POST /v1/admin/reload`).
     case reload
+    /// A replica became the leader (`storage.postgres`): its first epoch.
+    case leader
 }
 
 /// One model's endpoints in rank order.

@@ -46,6 +46,14 @@ public struct RankingEngine: Sendable {
         enabledPeerGroups = groups.keys.sorted().map { groups[$0]! }
     }
 
+    /// Continues from another replica's last epoch (a follower becoming the leader): the next
+    /// epoch follows `lastEpochID`, with the demotion memory that epoch left. What the fast path
+    /// and fault rules gathered from the shared log stays.
+    public mutating func continueAfter(lastEpochID: Int64, demotions: [String: DemotionState]) {
+        self.lastEpochID = max(self.lastEpochID, lastEpochID)
+        self.demotions = demotions
+    }
+
     /// What happened to one recorded observation.
     public enum RecordResult: Hashable, Sendable {
         case accepted

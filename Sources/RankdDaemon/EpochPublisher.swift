@@ -61,6 +61,11 @@ actor EpochPublisher {
         /// when they leave (the first span of the long window, and an hour more).
         var keepBucketsFromMinute: Int64? = nil
         var started: ContinuousClock.Instant
+        /// A cluster's leader writes the epoch to PostgreSQL first: if that fails (the lock is
+        /// lost), the epoch is not published here either.
+        var fence: (@Sendable () async throws -> Void)? = nil
+        /// A follower serving the leader's epoch (logged as such; not counted as computed here).
+        var adopted = false
     }
 
     /// Writes and installs an epoch. On a storage error the previous epoch keeps being served,
@@ -73,7 +78,18 @@ actor EpochPublisher {
         let epoch = computed.epoch
         let newest = epoch.id > newestPublishedID
         // Claimed before the wait, so an older epoch arriving meanwhile is kept in history only.
+        let previousNewest = newestPublishedID
         if newest { newestPublishedID = epoch.id }
+        if newest, let fence = computed.fence {
+            do {
+                try await fence()
+            } catch {
+                // Not published anywhere: the next leader may publish this id itself.
+                if newestPublishedID == epoch.id { newestPublishedID = previousNewest }
+                metrics.publishFailure()
+                throw error
+            }
+        }
         let (history, ledger, published, holder, retention) = (self.history, self.ledger, self.published, self.holder, self.retention)
         do {
             try await Self.onQueue(queue) {
@@ -116,10 +132,10 @@ actor EpochPublisher {
         }
         logChanges(computed)
         let duration = ContinuousClock.now - computed.started
-        metrics.epochComputed(trigger: computed.trigger.rawValue, duration: duration)
+        if !computed.adopted { metrics.epochComputed(trigger: computed.trigger.rawValue, duration: duration) }
         metrics.currentEpoch(epoch)
         logger.info(
-            "epoch published",
+            computed.adopted ? "epoch served from the leader" : "epoch published",
             metadata: [
                 "epoch_id": .stringConvertible(epoch.id), "trigger": .string(computed.trigger.rawValue),
                 "endpoints": .stringConvertible(epoch.models.reduce(0) { $0 + $1.endpoints.count }),

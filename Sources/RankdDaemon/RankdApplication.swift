@@ -75,7 +75,16 @@ public enum RankdApplication {
         let coldStart = ColdStart(
             endpoints: ranker.registry.count { $0.enabled }, probing: probes,
             deadline: clock.now().adding(seconds: loaded.policy.routing.coldStartMaxSeconds))
-        let prober = probes ? makeProber(loaded, ranker: ranker, clock: clock, coldStart: coldStart, logger: logger) : nil
+        let cluster: ClusterParts? = loaded.postgresAddress.flatMap { address in
+            configuration.postgres.map { settings in
+                ClusterParts(address: address, settings: settings, listenPort: configuration.listenPort, metrics: ranker.metrics, logger: logger)
+            }
+        }
+        var recordProbe: (@Sendable (Observation) async -> Void)?
+        if let cluster { recordProbe = { observation in await cluster.recordProbe(observation) } }
+        let prober =
+            probes
+            ? makeProber(loaded, ranker: ranker, clock: clock, coldStart: coldStart, logger: logger, record: recordProbe) : nil
         let live = LiveSettings(
             .init(
                 registry: ranker.registry,
@@ -104,8 +113,11 @@ public enum RankdApplication {
                         let now = clock.now()
                         return resolver.resolver.resolve(records, now: now, rule: pipeline.currentRule(now: now))
                     },
-                    submit: { records in try await pipeline.submit(records) },
-                    nearlyFull: { pipeline.nearlyFull }),
+                    submit: { records in
+                        if let appender = cluster?.appender { return try await appender.submit(records) }
+                        return try await pipeline.submit(records)
+                    },
+                    nearlyFull: { cluster?.appender.nearlyFull ?? pipeline.nearlyFull }),
                 coldStart: epochLoop ? coldStart : nil, clock: clock, cacheMaxAgeSeconds: loaded.policy.publication.cacheMaxAgeSeconds,
                 figures: LedgerFigures(ledger: daemon.ledger, clock: clock, policy: loaded.policy),
                 benchmarks: BenchmarkSource(
@@ -118,7 +130,8 @@ public enum RankdApplication {
                     list: { uploads in try await ranker.benchmarkListing(uploads: uploads) }),
                 live: live,
                 reload: reload,
-                recompute: { try await ranker.computeAndPublish(.admin) }))
+                recompute: { try await ranker.computeAndPublish(.admin) },
+                cluster: cluster.map { $0.source }))
         let holder = ranker.holder
         let metrics = ranker.metrics
         let maxAge = loaded.policy.publication.cacheMaxAgeSeconds
@@ -143,7 +156,20 @@ public enum RankdApplication {
                     outlierCheckSeconds: loaded.policy.fastPath.outlierCheckSeconds, routing: loaded.policy.routing,
                     coldStart: coldStart, logger: logger))
         }
-        if let prober { app.addServices(prober) }
+        if let cluster {
+            // After the ingest pipeline: services stop in reverse order, so the shared log's
+            // reading stops before the pipeline drains.
+            let node = cluster.node(
+                ranker: ranker, pipeline: pipeline, prober: prober, dataDirectory: configuration.dataDirectory, policy: loaded.policy,
+                epochHistorySeconds: configuration.retention.epochHistoryDays * 86_400)
+            ranker.joinCluster(
+                Ranker.ClusterMembership(
+                    status: cluster.status, fence: { epoch, demotions in try await node.fence(epoch, demotions: demotions) },
+                    notLeader: { await node.notLeader() }))
+            app.addServices(node)
+        } else if let prober {
+            app.addServices(prober)
+        }
         if let reloader { app.addServices(ReloadOnHangup(reloader: reloader)) }
         for service in extraServices(ranker) { app.addServices(service) }
         return (app, daemon)
@@ -196,8 +222,10 @@ extension RankdApplication {
 
     /// The prober, feeding the ranker, probing demoted endpoints and those still below
     /// `minimum_samples` at the suspicious interval, telling the cold start of its first round.
+    /// - Parameter record: where probe results go (a cluster's shared log); nil: the ranker.
     static func makeProber(
-        _ loaded: LoadedConfiguration, ranker: Ranker, clock: any WallClock, coldStart: ColdStart, logger: Logger
+        _ loaded: LoadedConfiguration, ranker: Ranker, clock: any WallClock, coldStart: ColdStart, logger: Logger,
+        record: (@Sendable (Observation) async -> Void)? = nil
     ) -> ProbeScheduler {
         let rule = loaded.policy.probing
         let runner = ProbeRunner(rule: rule)
@@ -237,7 +265,9 @@ extension RankdApplication {
                     provider: probe.endpoint.provider, outcome: probe.outcome.rawValue, costUSD: probe.costUSD,
                     budgetExhaustedEndpoints: probe.budgetExhaustedEndpoints)
             },
-            record: { result in await ranker.record([result.observation]) })
+            record: { result in
+                if let record { await record(result.observation) } else { await ranker.record([result.observation]) }
+            })
     }
 
     /// Each endpoint's exposure: its traffic share in the epoch and its live requests a second

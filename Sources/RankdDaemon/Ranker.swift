@@ -41,6 +41,18 @@ public actor Ranker {
     /// Live requests a second per endpoint over about the last minute, with a version that grows
     /// at each refresh (at every epoch and every outlier check): the prober's exposure.
     public nonisolated let liveRates = Mutex<(version: Int64, rates: [String: Double])>((0, [:]))
+    /// With `storage.postgres`: this replica's role; nil for a single node (always the leader).
+    private nonisolated let membership = Mutex<ClusterMembership?>(nil)
+    private var cluster: ClusterMembership? { membership.withLock { $0 } }
+
+    /// How a replica of a cluster publishes: only while it leads, each epoch written to
+    /// PostgreSQL through the leader's session (`fence`) before it is published here.
+    struct ClusterMembership: Sendable {
+        var status: ClusterStatus
+        var fence: @Sendable (_ epoch: Epoch, _ demotions: [String: DemotionState]) async throws -> Void
+        /// The refusal a follower gives for what only the leader does (naming the leader).
+        var notLeader: @Sendable () async -> NotLeader
+    }
 
     /// Restores demotion memory and overrides from `state.db` and serves the last epoch at once
     /// (catching `rankings.db` up if a crash left it one epoch behind). `phases`: start-up phases
@@ -205,6 +217,54 @@ public actor Ranker {
         triggerContinuation.yield(trigger)
     }
 
+    // MARK: Several replicas (storage.postgres)
+
+    /// Makes this ranker a replica of a cluster: it publishes only while `status` says it leads.
+    nonisolated func joinCluster(_ membership: ClusterMembership) {
+        self.membership.withLock { $0 = membership }
+    }
+
+    /// Throws the follower's refusal unless this replica may publish.
+    private func requireLeader() async throws {
+        if let cluster, !cluster.status.isLeader { throw await cluster.notLeader() }
+    }
+
+    /// A follower serves an epoch the leader published: into history with the demotion memory it
+    /// left, into `rankings.db`, then served (an older one than the served epoch: history only).
+    func adopt(_ epoch: Epoch, demotions: [String: DemotionState]) async throws {
+        let now = clock.now()
+        let before = Set((holder.epoch?.models ?? []).flatMap(\.endpoints).filter { $0.status == .demoted }.map(\.endpointID))
+        try await publisher.publish(
+            EpochPublisher.Computed(
+                epoch: epoch, trigger: epoch.trigger, now: now, demotedBefore: before, demotionsAfter: demotions,
+                endpoints: engine.endpoints, shortWindowStartMinute: now.minute - ledger.lengths.short + 1,
+                keepBucketsFromMinute: WindowAggregator.spanStart(of: now.minute - ledger.lengths.long + 1, span: ledger.lengths.spanMinutes) - 60,
+                started: ContinuousClock.now, adopted: true))
+    }
+
+    /// A follower becomes the leader: the next epoch follows the newest one it serves, with the
+    /// demotion memory that epoch left (saved with it), overrides and benchmark uploads as stored.
+    func assumeLeadership() throws {
+        let now = clock.now()
+        engine.continueAfter(lastEpochID: holder.epoch?.id ?? 0, demotions: try demotionStore.load())
+        engine.setOverrides(try demotionStore.activeOverrides(at: now))
+        engine.setBenchmarkScores(BenchmarkScore.inForce(files: fileBenchmarks, api: try benchmarkStore.scores(), registry: engine.endpoints))
+    }
+
+    /// The leader's write of `epoch` to PostgreSQL, with the demotion memory it leaves; nil for a single node.
+    private func fence(_ epoch: Epoch) -> (@Sendable () async throws -> Void)? {
+        guard let cluster else { return nil }
+        let demotions = engine.demotions
+        return { try await cluster.fence(epoch, demotions) }
+    }
+
+    /// A follower's epoch loop: the windows advance (what leaves them is read back, the buckets
+    /// written), nothing is scored or published.
+    private func advanceAsFollower(now: Timestamp) async throws {
+        try await scoreOnLentTotals(now: now) { _, _ in }
+        try await ledger.flush()
+    }
+
     /// Computes the next epoch, records it in history with the demotion memory, publishes it to
     /// `rankings.db` in one transaction, then swaps it into memory. On a storage error the
     /// previous epoch keeps being served and the error is thrown.
@@ -216,6 +276,10 @@ public actor Ranker {
         WorkerPriority.lower()
         let started = ContinuousClock.now
         let now = clock.now()
+        if let cluster, !cluster.status.isLeader {
+            try await advanceAsFollower(now: now)
+            throw await cluster.notLeader()
+        }
         let before = Set(engine.demotions.filter(\.value.isDemoted).keys)
         let epoch: Epoch
         do {
@@ -242,7 +306,7 @@ public actor Ranker {
                 epoch: epoch, trigger: trigger, now: now, demotedBefore: before, demotionsAfter: engine.demotions,
                 endpoints: engine.endpoints, shortWindowStartMinute: now.minute - ledger.lengths.short + 1,
                 keepBucketsFromMinute: WindowAggregator.spanStart(of: now.minute - ledger.lengths.long + 1, span: ledger.lengths.spanMinutes) - 60,
-                started: started))
+                started: started, fence: fence(epoch)))
         return epoch
     }
 
@@ -292,6 +356,7 @@ public actor Ranker {
 
     /// Records an override and publishes an epoch with it at once. Nil for an unknown endpoint.
     public func applyOverride(_ request: OverrideRequest) async throws -> (Override, Epoch)? {
+        try await requireLeader()
         guard engine.endpoints.contains(where: { $0.id == request.endpointID }) else { return nil }
         let now = clock.now()
         let override = try demotionStore.addOverride(request, now: now)
@@ -309,6 +374,7 @@ public actor Ranker {
     /// Ends an override early and publishes an epoch without it. Nil for an unknown id; the epoch
     /// is nil when the override had already ended.
     public func revokeOverride(id: Int64, note: String?) async throws -> (Override, Epoch?)? {
+        try await requireLeader()
         let now = clock.now()
         guard let (override, changed) = try demotionStore.revokeOverride(id: id, note: note, now: now) else { return nil }
         guard changed else { return (override, nil) }
@@ -323,6 +389,7 @@ public actor Ranker {
     /// Replaces the admin API's benchmark scores (recorded with the upload, in one transaction),
     /// then publishes an epoch with them (trigger `benchmarks`).
     public func replaceBenchmarks(_ scores: [BenchmarkScore], author: String?, note: String?) async throws -> (BenchmarkUpload, Epoch) {
+        try await requireLeader()
         let upload = try benchmarkStore.replace(scores, author: author, note: note, now: clock.now())
         engine.setBenchmarkScores(BenchmarkScore.inForce(files: fileBenchmarks, api: scores, registry: engine.endpoints))
         logger.notice(

@@ -38,7 +38,10 @@ public final class EpochHolder: Sendable {
     /// Encodes and installs an epoch. Throws only if encoding fails (then the old epoch stays).
     public func publish(_ epoch: Epoch) throws {
         let bodies = try EpochJSON.bodies(epoch, capacityHint: published?.bodies.allStream.readableBytes ?? 0)
-        let next = Published(epoch: epoch, bodies: bodies, etag: "\"epoch-\(epoch.id)\"", gzipETag: "\"epoch-\(epoch.id)-gzip\"")
+        // The epoch's identity: its id and a hash of its encoded body, so every replica serving
+        // the same epoch gives the same tag (a router may poll any of them).
+        let tag = "epoch-\(epoch.id)-\(FNV1a.hexDigest(bodies.allStream.readableBytesView))"
+        let next = Published(epoch: epoch, bodies: bodies, etag: "\"\(tag)\"", gzipETag: "\"\(tag)-gzip\"")
         current.withLock { $0 = next }
     }
 

@@ -9,8 +9,10 @@ public struct HealthController<Context: RequestContext>: Sendable {
     let holder: EpochHolder
     let metrics: RankdMetrics
     let coldStart: ColdStart?
+    let cluster: ClusterStatus?
 
-    public init(holder: EpochHolder, metrics: RankdMetrics, coldStart: ColdStart? = nil) {
+    public init(holder: EpochHolder, metrics: RankdMetrics, coldStart: ColdStart? = nil, cluster: ClusterStatus? = nil) {
+        self.cluster = cluster
         self.holder = holder
         self.metrics = metrics
         self.coldStart = coldStart
@@ -25,13 +27,40 @@ public struct HealthController<Context: RequestContext>: Sendable {
         /// The way to the first informed epoch (ready does not wait for it: the start-up epoch
         /// already spreads traffic evenly).
         var coldStart: ColdStartJSON?
+        /// With `storage.postgres`: this replica's role and how far behind it is.
+        var cluster: ClusterJSON?
 
         enum CodingKeys: String, CodingKey {
-            case ready
+            case ready, cluster
             case coldStart = "cold_start"
             case epochID = "epoch_id"
             case computedAt = "computed_at"
             case storageErrors = "storage_errors"
+        }
+    }
+
+    struct ClusterJSON: Encodable {
+        var replica: String
+        var role: String
+        var term: Int64?
+        var logLag: Int64
+        var epochsBehind: Int64
+        var databaseReachable: Bool
+
+        init(_ snapshot: ClusterStatus.Snapshot) {
+            replica = snapshot.replica
+            role = snapshot.role.rawValue
+            term = snapshot.term
+            logLag = snapshot.logLag
+            epochsBehind = snapshot.epochsBehind
+            databaseReachable = snapshot.databaseReachable
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case replica, role, term
+            case logLag = "log_lag"
+            case epochsBehind = "epochs_behind"
+            case databaseReachable = "database_reachable"
         }
     }
 
@@ -61,8 +90,9 @@ public struct HealthController<Context: RequestContext>: Sendable {
         routes.get("healthz") { _, _ in JSONResponse.encode(["status": "ok"]) }
         routes.get("readyz") { _, _ in
             let coldStart = coldStart.map { ColdStartJSON($0.snapshot) }
+            let clusterJSON = cluster.map { ClusterJSON($0.snapshot) }
             guard let epoch = holder.epoch else {
-                return JSONResponse.encode(Readiness(ready: false, coldStart: coldStart), status: .serviceUnavailable)
+                return JSONResponse.encode(Readiness(ready: false, coldStart: coldStart, cluster: clusterJSON), status: .serviceUnavailable)
             }
             let problems = holder.storage.problems
             guard problems.isEmpty else {
@@ -70,11 +100,12 @@ public struct HealthController<Context: RequestContext>: Sendable {
                 return JSONResponse.encode(
                     Readiness(
                         ready: false, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt), storageErrors: problems,
-                        coldStart: coldStart),
+                        coldStart: coldStart, cluster: clusterJSON),
                     status: .serviceUnavailable)
             }
             return JSONResponse.encode(
-                Readiness(ready: true, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt), coldStart: coldStart))
+                Readiness(
+                    ready: true, epochID: epoch.id, computedAt: RFC3339.format(epoch.computedAt), coldStart: coldStart, cluster: clusterJSON))
         }
         routes.get("metrics") { _, _ in
             Response(

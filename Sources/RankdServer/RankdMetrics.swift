@@ -41,6 +41,17 @@ public final class RankdMetrics: Sendable {
 
     /// The epoch now served: its id and time, how many endpoints it ranks and demotes, and each
     /// endpoint's demoted flag (1 or 0, for alerts that name the endpoint).
+    /// `rankd_leader`: 1 on the replica that computes and publishes (a single node too), 0 on a follower.
+    public func clusterRole(leader: Bool) {
+        Gauge(label: "rankd_leader", factory: factory).record(leader ? 1 : 0)
+    }
+
+    /// How far a replica is behind: shared-log rows not yet counted, epochs not yet served.
+    public func clusterLag(logRows: Int64, epochs: Int64) {
+        Gauge(label: "rankd_cluster_log_lag_rows", factory: factory).record(Double(logRows))
+        Gauge(label: "rankd_cluster_epochs_behind", factory: factory).record(Double(epochs))
+    }
+
     public func currentEpoch(_ epoch: Epoch) {
         // Walked in place: a flattened copy of the entries would be one more registry-sized array.
         var endpoints = 0

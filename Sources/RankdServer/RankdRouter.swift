@@ -25,14 +25,18 @@ public struct ServerDependencies: Sendable {
     /// Per-endpoint figures over rolling windows (the daemon's window ledger): preferred cut-offs
     /// and `/v1/models/{model}/endpoints`; nil: the listing answers 503, cut-offs use the epoch's p50.
     public var figures: (any EndpointFiguresSource)?
+    /// This replica's role and the replicas seen (`GET /v1/cluster`, `/readyz`); nil: a single node.
+    public var cluster: ClusterSource?
 
     public init(
         holder: EpochHolder, metrics: RankdMetrics, adminToken: String?, registry: [Endpoint] = [], history: HistorySource? = nil,
         overrides: OverrideSource? = nil, ingest: IngestSink? = nil, coldStart: ColdStart? = nil,
         clock: any WallClock, cacheMaxAgeSeconds: Int = 5, readAccess: ReadAccess = ReadAccess(),
         figures: (any EndpointFiguresSource)? = nil, benchmarks: BenchmarkSource? = nil, live: LiveSettings? = nil,
-        reload: (@Sendable () async -> ReloadAnswer)? = nil, recompute: @escaping @Sendable () async throws -> Epoch
+        reload: (@Sendable () async -> ReloadAnswer)? = nil, recompute: @escaping @Sendable () async throws -> Epoch,
+        cluster: ClusterSource? = nil
     ) {
+        self.cluster = cluster
         self.reload = reload
         var access = readAccess
         access.adminToken = adminToken
@@ -56,7 +60,15 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<BasicReque
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.add(middleware: ReadAccessMiddleware(live: dependencies.live))
-    router.addRoutes(HealthController(holder: dependencies.holder, metrics: dependencies.metrics, coldStart: dependencies.coldStart).endpoints)
+    router.addRoutes(
+        HealthController(
+            holder: dependencies.holder, metrics: dependencies.metrics, coldStart: dependencies.coldStart, cluster: dependencies.cluster?.status
+        ).endpoints)
+    router.addRoutes(
+        ClusterController(
+            source: dependencies.cluster ?? ClusterSource(status: ClusterStatus(replica: "local", role: .single), replicas: nil),
+            holder: dependencies.holder
+        ).endpoints, atPath: "/v1")
     router.addRoutes(
         RankingsController(
             holder: dependencies.holder, live: dependencies.live, maxAgeSeconds: dependencies.cacheMaxAgeSeconds,

@@ -13,6 +13,8 @@ public enum IngestRefusal: Error, Sendable {
     case stopped
     /// The commit failed (disk full, read-only file system, I/O error): nothing was accepted.
     case storage(String)
+    /// PostgreSQL (`storage.postgres`) did not take the batch: nothing was accepted.
+    case database(String)
 
     /// The answer for both ingest routes: nothing of the batch was accepted.
     func response(metrics: RankdMetrics) -> Response {
@@ -31,6 +33,13 @@ public enum IngestRefusal: Error, Sendable {
                 .serviceUnavailable, code: "storage_unavailable",
                 "rankd cannot write its data directory (disk full or read-only?); nothing was accepted: retry after the Retry-After seconds")
             response.headers[.retryAfter] = "5"
+            return response
+        case .database:
+            metrics.ingestRefused(reason: "database")
+            var response = JSONResponse.error(
+                .serviceUnavailable, code: "database_unavailable",
+                "PostgreSQL (storage.postgres) did not take the batch; nothing was accepted: retry after the Retry-After seconds")
+            response.headers[.retryAfter] = "2"
             return response
         }
     }

@@ -101,7 +101,8 @@ import Testing
                 #expect(response.headers[.cacheControl] == "max-age=5")
                 return response.headers[.eTag]
             }
-            #expect(etag == "\"epoch-1\"")
+            #expect(etag?.hasPrefix("\"epoch-1-") == true)
+            #expect(etag == ranker.holder.published?.etag)
             try await client.execute(uri: "/v1/rankings", method: .get, headers: [.ifNoneMatch: etag!]) { response in
                 #expect(response.status == .notModified)
                 #expect(response.body.readableBytes == 0)
@@ -110,7 +111,7 @@ import Testing
             try await ranker.computeAndPublish(.scheduled)
             try await client.execute(uri: "/v1/rankings", method: .get, headers: [.ifNoneMatch: etag!]) { response in
                 #expect(response.status == .ok)
-                #expect(response.headers[.eTag] == "\"epoch-2\"")
+                #expect(response.headers[.eTag]?.hasPrefix("\"epoch-2-") == true)
             }
         }
     }

@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import RankdCluster
+import RankdCore
+import RankdServer
+import ServiceLifecycle
+import Synchronization
+
+/// Telemetry accepted by this replica, on its way to PostgreSQL's shared log: a bounded queue in
+/// front of one writer that appends whatever is waiting in one transaction (group commit) and
+/// only then acknowledges, so a 2xx means durable in PostgreSQL. A full queue refuses at once;
+/// with PostgreSQL away every waiting batch is refused (503) and nothing is acknowledged.
+final class LogAppender: Sendable {
+    struct Pending {
+        var records: [(requestID: String, observation: Observation)]
+        var continuation: CheckedContinuation<[Bool], any Error>
+    }
+
+    struct State {
+        var pending: [Pending] = []
+        var queuedRecords = 0
+        var stopped = false
+    }
+
+    let database: ClusterDatabase
+    let replica: String
+    let metrics: RankdMetrics
+    let logger: Logger
+    let capacity: Int
+    let maxGroup: Int
+    private let state = Mutex(State())
+    private let wake = Wake()
+
+    init(database: ClusterDatabase, replica: String, metrics: RankdMetrics, capacity: Int, maxGroup: Int = 20_000, logger: Logger) {
+        self.database = database
+        self.replica = replica
+        self.metrics = metrics
+        self.capacity = capacity
+        self.maxGroup = maxGroup
+        self.logger = logger
+    }
+
+    /// Queues records and returns once PostgreSQL committed them (or throws `IngestRefusal`).
+    func submit(_ records: [(requestID: String, observation: Observation)]) async throws -> IngestCommitted {
+        guard !records.isEmpty else { return IngestCommitted() }
+        let fresh: [Bool] = try await withCheckedThrowingContinuation { continuation in
+            let refusal: IngestRefusal? = state.withLock { state in
+                if state.stopped { return .stopped }
+                if state.queuedRecords > 0 && state.queuedRecords + records.count > capacity { return .queueFull }
+                state.pending.append(Pending(records: records, continuation: continuation))
+                state.queuedRecords += records.count
+                return nil
+            }
+            if let refusal { continuation.resume(throwing: refusal) } else { wake.ring() }
+        }
+        var committed = IngestCommitted()
+        for isNew in fresh { if isNew { committed.accepted += 1 } else { committed.duplicates += 1 } }
+        return committed
+    }
+
+    var nearlyFull: Bool { state.withLock { $0.queuedRecords >= capacity / 10 * 9 } }
+
+    /// Appends until cancelled, then refuses new batches and finishes those queued.
+    func run() async {
+        while !Task.isCancelled {
+            await drain()
+            await wake.wait(seconds: 1)
+        }
+        state.withLock { $0.stopped = true }
+        await drain()
+    }
+
+    private func drain() async {
+        while true {
+            let group: [Pending] = state.withLock { state in
+                var taken: [Pending] = []
+                var count = 0
+                while let first = state.pending.first, taken.isEmpty || count + first.records.count <= maxGroup {
+                    taken.append(state.pending.removeFirst())
+                    count += first.records.count
+                }
+                return taken
+            }
+            if group.isEmpty { return }
+            let records = group.flatMap(\.records)
+            let started = ContinuousClock.now
+            do {
+                let fresh = try await database.append(records, kind: .live, replica: replica)
+                metrics.ingestCommit(duration: ContinuousClock.now - started, records: records.count)
+                state.withLock { $0.queuedRecords -= records.count }
+                var offset = 0
+                for pending in group {
+                    pending.continuation.resume(returning: Array(fresh[offset..<offset + pending.records.count]))
+                    offset += pending.records.count
+                }
+            } catch {
+                state.withLock { $0.queuedRecords -= records.count }
+                logger.error(
+                    "telemetry not written to PostgreSQL: refused with 503",
+                    metadata: ["records": .stringConvertible(records.count), "error": .string("\(error)")])
+                for pending in group { pending.continuation.resume(throwing: IngestRefusal.database("\(error)")) }
+            }
+        }
+    }
+}

@@ -174,7 +174,7 @@ let package = Package(
             name: "RankdHTTPTests",
             dependencies: [
                 "RankdCore", "RankdServer", "RankdDaemon", "RankdDaemonTestKit", "RankdConfig", "RankdStore", "RankdTestKit", "RankdOTLP",
-                "RankdPlatform",
+                "RankdPlatform", "RankdCluster",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -24,8 +24,10 @@ start)
     cat "$data/initdb.log" >&2
     exit 1
   }
-  "${as_owner[@]}" "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$data -c max_connections=300 -c fsync=on" start >/dev/null
+  # In the cluster's own file, so a plain pg_ctl start (the server-restart test) starts it alike.
+  printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nmax_connections = 300\nfsync = on\n" \
+    "$port" "$data" | "${as_owner[@]}" tee -a "$data/db/postgresql.conf" >/dev/null
+  "${as_owner[@]}" "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 30 start >/dev/null
   "${as_owner[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U rankd rankd
   echo "export RANKD_TEST_POSTGRES_URL=postgres://rankd@127.0.0.1:$port/rankd?sslmode=disable"
   echo "export RANKD_TEST_POSTGRES_DATA=$data"

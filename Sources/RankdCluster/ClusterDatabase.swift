@@ -4,6 +4,7 @@ import NIOCore
 import PostgresNIO
 import RankdConfig
 import RankdCore
+import Synchronization
 
 /// What several replicas share in PostgreSQL (`storage.postgres`): the log of accepted records
 /// (each request id once, whichever replica took it), the published epochs, the leader's term
@@ -387,17 +388,26 @@ public enum ClusterError: Error, CustomStringConvertible {
         }
     }
 
-    /// `work` within `limit`; its own `ClusterError`s pass through, other errors become `unavailable`.
+    /// `work` within `limit`; its own `ClusterError`s pass through, other errors become
+    /// `unavailable`. The caller is answered at the limit even if `work` does not heed its
+    /// cancellation (a query on a connection whose server vanished may never complete).
     static func bounded<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let answer = Mutex<CheckedContinuation<T, any Error>?>(nil)
+        let resume: @Sendable (Result<T, any Error>) -> Bool = { result in
+            guard let continuation = answer.withLock({ slot in defer { slot = nil }; return slot }) else { return false }
+            continuation.resume(with: result)
+            return true
+        }
         do {
-            return try await withThrowingTaskGroup(of: T.self) { group in
-                group.addTask { try await work() }
-                group.addTask {
-                    try await Task.sleep(for: limit)
-                    throw ClusterError.unavailable("no answer within \(limit)")
+            return try await withCheckedThrowingContinuation { continuation in
+                answer.withLock { $0 = continuation }
+                let worker = Task {
+                    do { _ = resume(.success(try await work())) } catch { _ = resume(.failure(error)) }
                 }
-                defer { group.cancelAll() }
-                return try await group.next()!
+                Task {
+                    try? await Task.sleep(for: limit)
+                    if resume(.failure(ClusterError.unavailable("no answer within \(limit)"))) { worker.cancel() }
+                }
             }
         } catch let error as ClusterError {
             throw error

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import RankdCore
 import RankdDaemon
+import RankdServer
 import RankdDaemonTestKit
 import RankdTestKit
 import Testing

@@ -359,6 +359,14 @@ public final class ClusterDatabase: Sendable {
         }
     }
 
+    /// One round trip, bounded by `limit`: whether PostgreSQL answers now.
+    public func ping(limit: Duration = .seconds(2)) async -> Bool {
+        (try? await ClusterError.bounded(limit) {
+            try await self.client.query("SELECT 1", logger: self.logger)
+            return true
+        }) ?? false
+    }
+
     // MARK: Bounds
 
     /// Runs `work`, failing with `ClusterError.unavailable` when it errs or outlasts `callTimeout`.

@@ -162,9 +162,14 @@ public final class ClusterListener: Sendable {
     /// Rung when an epoch is written.
     public let epochWake = Wake()
 
-    public init(address: PostgresAddress, logger: Logger) {
+    /// Told when the listening session is lost (PostgreSQL stopped or unreachable), so ingest
+    /// can refuse at once instead of each batch waiting out its time bound.
+    let onLost: @Sendable () -> Void
+
+    public init(address: PostgresAddress, logger: Logger, onLost: @escaping @Sendable () -> Void = {}) {
         self.address = address
         self.logger = logger
+        self.onLost = onLost
     }
 
     /// Listens until cancelled, reconnecting a second after each loss.
@@ -192,6 +197,8 @@ public final class ClusterListener: Sendable {
                 if Task.isCancelled { break }
                 logger.debug("PostgreSQL listener reconnecting", metadata: ["error": .string("\(error)")])
             }
+            if Task.isCancelled { break }
+            onLost()
             try? await Task.sleep(for: .seconds(1))
         }
     }

@@ -49,13 +49,17 @@ public enum TestPostgres {
         var arguments = ["\(bin)/pg_ctl", "-D", "\(data)/db", "-w", "-t", "30"]
         if action == "stop" { arguments += ["-m", "fast"] } else { arguments += ["-l", "\(data)/server.log"] }
         arguments.append(action)
-        let finished: ChildProcess.Finished
-        if geteuid() == 0 {
-            finished = try ChildProcess.run("runuser", ["-u", "postgres", "--"] + arguments, timeoutSeconds: 60)
-        } else {
-            finished = try ChildProcess.run(arguments[0], Array(arguments.dropFirst()), timeoutSeconds: 60)
+        if geteuid() == 0 { arguments = ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments }
+        // Through the shell, output to a file: the server pg_ctl starts would hold a pipe's end
+        // open, and Foundation's Process did not reap runuser here (the wait never returned).
+        let outputFile = "\(data)/pg_ctl-\(action).out"
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+        let command = arguments.map { "'\($0)'" }.joined(separator: " ") + " </dev/null >'\(outputFile)' 2>&1"
+        let status = system(command)
+        guard status == 0 else {
+            let text = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+            throw Failure(description: "pg_ctl \(action) (status \(status)): \(text)")
         }
-        guard finished.status == 0 else { throw Failure(description: "pg_ctl \(action): \(finished.output)") }
     }
 
     public struct Failure: Error, CustomStringConvertible {

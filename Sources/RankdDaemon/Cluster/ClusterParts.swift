@@ -26,8 +26,9 @@ struct ClusterParts: Sendable {
         advertiseURL = settings.advertiseURL
         database = ClusterDatabase(address: address, poolSize: settings.poolSize, logger: logger)
         lock = LeaderLock(address: address, replica: replica, logger: logger)
-        listener = ClusterListener(address: address, logger: logger)
-        appender = LogAppender(database: database, replica: replica, metrics: metrics, capacity: 100_000, logger: logger)
+        let appender = LogAppender(database: database, replica: replica, metrics: metrics, capacity: 100_000, logger: logger)
+        self.appender = appender
+        listener = ClusterListener(address: address, logger: logger, onLost: { appender.markDown() })
         status = ClusterStatus(replica: replica, role: .follower, metrics: metrics)
         logger.info("replica of a cluster on PostgreSQL", metadata: ["postgres": .string(address.description)])
     }

@@ -20,6 +20,9 @@ final class LogAppender: Sendable {
         var pending: [Pending] = []
         var queuedRecords = 0
         var stopped = false
+        /// The last append failed and no ping has succeeded since: batches are refused at once
+        /// rather than each waiting out the time bound.
+        var databaseDown = false
     }
 
     let database: ClusterDatabase
@@ -46,6 +49,7 @@ final class LogAppender: Sendable {
         let fresh: [Bool] = try await withCheckedThrowingContinuation { continuation in
             let refusal: IngestRefusal? = state.withLock { state in
                 if state.stopped { return .stopped }
+                if state.databaseDown { return .database("PostgreSQL is unavailable") }
                 if state.queuedRecords > 0 && state.queuedRecords + records.count > capacity { return .queueFull }
                 state.pending.append(Pending(records: records, continuation: continuation))
                 state.queuedRecords += records.count
@@ -58,16 +62,44 @@ final class LogAppender: Sendable {
         return committed
     }
 
+    /// PostgreSQL looks away (the listening session was lost): refuse until a ping answers.
+    func markDown() {
+        state.withLock { $0.databaseDown = true }
+        wake.ring()
+    }
+
     var nearlyFull: Bool { state.withLock { $0.queuedRecords >= capacity / 10 * 9 } }
 
-    /// Appends until cancelled, then refuses new batches and finishes those queued.
+    /// Appends until cancelled, then refuses new batches and finishes those queued. While the
+    /// database is down, it is pinged twice a second and waiting batches are refused.
     func run() async {
         while !Task.isCancelled {
+            if state.withLock({ $0.databaseDown }) {
+                if await database.ping() {
+                    state.withLock { $0.databaseDown = false }
+                    logger.notice("PostgreSQL answers again: telemetry is appended and acknowledged")
+                } else {
+                    refuseWaiting()
+                    try? await Task.sleep(for: .milliseconds(500))
+                    continue
+                }
+            }
             await drain()
-            await wake.wait(seconds: 1)
+            await wake.wait(seconds: 0.5)
         }
         state.withLock { $0.stopped = true }
         await drain()
+    }
+
+    private func refuseWaiting() {
+        let waiting = state.withLock { state in
+            defer {
+                state.pending = []
+                state.queuedRecords = 0
+            }
+            return state.pending
+        }
+        for pending in waiting { pending.continuation.resume(throwing: IngestRefusal.database("PostgreSQL is unavailable")) }
     }
 
     private func drain() async {
@@ -94,11 +126,16 @@ final class LogAppender: Sendable {
                     offset += pending.records.count
                 }
             } catch {
-                state.withLock { $0.queuedRecords -= records.count }
+                state.withLock {
+                    $0.queuedRecords -= records.count
+                    $0.databaseDown = true
+                }
                 logger.error(
                     "telemetry not written to PostgreSQL: refused with 503",
                     metadata: ["records": .stringConvertible(records.count), "error": .string("\(error)")])
                 for pending in group { pending.continuation.resume(throwing: IngestRefusal.database("\(error)")) }
+                refuseWaiting()
+                return
             }
         }
     }

@@ -37,6 +37,14 @@ struct CheckConfig: AsyncParsableCommand {
             } else {
                 print("  plain HTTP (no tls)")
             }
+            if let postgres = c.postgres, let address = loaded.postgresAddress {
+                // The address without its password; the database itself is not contacted here.
+                print(
+                    "  storage: replicas on PostgreSQL \(address) (URL from \(postgres.url)), pool \(postgres.poolSize), replica \(postgres.replicaName ?? "host:port")"
+                )
+            } else {
+                print("  storage: this node's data directory only (no storage.postgres)")
+            }
         } catch let error as RankdApplication.TLSFilesError {
             print("\(file): 1 problem(s)")
             print("  \(error)")

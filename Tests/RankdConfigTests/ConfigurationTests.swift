@@ -7,7 +7,24 @@ import Testing
 @Suite struct ConfigurationTests {
     let tokens = [
         "RANKD_INGEST_TOKEN": String(repeating: "i", count: 32), "RANKD_ADMIN_TOKEN": String(repeating: "a", count: 32), "SHORT": "abc",
+        "PG_OK": "postgres://rankd:s3cret@db.internal:5433/rankd?sslmode=require", "PG_MYSQL": "mysql://rankd:s3cret@db/rankd",
+        "PG_NO_DB": "postgres://rankd:s3cret@db/", "PG_BAD_SSL": "postgres://rankd:s3cret@db/rankd?sslmode=maybe",
     ]
+
+    /// storage.postgres: the URL from the environment, taken apart; no message ever shows the password.
+    @Test func postgresStorageReadsTheURLFromWhereItPointsAndNeverShowsThePassword() throws {
+        let loaded = try load("storage:\n  postgres: {url_env: PG_OK, pool_size: 12, replica_name: pod-a, advertise_url: \"http://10.0.0.7:8080\"}\n" + Self.minimal)
+        let address = try #require(loaded.postgresAddress)
+        #expect(address == PostgresAddress(host: "db.internal", port: 5433, user: "rankd", password: "s3cret", database: "rankd", tls: .require))
+        #expect("\(address)" == "postgres://rankd@db.internal:5433/rankd")
+        let postgres = try #require(loaded.configuration.postgres)
+        #expect(postgres.poolSize == 12 && postgres.replicaName == "pod-a" && postgres.advertiseURL == "http://10.0.0.7:8080")
+        #expect(try load(Self.minimal).configuration.postgres == nil)
+        for variable in ["PG_MYSQL", "PG_NO_DB", "PG_BAD_SSL"] {
+            let found = problems("storage:\n  postgres: {url_env: \(variable)}\n" + Self.minimal)
+            #expect(!found.isEmpty && found.allSatisfy { !$0.description.contains("s3cret") }, "\(found)")
+        }
+    }
 
     func load(_ yaml: String, environment: [String: String]? = nil) throws -> LoadedConfiguration {
         try ConfigurationLoader.load(
@@ -144,6 +161,17 @@ import Testing
         ("tls: {cert_file: a, key_file: b, ca_file: c}\n" + minimal, "tls.ca_file", "not a known key"),
         ("policy_file: /nonexistent/policy.yaml\n" + minimal, "", "built-in policy"),
         ("retention: {minute_buckets_hours: 2}\n" + minimal, "retention.minute_buckets_hours", "long window"),
+        ("storage:\n  postgres: {url: \"postgres://u:pw@db/rankd\"}\n" + minimal, "storage.postgres.url", "never written inline"),
+        ("storage:\n  postgres: {}\n" + minimal, "storage.postgres.url_env", "is required"),
+        ("storage:\n  postgres: {url_env: NOT_SET_ANYWHERE}\n" + minimal, "storage.postgres.url_env", "is not set"),
+        ("storage:\n  postgres: {url_env: PG_MYSQL}\n" + minimal, "storage.postgres.url_env", "does not start with postgres://"),
+        ("storage:\n  postgres: {url_env: PG_NO_DB}\n" + minimal, "storage.postgres.url_env", "names no database"),
+        ("storage:\n  postgres: {url_env: PG_BAD_SSL}\n" + minimal, "storage.postgres.url_env", "sslmode=maybe"),
+        ("storage:\n  postgres: {url_file: /nonexistent/pg.url}\n" + minimal, "storage.postgres.url_file", "cannot be read"),
+        ("storage:\n  postgres: {url_env: PG_OK, url_file: /etc/hostname}\n" + minimal, "storage.postgres.url_env", "not both"),
+        ("storage:\n  postgres: {url_env: PG_OK, pool_size: 0}\n" + minimal, "storage.postgres.pool_size", "between 1 and 100"),
+        ("storage:\n  postgres: {url_env: PG_OK, advertise_url: 10.0.0.7}\n" + minimal, "storage.postgres.advertise_url", "http://"),
+        ("storage:\n  postgress: {url_env: PG_OK}\n" + minimal, "storage.postgress", "did you mean postgres?"),
     ])
     func badInputNamesTheKeyAndTheFix(yaml: String, path: String, fix: String) {
         let found = problems(yaml)

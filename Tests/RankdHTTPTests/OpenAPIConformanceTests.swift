@@ -150,6 +150,7 @@ import Testing
             _ = try await call(.get, "/healthz", documentedAs: "/healthz", expect: 200)
             _ = try await call(.get, "/readyz", documentedAs: "/readyz", expect: 200)
             _ = try await call(.get, "/metrics", documentedAs: "/metrics", expect: 200)
+            _ = try await call(.get, "/v1/cluster", documentedAs: "/v1/cluster", expect: 200)
 
             // Overrides (so entries carry one).
             let demote: [String: Any] = [

@@ -62,8 +62,8 @@ import Testing
     @Test func everyReadRouteNeedsTheReadTokenWhenOneIsSet() async throws {
         let routes = try Self.documentedReadRoutes()
         // The dashboard, rankings (all, one model), route, history, epochs, one epoch, overrides,
-        // metrics, a model's endpoints (two forms), benchmarks, a policy.
-        #expect(routes.count == 13, "\(routes.map(\.path))")
+        // metrics, a model's endpoints (two forms), benchmarks, a policy, the cluster.
+        #expect(routes.count == 14, "\(routes.map(\.path))")
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let clock = SystemClock()

@@ -98,6 +98,10 @@ let package = Package(
             dependencies: ["RankdCore", "RankdStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcoming),
         .executableTarget(
+            name: "rankd-postgres-baseline",
+            dependencies: [.product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: upcoming),
+        .executableTarget(
             name: "rankd-ingest-bench",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcoming),

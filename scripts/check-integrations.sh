@@ -22,7 +22,7 @@ fi
 "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./integrations/litellm
 
 echo "== Kubernetes manifests (kubernetes-validate --strict)"
-"$VENV/bin/kubernetes-validate" --strict deploy/kubernetes/*.yaml
+"$VENV/bin/kubernetes-validate" --strict deploy/kubernetes/*.yaml deploy/kubernetes-ha/*.yaml
 
 echo "== OpenTelemetry SDK exporter (gzip) into rankd serve"
 RANKD_BINARY="$RANKD_BINARY" "$VENV/bin/python" -m unittest -v integrations/otel/test_otel_exporter.py

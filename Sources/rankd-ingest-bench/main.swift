@@ -10,6 +10,8 @@ import GRDB
 // against a baseline measured in the same run: raw SQLite inserts of the same rows (prepared
 // statement, request_id primary key, WAL, synchronous FULL as rankd uses) in one transaction per
 // batch. Usage: rankd-ingest-bench URL TOKEN SECONDS BASELINE_SECONDS CONCURRENCY ENDPOINTS_CSV DIR
+// URL may be several, comma-separated (replicas): client i posts to the (i mod n)-th.
+// BASELINE_SECONDS 0 skips the SQLite baseline (benchmarks/ingest-postgres.sh has its own).
 
 let arguments = CommandLine.arguments
 guard arguments.count == 8, let seconds = Double(arguments[3]), let baselineSeconds = Double(arguments[4]),
@@ -18,7 +20,8 @@ else {
     print("usage: rankd-ingest-bench URL TOKEN SECONDS BASELINE_SECONDS CONCURRENCY ENDPOINTS_CSV DIR")
     exit(2)
 }
-let url = URL(string: arguments[1] + "/v1/telemetry")!
+let urls = arguments[1].split(separator: ",").map { URL(string: $0 + "/v1/telemetry")! }
+let url = urls[0]
 let token = arguments[2]
 // model|provider,model|provider,... or @FILE with one model|provider per line (for thousands of endpoints).
 let endpointList = arguments[6].hasPrefix("@") ? (try String(contentsOfFile: String(arguments[6].dropFirst()), encoding: .utf8)) : arguments[6]
@@ -265,15 +268,19 @@ final class Connection {
 func rankd() -> (Double, Int, Int) {
     let counter = Counter()
     let started = Date()
-    guard let components = URLComponents(url: url, resolvingAgainstBaseURL: false), let host = components.host,
-        let port = components.port.flatMap(UInt16.init)
-    else {
-        print("URL must be http://HOST:PORT with a numeric IPv4 host and a port, got \(url)")
-        exit(2)
+    let targets: [(host: String, port: UInt16)] = urls.map { url in
+        guard let components = URLComponents(url: url, resolvingAgainstBaseURL: false), let host = components.host,
+            let port = components.port.flatMap(UInt16.init)
+        else {
+            print("URL must be http://HOST:PORT with a numeric IPv4 host and a port, got \(url)")
+            exit(2)
+        }
+        return (host, port)
     }
     let threads = (0..<concurrency).map { worker in
         Thread {
-            let connection = Connection(host: host, port: port)
+            let target = targets[worker % targets.count]
+            let connection = Connection(host: target.host, port: target.port)
             let headers = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/x-ndjson")]
             let formatter = ISO8601DateFormatter()
             var number = 0
@@ -320,15 +327,19 @@ func rankd() -> (Double, Int, Int) {
     return (Double(counter.accepted) / Date().timeIntervalSince(started), counter.throttled, counter.failures)
 }
 
-let baselineRate = try baseline()
-print(
-    String(
-        format: "baseline (raw SQLite, 1 transaction per 1,000 rows, synchronous FULL): %.0f rows/s over %.0f s", baselineRate,
-        baselineSeconds))
+let baselineRate = baselineSeconds > 0 ? try baseline() : 0
+if baselineSeconds > 0 {
+    print(
+        String(
+            format: "baseline (raw SQLite, 1 transaction per 1,000 rows, synchronous FULL): %.0f rows/s over %.0f s", baselineRate,
+            baselineSeconds))
+}
 let (rate, throttled, failures) = rankd()
 print(
     String(
         format:
             "rankd (POST /v1/telemetry NDJSON, 1,000 per batch, %d clients, acknowledged = committed): %.0f records/s over %.0f s (%d batches got 429, %d failed)",
         concurrency, rate, seconds, throttled, failures))
-print(String(format: "ratio rankd/baseline: %.2f (goal >= 0.5); goal >= 100,000 records/s", rate / baselineRate))
+if baselineSeconds > 0 {
+    print(String(format: "ratio rankd/baseline: %.2f (goal >= 0.5); goal >= 100,000 records/s", rate / baselineRate))
+}

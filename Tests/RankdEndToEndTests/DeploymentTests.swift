@@ -141,7 +141,10 @@ import Testing
         try files.copyItem(atPath: RepositoryFiles.path("scoring/probes"), toPath: etc.file("probes"))
         return try await ChildProcess.runOffPool(
             RepositoryFiles.rankdExecutable, ["check-config", etc.file("rankd.yaml")],
-            environment: ["RANKD_INGEST_TOKEN": "ingest-token-0123456789", "RANKD_ADMIN_TOKEN": "admin-token-0123456789"])
+            environment: [
+                "RANKD_INGEST_TOKEN": "ingest-token-0123456789", "RANKD_ADMIN_TOKEN": "admin-token-0123456789",
+                "RANKD_POSTGRES_URL": "postgres://rankd:not-printed@postgres.database.svc:5432/rankd?sslmode=require",
+            ])
     }
 
     /// The configuration without comments and without its listen line.
@@ -169,6 +172,26 @@ import Testing
         #expect(sidecar.status == 0, "\(sidecar.output)")
         #expect(embedded.contains(#"listen: "0.0.0.0:8080""#))
         #expect(Self.settings(embedded) == Self.settings(production), "the ConfigMap drifted from deploy/rankd.production.yaml")
+
+        // The replicas' ConfigMap: the same, with storage.postgres (the URL from the Secret).
+        guard case .object(let haMap) = try YAMLJSON.parse(
+            try String(contentsOfFile: RepositoryFiles.path("deploy/kubernetes-ha/configmap.yaml"), encoding: .utf8)),
+            case .object(let haData)? = haMap["data"], case .string(let replicas)? = haData["rankd.yaml"]
+        else {
+            Issue.record("deploy/kubernetes-ha/configmap.yaml has no data.rankd.yaml")
+            return
+        }
+        let ha = try await Self.checkConfig(replicas)
+        #expect(ha.status == 0, "\(ha.output)")
+        #expect(ha.output.contains("storage: replicas on PostgreSQL postgres://rankd@postgres.database.svc:5432/rankd"), "\(ha.output)")
+        #expect(!ha.output.contains("not-printed"))
+        let withoutStorage = Self.settings(replicas).filter { !$0.hasPrefix("storage:") && !$0.hasPrefix("postgres:") }
+        #expect(withoutStorage == Self.settings(production), "the replicas' ConfigMap drifted from deploy/rankd.production.yaml")
+        let kustomization = try String(contentsOfFile: RepositoryFiles.path("deploy/kubernetes-ha/kustomization.yaml"), encoding: .utf8)
+        for file in try FileManager.default.contentsOfDirectory(atPath: RepositoryFiles.path("deploy/kubernetes-ha"))
+        where file.hasSuffix(".yaml") && file != "kustomization.yaml" {
+            #expect(kustomization.contains("  - \(file)"), "\(file) is not in the kustomization")
+        }
     }
 
     @Test func containerFileCopiesWhatExistsWhereTheConfigurationLooks() throws {

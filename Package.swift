@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layering (imports only point down; docs/ARCHITECTURE.md draws it):
 //   rankd (CLI) -> RankdDaemon, RankdMock
-//   RankdDaemon -> RankdServer, RankdStore, RankdProber, RankdConfig, RankdPlatform
+//   RankdDaemon -> RankdServer, RankdStore, RankdProber, RankdConfig, RankdPlatform, RankdCluster
+//   RankdCluster (PostgreSQL, postgres-nio) -> RankdConfig, RankdCore
 //   RankdMock -> RankdConfig, RankdOTLP        (only the CLI links the mock provider)
 //   RankdServer -> RankdOTLP, RankdPlatform;  RankdStore -> RankdPlatform (GRDB)
 //   RankdPlatform (thread priority, jemalloc, zlib, threads) -> RankdCore

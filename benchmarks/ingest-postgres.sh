@@ -35,7 +35,8 @@ ENDPOINTS=""
 for i in $(seq 1 8); do ENDPOINTS="$ENDPOINTS${ENDPOINTS:+,}$MODEL|provider$i"; done
 export RANKD_INGEST_TOKEN=bench-ingest-token-0123456789
 
-# Starts N replicas on database DB; prints their base URLs, comma-separated.
+# Starts N replicas on database DB; sets URLS to their base URLs, comma-separated (not run in a
+# subshell: PIDS must reach stop_replicas).
 start_replicas() {
   local n=$1 db=$2 urls=""
   $PSQL -d rankd -c "CREATE DATABASE $db" >/dev/null
@@ -64,12 +65,12 @@ start_replicas() {
   for r in $(seq 1 "$n"); do
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((18300 + r))/readyz" >/dev/null && break; sleep 0.1; done
   done
-  echo "$urls"
+  URLS=$urls
 }
 
 stop_replicas() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   PIDS=()
 }
 
@@ -84,14 +85,14 @@ report_counts() {
 
 echo "rankd $("$RANKD" --version) ($RANKD), $(nproc) cores, PostgreSQL $($PSQL -d rankd -c 'SHOW server_version'), $CLIENTS clients, $SECONDS_INGEST s each"
 echo "one replica:"
-URLS=$(start_replicas 1 one)
+start_replicas 1 one
 .build/release/rankd-ingest-bench "$URLS" "$RANKD_INGEST_TOKEN" "$SECONDS_INGEST" 0 "$CLIENTS" "$ENDPOINTS" "$WORK" | sed 's/^/  /'
 sleep 3
 stop_replicas
 report_counts one 1
 
 echo "three replicas (clients spread over them):"
-URLS=$(start_replicas 3 three)
+start_replicas 3 three
 .build/release/rankd-ingest-bench "$URLS" "$RANKD_INGEST_TOKEN" "$SECONDS_INGEST" 0 "$CLIENTS" "$ENDPOINTS" "$WORK" | sed 's/^/  /'
 sleep 5
 stop_replicas

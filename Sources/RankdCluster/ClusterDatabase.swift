@@ -63,11 +63,12 @@ public final class ClusterDatabase: Sendable {
                 // Request ids seen within the dedupe window, by the minute of their records.
                 "CREATE TABLE rankd_ingest_keys (request_id TEXT PRIMARY KEY, minute BIGINT NOT NULL)",
                 "CREATE INDEX rankd_ingest_keys_minute ON rankd_ingest_keys (minute)",
-                // Published epochs: deflated JSON (as in state.db), the demotion memory each left.
+                // Published epochs: deflated JSON (as in state.db), the demotion memory each left, and
+                // the leader's overrides and benchmark upload in force (so a new leader has them).
                 """
                 CREATE TABLE rankd_epochs (
                     id BIGINT PRIMARY KEY, term BIGINT NOT NULL, computed_at DOUBLE PRECISION NOT NULL, content_hash TEXT NOT NULL,
-                    body BYTEA NOT NULL, demotions BYTEA NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                    body BYTEA NOT NULL, demotions BYTEA NOT NULL, admin BYTEA NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now())
                 """,
                 "CREATE TABLE rankd_leader (singleton BOOLEAN PRIMARY KEY DEFAULT true CHECK (singleton), term BIGINT NOT NULL, replica TEXT NOT NULL, since TIMESTAMPTZ NOT NULL)",
                 // This database's identity: a replica's log position is only good for the database it was read from.
@@ -241,13 +242,16 @@ public final class ClusterDatabase: Sendable {
         public var body: [UInt8]
         /// The demotion memory the epoch left (JSON).
         public var demotions: [UInt8]
+        /// The leader's overrides and admin API benchmark scores when it published (JSON).
+        public var admin: [UInt8]
 
-        public init(id: Int64, term: Int64, contentHash: String, body: [UInt8], demotions: [UInt8]) {
+        public init(id: Int64, term: Int64, contentHash: String, body: [UInt8], demotions: [UInt8], admin: [UInt8] = Array("{}".utf8)) {
             self.id = id
             self.term = term
             self.contentHash = contentHash
             self.body = body
             self.demotions = demotions
+            self.admin = admin
         }
     }
 
@@ -256,10 +260,13 @@ public final class ClusterDatabase: Sendable {
         try await bounded {
             var epochs: [StoredEpoch] = []
             let rows = try await self.client.query(
-                "SELECT id, term, content_hash, body, demotions FROM rankd_epochs WHERE id > \(id) ORDER BY id LIMIT \(limit)", logger: self.logger)
-            for try await (id, term, hash, body, demotions) in rows.decode((Int64, Int64, String, ByteBuffer, ByteBuffer).self) {
+                "SELECT id, term, content_hash, body, demotions, admin FROM rankd_epochs WHERE id > \(id) ORDER BY id LIMIT \(limit)",
+                logger: self.logger)
+            for try await (id, term, hash, body, demotions, admin) in rows.decode((Int64, Int64, String, ByteBuffer, ByteBuffer, ByteBuffer).self) {
                 epochs.append(
-                    StoredEpoch(id: id, term: term, contentHash: hash, body: Array(buffer: body), demotions: Array(buffer: demotions)))
+                    StoredEpoch(
+                        id: id, term: term, contentHash: hash, body: Array(buffer: body), demotions: Array(buffer: demotions),
+                        admin: Array(buffer: admin)))
             }
             return epochs
         }

@@ -84,14 +84,15 @@ public actor LeaderLock {
         let logger = self.logger
         let body = ByteBuffer(bytes: epoch.body)
         let demotions = ByteBuffer(bytes: epoch.demotions)
+        let admin = ByteBuffer(bytes: epoch.admin)
         do {
             let written: Bool = try await ClusterError.bounded(callTimeout) {
                 try await connection.withTransaction(logger: logger) { connection in
                     var inserted = false
                     for try await _ in try await connection.query(
                         """
-                        INSERT INTO rankd_epochs (id, term, computed_at, content_hash, body, demotions)
-                        SELECT \(epoch.id), \(term), \(computedAt), \(epoch.contentHash), \(body), \(demotions)
+                        INSERT INTO rankd_epochs (id, term, computed_at, content_hash, body, demotions, admin)
+                        SELECT \(epoch.id), \(term), \(computedAt), \(epoch.contentHash), \(body), \(demotions), \(admin)
                         WHERE (SELECT term FROM rankd_leader) = \(term)
                         RETURNING id
                         """, logger: logger

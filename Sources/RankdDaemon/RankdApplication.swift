@@ -77,7 +77,9 @@ public enum RankdApplication {
             deadline: clock.now().adding(seconds: loaded.policy.routing.coldStartMaxSeconds))
         let cluster: ClusterParts? = loaded.postgresAddress.flatMap { address in
             configuration.postgres.map { settings in
-                ClusterParts(address: address, settings: settings, listenPort: configuration.listenPort, metrics: ranker.metrics, logger: logger)
+                ClusterParts(
+                    address: address, settings: settings, listenPort: configuration.listenPort, queueRecords: configuration.ingest.queueRecords,
+                    metrics: ranker.metrics, logger: logger)
             }
         }
         var recordProbe: (@Sendable (Observation) async -> Void)?
@@ -164,7 +166,7 @@ public enum RankdApplication {
                 epochHistorySeconds: configuration.retention.epochHistoryDays * 86_400)
             ranker.joinCluster(
                 Ranker.ClusterMembership(
-                    status: cluster.status, fence: { epoch, demotions in try await node.fence(epoch, demotions: demotions) },
+                    status: cluster.status, fence: { epoch, demotions, admin in try await node.fence(epoch, demotions: demotions, admin: admin) },
                     notLeader: { await node.notLeader() }))
             app.addServices(node)
         } else if let prober {

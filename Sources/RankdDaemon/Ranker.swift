@@ -49,7 +49,7 @@ public actor Ranker {
     /// PostgreSQL through the leader's session (`fence`) before it is published here.
     struct ClusterMembership: Sendable {
         var status: ClusterStatus
-        var fence: @Sendable (_ epoch: Epoch, _ demotions: [String: DemotionState]) async throws -> Void
+        var fence: @Sendable (_ epoch: Epoch, _ demotions: [String: DemotionState], _ admin: EpochTransfer.AdminState) async throws -> Void
         /// The refusal a follower gives for what only the leader does (naming the leader).
         var notLeader: @Sendable () async -> NotLeader
     }
@@ -231,8 +231,12 @@ public actor Ranker {
 
     /// A follower serves an epoch the leader published: into history with the demotion memory it
     /// left, into `rankings.db`, then served (an older one than the served epoch: history only).
-    func adopt(_ epoch: Epoch, demotions: [String: DemotionState]) async throws {
+    func adopt(_ epoch: Epoch, demotions: [String: DemotionState], admin: EpochTransfer.AdminState?) async throws {
         let now = clock.now()
+        if let admin {
+            try demotionStore.mirror(admin.overrides)
+            if let upload = admin.upload { try benchmarkStore.mirror(admin.benchmarkScores, upload: upload) }
+        }
         let before = Set((holder.epoch?.models ?? []).flatMap(\.endpoints).filter { $0.status == .demoted }.map(\.endpointID))
         try await publisher.publish(
             EpochPublisher.Computed(
@@ -255,7 +259,12 @@ public actor Ranker {
     private func fence(_ epoch: Epoch) -> (@Sendable () async throws -> Void)? {
         guard let cluster else { return nil }
         let demotions = engine.demotions
-        return { try await cluster.fence(epoch, demotions) }
+        let admin = Result {
+            EpochTransfer.AdminState(
+                overrides: try demotionStore.allOverrides(), benchmarkScores: try benchmarkStore.scores(),
+                benchmarkUpload: try benchmarkStore.uploads(limit: 1).first)
+        }
+        return { try await cluster.fence(epoch, demotions, try admin.get()) }
     }
 
     /// A follower's epoch loop: the windows advance (what leaves them is read back, the buckets

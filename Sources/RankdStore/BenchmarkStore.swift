@@ -32,6 +32,27 @@ public struct BenchmarkStore: Sendable {
         }
     }
 
+    /// Takes another replica's admin API benchmark scores with the upload that set them (same
+    /// id), when that upload is newer than this replica's last one; one transaction.
+    public func mirror(_ scores: [BenchmarkScore], upload: BenchmarkUpload) throws {
+        try pool.write { db in
+            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM benchmark_uploads") ?? 0
+            guard upload.id > newest else { return }
+            try db.execute(sql: "DELETE FROM benchmark_scores")
+            for score in scores {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO benchmark_scores (endpoint_id, benchmark, score, source, measured_at, upload_id)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [score.endpointID, score.benchmark, score.score, score.source, score.measuredAt.secondsSince1970, upload.id])
+            }
+            try db.execute(
+                sql: "INSERT INTO benchmark_uploads (id, at, author, note, scores, replaced, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [upload.id, upload.at.secondsSince1970, upload.author, upload.note, upload.scores, upload.replaced, upload.body])
+        }
+    }
+
     /// The set in force, by endpoint and benchmark.
     public func scores() throws -> [BenchmarkScore] {
         try pool.read { db in

@@ -63,6 +63,15 @@ public struct DemotionStore: Sendable {
         }
     }
 
+    /// Takes another replica's overrides as they are (same ids), so this one has them if it leads
+    /// next. Overrides are kept forever, so nothing here is deleted.
+    public func mirror(_ overrides: [Override]) throws {
+        guard !overrides.isEmpty else { return }
+        try pool.write { db in
+            for override in overrides { try Self.save(override, db) }
+        }
+    }
+
     /// Overrides in force at `now`, oldest first.
     public func activeOverrides(at now: Timestamp) throws -> [Override] {
         try pool.read { db in

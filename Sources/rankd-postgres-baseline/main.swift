@@ -24,6 +24,8 @@ let rows = try await withThrowingTaskGroup(of: Int.self) { group in
         await client.run()
         return 0
     }
+    // The pool serves once its run loop has started.
+    try await Task.sleep(for: .milliseconds(200))
     try await client.query(
         """
         CREATE TABLE IF NOT EXISTS telemetry_baseline (

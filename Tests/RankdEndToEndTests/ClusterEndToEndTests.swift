@@ -212,6 +212,20 @@ struct ClusterEndToEndTests {
             if first == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(first != nil, "no leader within 10 s")
+        // An override made on the leader; a follower refuses one, naming the leader.
+        let demote = Data(#"{"endpoint_id": "gamma:m/one", "action": "demote", "note": "failover test", "expires_in_seconds": 3600}"#.utf8)
+        let leaderBase = try #require(cluster.base(first?.slot ?? 0))
+        var made = URLRequest(url: URL(string: "\(leaderBase)/v1/admin/overrides")!)
+        made.httpMethod = "POST"
+        made.httpBody = demote
+        made.setValue("Bearer \(Self.admin)", forHTTPHeaderField: "Authorization")
+        made.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let (_, madeResponse) = try await URLSession.shared.data(for: made)
+        #expect((madeResponse as? HTTPURLResponse)?.statusCode == 201)
+        made.url = URL(string: "\(cluster.base(((first?.slot ?? 0) + 1) % 3)!)/v1/admin/overrides")!
+        let (refusedBody, refused) = try await URLSession.shared.data(for: made)
+        #expect((refused as? HTTPURLResponse)?.statusCode == 421)
+        #expect(String(decoding: refusedBody, as: UTF8.self).contains("\"leader\":\"replica-\(first?.slot ?? 0)\""))
         let poster = Task { await Self.post(cluster, gateway, providers: providers) }
         let readers = (0..<3).map { slot in Task { await Self.read(cluster, gateway, slot: slot) } }
         try await Task.sleep(for: .seconds(2))
@@ -267,6 +281,14 @@ struct ClusterEndToEndTests {
         gateway.stop.store(true, ordering: .relaxed)
         await poster.value
         for reader in readers { await reader.value }
+        // The override outlived ten leaders: in force in every replica's epoch and listed by each.
+        for base in cluster.bases {
+            let rankings = try await Self.json("\(base)/v1/rankings/m/one")
+            let gamma = (rankings["endpoints"] as? [[String: Any]] ?? []).first { $0["endpoint_id"] as? String == "gamma:m/one" }
+            #expect((gamma?["reasons"] as? [String] ?? []).contains("operator_demoted"), "\(base): \(gamma ?? [:])")
+            let (_, listed, _) = try await Self.request("\(base)/v1/overrides")
+            #expect(String(decoding: listed, as: UTF8.self).contains("failover test"), "\(base)")
+        }
         let (acknowledged, stored) = try await Self.settleAndCount(cluster, gateway)
         let readFailures = gateway.readFailures.withLock { $0 }
         print(

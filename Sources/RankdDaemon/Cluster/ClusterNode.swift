@@ -88,11 +88,12 @@ final class ClusterNode: Service, Sendable {
     }
 
     /// The leader's write of an epoch to PostgreSQL (the fence before it is published here).
-    func fence(_ epoch: Epoch, demotions: [String: DemotionState]) async throws {
+    func fence(_ epoch: Epoch, demotions: [String: DemotionState], admin: EpochTransfer.AdminState) async throws {
         let body = try EpochTransfer.body(epoch)
         try await lock.publish(
             ClusterDatabase.StoredEpoch(
-                id: epoch.id, term: 0, contentHash: FNV1a.hexDigest(body), body: body, demotions: try EpochTransfer.demotions(demotions)),
+                id: epoch.id, term: 0, contentHash: FNV1a.hexDigest(body), body: body, demotions: try EpochTransfer.demotions(demotions),
+                admin: try EpochTransfer.admin(admin)),
             computedAt: epoch.computedAt.secondsSince1970)
     }
 
@@ -216,7 +217,9 @@ final class ClusterNode: Service, Sendable {
             for row in stored {
                 let source = "PostgreSQL rankd_epochs id \(row.id)"
                 let epoch = try EpochTransfer.epoch(body: row.body, source: source)
-                try await ranker.adopt(epoch, demotions: try EpochTransfer.demotions(json: row.demotions, source: source))
+                try await ranker.adopt(
+                    epoch, demotions: try EpochTransfer.demotions(json: row.demotions, source: source),
+                    admin: try EpochTransfer.admin(json: row.admin, source: source))
             }
         }
     }

@@ -18,7 +18,10 @@ struct ClusterParts: Sendable {
     let advertiseURL: String?
     let logger: Logger
 
-    init(address: PostgresAddress, settings: RankdConfiguration.Postgres, listenPort: Int, metrics: RankdMetrics, logger: Logger) {
+    /// - Parameter queueRecords: `ingest.queue_records`: records waiting for PostgreSQL before batches get 429.
+    init(
+        address: PostgresAddress, settings: RankdConfiguration.Postgres, listenPort: Int, queueRecords: Int, metrics: RankdMetrics, logger: Logger
+    ) {
         replica = settings.replicaName ?? "\(ProcessInfo.processInfo.hostName):\(listenPort)"
         var logger = logger
         logger[metadataKey: "replica"] = .string(replica)
@@ -26,7 +29,7 @@ struct ClusterParts: Sendable {
         advertiseURL = settings.advertiseURL
         database = ClusterDatabase(address: address, poolSize: settings.poolSize, logger: logger)
         lock = LeaderLock(address: address, replica: replica, logger: logger)
-        let appender = LogAppender(database: database, replica: replica, metrics: metrics, capacity: 100_000, logger: logger)
+        let appender = LogAppender(database: database, replica: replica, metrics: metrics, capacity: queueRecords, logger: logger)
         self.appender = appender
         listener = ClusterListener(address: address, logger: logger, onLost: { appender.markDown() })
         status = ClusterStatus(replica: replica, role: .follower, metrics: metrics)

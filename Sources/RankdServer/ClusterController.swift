@@ -27,6 +27,9 @@ public final class ClusterStatus: Sendable {
         public var epochsBehind: Int64 = 0
         /// Whether PostgreSQL answered this replica's last call.
         public var databaseReachable = true
+        /// The leader as last recorded in PostgreSQL (refreshed with each report), for a follower's 421.
+        public var leader: String?
+        public var leaderURL: String?
     }
 
     private let state: Mutex<Snapshot>

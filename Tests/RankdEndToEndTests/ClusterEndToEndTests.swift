@@ -50,6 +50,11 @@ struct ClusterEndToEndTests {
             }
             replicas = Mutex([nil, nil, nil])
             for slot in 0..<3 { try await start(slot) }
+            // As a load balancer would: a replica takes traffic once ready (it serves an epoch).
+            for process in replicas.withLock({ $0 }) {
+                let ready = await process?.waitUntilReady() ?? false
+                #expect(ready, "a replica did not become ready")
+            }
         }
 
         func start(_ slot: Int) async throws {

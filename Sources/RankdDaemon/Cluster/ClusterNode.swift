@@ -80,11 +80,11 @@ final class ClusterNode: Service, Sendable {
         logger.info("cluster replica stopped", metadata: ["replica": .string(replica)])
     }
 
-    /// The refusal a follower gives, naming the leader when PostgreSQL says who it is.
+    /// The refusal a follower gives, naming the leader as last reported (no call to PostgreSQL:
+    /// the epoch loop asks on every follower epoch).
     func notLeader() async -> NotLeader {
-        guard let leader = try? await database.leader() else { return NotLeader(leader: nil, leaderURL: nil) }
-        let url = (try? await database.replicas(seenWithin: 60))?.first { $0.name == leader.replica }?.url
-        return NotLeader(leader: leader.replica, leaderURL: url)
+        let snapshot = status.snapshot
+        return NotLeader(leader: snapshot.leader, leaderURL: snapshot.leaderURL)
     }
 
     /// The leader's write of an epoch to PostgreSQL (the fence before it is published here).
@@ -100,6 +100,8 @@ final class ClusterNode: Service, Sendable {
     // MARK: The loops
 
     private func work() async {
+        // The pool serves once its run loop has started (a lease before that is logged as a misuse).
+        try? await Task.sleep(for: .milliseconds(100))
         while !Task.isCancelled {
             do {
                 try await database.migrate()
@@ -189,17 +191,31 @@ final class ClusterNode: Service, Sendable {
     /// Leadership and epochs: the leader checks it still holds the lock; a follower serves the
     /// epochs the leader wrote and takes the lock when it is free.
     private func control() async {
+        var failures = 0
         while !Task.isCancelled {
             if status.isLeader {
                 if await !lock.stillHeld() { stepDown() }
             } else {
                 do {
                     try await adoptNewEpochs()
-                    if let term = try await lock.tryAcquire() { await promote(term: term) }
+                    if let term = try await lock.tryAcquire() {
+                        await promote(term: term)
+                    } else {
+                        let leader = try await database.leader()?.replica
+                        status.update { $0.leader = leader }
+                    }
+                    failures = 0
                 } catch {
                     if Task.isCancelled { return }
                     status.update { $0.databaseReachable = false }
-                    logger.debug("cluster check failed", metadata: ["error": .string("\(error)")])
+                    // A follower that cannot serve the leader's epochs does not take the lock
+                    // either: said at once, then once a minute while it lasts.
+                    if failures % 60 == 0 {
+                        logger.error(
+                            "cannot follow the cluster's epochs (this replica neither serves new epochs nor leads until this clears)",
+                            metadata: ["error": .string("\(error)"), "failures": .stringConvertible(failures + 1)])
+                    }
+                    failures += 1
                 }
             }
             await listener.epochWake.wait(seconds: Self.pollSeconds)
@@ -210,10 +226,11 @@ final class ClusterNode: Service, Sendable {
         while true {
             let served = ranker.holder.epoch?.id ?? 0
             let stored = try await database.epochs(after: served)
-            if stored.isEmpty {
-                status.update { $0.epochsBehind = 0 }
-                return
+            status.update {
+                $0.epochsBehind = Int64(stored.count)
+                $0.databaseReachable = true
             }
+            if stored.isEmpty { return }
             for row in stored {
                 let source = "PostgreSQL rankd_epochs id \(row.id)"
                 let epoch = try EpochTransfer.epoch(body: row.body, source: source)
@@ -286,6 +303,12 @@ final class ClusterNode: Service, Sendable {
                 try await database.heartbeat(
                     name: replica, role: snapshot.role.rawValue, epochID: ranker.holder.epoch?.id, logLag: snapshot.logLag, url: advertiseURL,
                     startedAt: startedAt)
+                let leader = try await database.leader()?.replica
+                let url = try await database.replicas(seenWithin: 60).first { $0.name == leader }?.url
+                status.update {
+                    $0.leader = leader
+                    $0.leaderURL = url
+                }
                 if snapshot.role == .leader && tick % 12 == 0 {
                     let now = Date().timeIntervalSince1970
                     let dropped = try await database.prune(

@@ -126,15 +126,7 @@ public final class IngestPipeline: Service, Sendable {
     func drain() async {
         var recording: Task<Void, Never>?
         while true {
-            let group: [Pending] = state.withLock { state in
-                var taken: [Pending] = []
-                var count = 0
-                while let first = state.pending.first, taken.isEmpty || count + first.records.count <= maxGroup {
-                    taken.append(state.pending.removeFirst())
-                    count += first.records.count
-                }
-                return taken
-            }
+            let group = state.withLock { Self.takeGroup(&$0.pending, maxGroup: maxGroup) }
             if group.isEmpty { break }
             recording = await commit(group, after: recording)
         }
@@ -183,6 +175,19 @@ public final class IngestPipeline: Service, Sendable {
                 offset += pending.records.count
             }
         }
+    }
+
+    /// The batches at the front of `pending` that one transaction takes: at least one, and no more
+    /// than `maxGroup` records unless the first alone is larger. (The cluster's log appender
+    /// groups the same way.)
+    static func takeGroup(_ pending: inout [Pending], maxGroup: Int) -> [Pending] {
+        var taken: [Pending] = []
+        var count = 0
+        while let first = pending.first, taken.isEmpty || count + first.records.count <= maxGroup {
+            taken.append(pending.removeFirst())
+            count += first.records.count
+        }
+        return taken
     }
 
     /// Request ids one prune transaction deletes: a short hold of the store's writer, so a commit

@@ -11,10 +11,7 @@ import Synchronization
 /// only then acknowledges, so a 2xx means durable in PostgreSQL. A full queue refuses at once;
 /// with PostgreSQL away every waiting batch is refused (503) and nothing is acknowledged.
 final class LogAppender: Sendable {
-    struct Pending {
-        var records: [(requestID: String, observation: Observation)]
-        var continuation: CheckedContinuation<[Bool], any Error>
-    }
+    typealias Pending = IngestPipeline.Pending
 
     struct State {
         var pending: [Pending] = []
@@ -104,15 +101,7 @@ final class LogAppender: Sendable {
 
     private func drain() async {
         while true {
-            let group: [Pending] = state.withLock { state in
-                var taken: [Pending] = []
-                var count = 0
-                while let first = state.pending.first, taken.isEmpty || count + first.records.count <= maxGroup {
-                    taken.append(state.pending.removeFirst())
-                    count += first.records.count
-                }
-                return taken
-            }
+            let group = state.withLock { IngestPipeline.takeGroup(&$0.pending, maxGroup: maxGroup) }
             if group.isEmpty { return }
             let records = group.flatMap(\.records)
             let started = ContinuousClock.now

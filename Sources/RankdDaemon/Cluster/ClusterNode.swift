@@ -59,7 +59,9 @@ final class ClusterNode: Service, Sendable {
     }
 
     func run() async throws {
-        let pool = Task { await database.run() }
+        // Detached: the client's run stops itself at a graceful shutdown it can see, and the pool
+        // must outlive the appender's last appends; it is cancelled last, below.
+        let pool = Task.detached { [database] in await database.run() }
         let listening = Task { await listener.run() }
         let appending = Task { await appender.run() }
         let work = Task { await self.work() }
